@@ -1,0 +1,66 @@
+-- Every line of the links file, parsed, with the reason it is rejected (null when valid).
+{%- set release = movielens_release() %}
+{%- set layout = release.entities.links or {'separator': 'csv', 'fields': 3, 'header': none} %}
+
+with lines as (
+    select
+        source_file,
+        line_number,
+        line,
+        {{ movielens_fields('line', layout.separator) }} as fields
+    from {{ source('movielens', 'links') }}
+    where not {{ movielens_is_header(layout) }}
+),
+
+parsed as (
+    select
+        *,
+        {{ movielens_id('get(fields, 0)') }} as movie_id,
+        trim(get(fields, 1)) as imdb_id,
+        trim(get(fields, 2)) as tmdb_field
+    from lines
+),
+
+row_checked as (
+    select
+        *,
+        case
+            {{ movielens_line_checks(layout) }}
+            when movie_id is null
+                then concat('movieId ', {{ movielens_quote('get(fields, 0)') }}, ' is not a positive integer')
+            when not imdb_id rlike '^[0-9]{1,10}$'
+                then concat('imdbId ', {{ movielens_quote('imdb_id') }}, ' is not a number')
+            when tmdb_field != '' and {{ movielens_id('tmdb_field') }} is null
+                then concat('tmdbId ', {{ movielens_quote('tmdb_field') }}, ' is not a positive integer')
+        end as row_reject_reason
+    from parsed
+),
+
+movies as (
+    select movie_id from {{ ref('base_movielens__movies') }} where reject_reason is null
+),
+
+known_checked as (
+    select
+        row_checked.*,
+        coalesce(
+            row_reject_reason,
+            if(movies.movie_id is null, concat('movieId ', row_checked.movie_id, ' is not in the movies file'), null)
+        ) as known_reject_reason
+    from row_checked
+    left join movies on row_checked.movie_id = movies.movie_id
+)
+
+select
+    source_file,
+    line_number,
+    line,
+    movie_id,
+    imdb_id,
+    {{ movielens_id('tmdb_field') }} as tmdb_id,
+    case
+        when known_reject_reason is not null then known_reject_reason
+        when row_number() over (partition by movie_id, known_reject_reason is null order by line_number) > 1
+            then concat('duplicate movieId ', movie_id, ' (its first line is kept)')
+    end as reject_reason
+from known_checked

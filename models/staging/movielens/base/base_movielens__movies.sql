@@ -1,0 +1,60 @@
+-- Every line of the movies file, parsed, with the reason it is rejected (null when valid).
+{%- set release = movielens_release() %}
+{%- set layout = release.entities.movies %}
+{%- set family = release.family %}
+
+with lines as (
+    select
+        source_file,
+        line_number,
+        line,
+        {{ movielens_fields('line', layout.separator) }} as fields
+    from {{ source('movielens', 'movies') }}
+    where not {{ movielens_is_header(layout) }}
+),
+
+parsed as (
+    select
+        source_file,
+        line_number,
+        line,
+        fields,
+        {{ movielens_id('get(fields, 0)') }} as movie_id,
+        trim(get(fields, 1)) as raw_title,
+        {%- if family == '100k' %}
+        {{ movielens_genre_flags('fields', 5, release.genre_flags) }} as genres,
+        {{ movielens_genre_flags_valid('fields', 5, release.genre_flags) }} as genres_valid
+        {%- else %}
+        {{ movielens_genres('get(fields, 2)') }} as genres,
+        true as genres_valid
+        {%- endif %}
+    from lines
+),
+
+checked as (
+    select
+        *,
+        case
+            {{ movielens_line_checks(layout) }}
+            when movie_id is null
+                then concat('movieId ', {{ movielens_quote('get(fields, 0)') }}, ' is not a positive integer')
+            when raw_title = '' then 'empty title'
+            when not genres_valid then 'genre flags must be 0 or 1'
+        end as row_reject_reason
+    from parsed
+)
+
+select
+    source_file,
+    line_number,
+    line,
+    movie_id,
+    {{ movielens_title('raw_title') }} as title,
+    {{ movielens_year('raw_title') }} as release_year,
+    genres,
+    case
+        when row_reject_reason is not null then row_reject_reason
+        when row_number() over (partition by movie_id, row_reject_reason is null order by line_number) > 1
+            then concat('duplicate movieId ', movie_id, ' (its first line is kept)')
+    end as reject_reason
+from checked

@@ -1,0 +1,40 @@
+"""Credentials and connection manager: a Spark session preconfigured for MovieLake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+from dbt.adapters.spark.connections import (
+    SparkConnectionManager,
+    SparkConnectionMethod,
+    SparkCredentials,
+)
+
+from movielake.spark_conf import prepare_environment, session_conf
+
+
+@dataclass
+class MovieLakeCredentials(SparkCredentials):
+    """Spark session credentials whose server_side_parameters start from MovieLake's defaults
+    (Delta, loopback, state under $MOVIELAKE_HOME); the profile overrides any of them."""
+
+    method: SparkConnectionMethod = SparkConnectionMethod.SESSION  # type: ignore[assignment]
+    host: Optional[str] = "localhost"
+    server_side_parameters: Dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.server_side_parameters = {**session_conf(), **self.server_side_parameters}
+        prepare_environment()
+        super().__post_init__()
+
+    @property
+    def type(self) -> str:
+        return "movielake"
+
+    def _connection_keys(self):
+        return ("method", "schema", "server_side_parameters")
+
+
+class MovieLakeConnectionManager(SparkConnectionManager):
+    TYPE = "movielake"

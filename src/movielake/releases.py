@@ -1,0 +1,110 @@
+"""The GroupLens MovieLens releases: which files each has and how they are laid out.
+
+This registry is the single description of the releases. `movielake fetch` uses it to validate
+archives, and the dbt adapter hands it to the staging models, which branch their parsing on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The genre flag columns of ml-100k's u.item, in file order (its u.genre file). "unknown" marks a
+# movie without genres; "Children's" is spelled "Children" from ml-20m on, so it is normalised.
+ML100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary",
+    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
+    "Thriller", "War", "Western",
+)
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """One entity's file: name, field separator, number of fields, header line."""
+
+    file: str
+    separator: str  # "csv" (RFC 4180 quoting), "::", "tab" or "|"
+    fields: int
+    header: str | None = None
+
+
+CSV_FAMILY = {
+    "ratings": FileLayout("ratings.csv", "csv", 4, "userId,movieId,rating,timestamp"),
+    "movies": FileLayout("movies.csv", "csv", 3, "movieId,title,genres"),
+    "tags": FileLayout("tags.csv", "csv", 4, "userId,movieId,tag,timestamp"),
+    "links": FileLayout("links.csv", "csv", 3, "movieId,imdbId,tmdbId"),
+}
+DAT_FAMILY = {
+    "ratings": FileLayout("ratings.dat", "::", 4),
+    "movies": FileLayout("movies.dat", "::", 3),
+    "tags": FileLayout("tags.dat", "::", 4),
+}
+ML100K_FAMILY = {
+    "ratings": FileLayout("u.data", "tab", 4),
+    "movies": FileLayout("u.item", "|", 5 + len(ML100K_GENRES)),
+}
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    family: str  # "csv", "dat" or "100k"
+    folder: str  # top-level folder inside the GroupLens zip
+    encoding: str  # text encoding of the files
+    rating_step: float  # 1.0: whole stars 1-5; 0.5: half stars 0.5-5.0
+    layouts: dict[str, FileLayout] = field(default_factory=dict)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Entities whose files must be present: every entity the release ships."""
+        return tuple(self.layouts)
+
+    def as_dict(self) -> dict:
+        """Plain form for dbt's Jinja context."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "encoding": self.encoding,
+            "rating_step": self.rating_step,
+            "rating_min": self.rating_step,
+            "rating_max": 5.0,
+            "entities": {
+                entity: {
+                    "file": lay.file,
+                    "separator": lay.separator,
+                    "fields": lay.fields,
+                    "header": lay.header,
+                }
+                for entity, lay in self.layouts.items()
+            },
+            "genre_flags": list(ML100K_GENRES) if self.family == "100k" else [],
+        }
+
+
+def _csv(name: str, entities=("ratings", "movies", "tags", "links")) -> Release:
+    return Release(name, "csv", name, "UTF-8", 0.5, {e: CSV_FAMILY[e] for e in entities})
+
+
+RELEASES: dict[str, Release] = {
+    r.name: r
+    for r in (
+        Release("ml-100k", "100k", "ml-100k", "ISO-8859-1", 1.0, dict(ML100K_FAMILY)),
+        Release("ml-1m", "dat", "ml-1m", "ISO-8859-1", 1.0,
+                {e: DAT_FAMILY[e] for e in ("ratings", "movies")}),
+        Release("ml-10m", "dat", "ml-10M100K", "UTF-8", 0.5, dict(DAT_FAMILY)),
+        _csv("ml-20m"),
+        _csv("ml-25m"),
+        _csv("ml-32m"),
+        _csv("ml-latest-small"),
+        _csv("ml-latest"),
+    )
+}
+
+ENTITIES = ("ratings", "movies", "tags", "links")
+
+
+def get_release(name: str) -> Release:
+    try:
+        return RELEASES[name]
+    except KeyError:
+        known = ", ".join(RELEASES)
+        raise ValueError(f"unknown MovieLens release {name!r}; known releases: {known}") from None
