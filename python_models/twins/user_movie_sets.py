@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 
 def model(dbt, spark):
-    min_ratings = int(dbt.config.get("min_ratings") or 5)
+    min_ratings = int(dbt.config.meta_get("min_ratings"))
     ratings = dbt.ref("stg_movielens__ratings")
     # Vector width: one slot per movie id (ids are positive ints).
     width = ratings.agg(F.max("movie_id")).first()[0] + 1

@@ -29,6 +29,12 @@ def _releases(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(_args: argparse.Namespace) -> int:
+    from movielake.doctor import doctor
+
+    return doctor()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="movielake", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     releases = commands.add_parser("releases", help="list the releases and where their data is")
     releases.set_defaults(func=_releases)
+
+    doctor = commands.add_parser(
+        "doctor", help="check Java, Spark and Delta (fetches the Delta jars on first use)"
+    )
+    doctor.set_defaults(func=_doctor)
     return parser
 
 

@@ -23,7 +23,11 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
     """Static session configuration; a profile's server_side_parameters override entries."""
     home = home or data_home()
     tmp = home / "tmp"
-    java_opts = f"-Dderby.system.home={home} -Djava.io.tmpdir={tmp}"
+    log_conf = Path(__file__).with_name("log4j2.properties")
+    java_opts = (
+        f"-Dderby.system.home={home} -Djava.io.tmpdir={tmp} "
+        f"-Dlog4j2.configurationFile=file:{log_conf}"
+    )
     return {
         "spark.master": "local[*]",
         "spark.app.name": "movielake",

@@ -9,15 +9,7 @@ from typing import Any, Dict
 from dbt.adapters.base import PythonJobHelper
 from dbt_common.exceptions import DbtRuntimeError
 
-
-def spark_session(server_side_parameters: Dict[str, str]):
-    """The session dbt-spark's session cursor uses (same builder, so getOrCreate finds it)."""
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.enableHiveSupport()
-    for key, value in server_side_parameters.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
+from movielake.session import spark_session
 
 
 class SessionPythonJobHelper(PythonJobHelper):
