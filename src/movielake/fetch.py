@@ -11,6 +11,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from movielake.paths import data_home, fetched_dir
@@ -107,8 +108,8 @@ def _unpack(archive: Path, into: Path, origin: str) -> None:
             zf.extractall(into)
     except zipfile.BadZipFile as exc:
         raise FetchError(f"{origin} is not a valid zip archive ({exc})") from None
-    except (EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
-        raise FetchError(f"{origin} cannot be unpacked ({exc})") from None
+    except (EOFError, zlib.error, zipfile.LargeZipFile, NotImplementedError) as exc:
+        raise FetchError(f"{origin} is corrupt and cannot be unpacked ({exc})") from None
 
 
 def fetch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import linecache
 import traceback
+from pathlib import Path
 from typing import Any, Dict
 
 from dbt.adapters.base import PythonJobHelper
@@ -12,16 +13,37 @@ from dbt_common.exceptions import DbtRuntimeError
 from movielake.session import spark_session
 
 
+def _project_dir() -> str:
+    try:
+        from dbt.flags import get_flags
+
+        return str(getattr(get_flags(), "PROJECT_DIR", None) or ".")
+    except Exception:  # outside a dbt invocation
+        return "."
+
+
 class SessionPythonJobHelper(PythonJobHelper):
     def __init__(self, parsed_model: Dict, credentials: Any) -> None:
         self.parsed_model = parsed_model
         self.credentials = credentials
 
+    def _align_with_model_file(self, compiled_code: str) -> str:
+        """dbt's compiled code holds the model file's (stripped) text verbatim after a few blank
+        lines from the materialization's template. Re-pad it so that its line numbers are the
+        model file's, and a traceback points at the lines the user wrote."""
+        raw = self.parsed_model.get("raw_code") or ""
+        start = compiled_code.find(raw) if raw else -1
+        if start < 0 or compiled_code[:start].strip():
+            return compiled_code
+        path = Path(_project_dir(), self.parsed_model.get("original_file_path") or "")
+        text = path.read_text() if path.is_file() else raw
+        lead = text[: text.find(raw)].count("\n") if raw in text else 0
+        return "\n" * lead + compiled_code[start:]
+
     def submit(self, compiled_code: str) -> Any:
         model_id = self.parsed_model.get("unique_id", self.parsed_model.get("alias", "model"))
-        # Name the code after the model file and register its text, so that a traceback points
-        # at the model's own lines (dbt's compiled code starts with the model file verbatim).
         filename = self.parsed_model.get("original_file_path") or f"<{model_id}>"
+        compiled_code = self._align_with_model_file(compiled_code)
         linecache.cache[filename] = (
             len(compiled_code), None, compiled_code.splitlines(keepends=True), filename
         )

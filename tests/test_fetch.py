@@ -1,0 +1,168 @@
+"""`movielake fetch`: local zips and folders, downloads from a loopback server, and each way a
+fetch can fail (bad checksum, unreachable network, corrupt or foreign archive)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import socket
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from movielake.cli import main
+from movielens_samples import write_csv_release, write_dat_release
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("MOVIELAKE_HOME", str(home))
+    return home
+
+
+def make_zip(folder: Path, archive: Path, top: str) -> Path:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(folder.iterdir()):
+            zf.write(file, f"{top}/{file.name}")
+    return archive
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def leftovers(home: Path) -> list[Path]:
+    """Anything a fetch left in its scratch space."""
+    tmp = home / "tmp"
+    return list(tmp.iterdir()) if tmp.exists() else []
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_fetch_from_local_zip_with_md5_sidecar(home, tmp_path, capsys):
+    archive = make_zip(write_csv_release(tmp_path / "src"), tmp_path / "ml-latest-small.zip",
+                       "ml-latest-small")
+    Path(f"{archive}.md5").write_text(f"MD5 (ml-latest-small.zip) = {md5(archive)}\n")
+    assert main(["fetch", "ml-latest-small", "--from", str(archive)]) == 0
+    landed = home / "raw" / "ml-latest-small"
+    assert sorted(p.name for p in landed.iterdir()) == ["links.csv", "movies.csv", "ratings.csv",
+                                                        "tags.csv"]
+    assert (landed / "ratings.csv").read_bytes() == (tmp_path / "src" / "ratings.csv").read_bytes()
+    assert "md5" in capsys.readouterr().out
+    assert leftovers(home) == []
+    # a second fetch is a no-op; --force replaces the release
+    assert main(["fetch", "ml-latest-small", "--from", str(archive)]) == 0
+    assert "already" in capsys.readouterr().out
+    assert main(["fetch", "ml-latest-small", "--from", str(archive), "--force"]) == 0
+    assert (landed / "movies.csv").is_file()
+
+
+def test_fetch_from_folder_with_other_top_level_name(home, tmp_path):
+    # ml-10m's zip unpacks to ml-10M100K/: the release is found by its files, not its folder name
+    source = write_dat_release(tmp_path / "ml-1m")
+    assert main(["fetch", "ml-1m", "--from", str(source)]) == 0
+    assert (home / "raw" / "ml-1m" / "ratings.dat").is_file()
+
+
+def test_bad_checksum_lands_nothing(home, tmp_path, capsys):
+    archive = make_zip(write_csv_release(tmp_path / "src"), tmp_path / "a.zip", "ml-latest-small")
+    assert main(["fetch", "ml-latest-small", "--from", str(archive), "--md5", "0" * 32]) == 1
+    assert "md5 checksum mismatch" in one_error_line(capsys)
+    assert not (home / "raw" / "ml-latest-small").exists()
+    assert leftovers(home) == []
+
+
+def test_corrupt_archive(home, tmp_path, capsys):
+    archive = make_zip(write_csv_release(tmp_path / "src"), tmp_path / "a.zip", "ml-latest-small")
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    assert main(["fetch", "ml-latest-small", "--from", str(truncated)]) == 1
+    assert "not a valid zip archive" in one_error_line(capsys)
+
+    # flip bytes inside a member's compressed data: the zip opens but its CRC check fails
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("ml-latest-small/ratings.csv")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start + 5, start + 15):
+        data[i] ^= 0xFF
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(data))
+    assert main(["fetch", "ml-latest-small", "--from", str(damaged)]) == 1
+    assert "is corrupt" in one_error_line(capsys)
+    assert not (home / "raw" / "ml-latest-small").exists()
+    assert leftovers(home) == []
+
+
+def test_archive_that_is_not_the_release(home, tmp_path, capsys):
+    folder = write_csv_release(tmp_path / "src")
+    (folder / "movies.csv").unlink()
+    archive = make_zip(folder, tmp_path / "a.zip", "ml-latest-small")
+    assert main(["fetch", "ml-latest-small", "--from", str(archive)]) == 1
+    assert "is not a MovieLens ml-latest-small release: movies.csv missing" in one_error_line(capsys)
+    # a CSV-family zip offered as ml-1m has no ratings.dat
+    archive = make_zip(write_csv_release(tmp_path / "src2"), tmp_path / "b.zip", "ml-1m")
+    assert main(["fetch", "ml-1m", "--from", str(archive)]) == 1
+    assert "no ratings.dat in it" in one_error_line(capsys)
+    assert not (home / "raw").exists() or list((home / "raw").iterdir()) == []
+
+
+class _Files(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A static file server on loopback standing in for GroupLens."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = lambda *a, **k: _Files(*a, directory=str(root), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_download_checks_published_md5(home, tmp_path, server, monkeypatch, capsys):
+    root, url = server
+    monkeypatch.setenv("MOVIELAKE_DOWNLOAD_URL", url)
+    archive = make_zip(write_dat_release(tmp_path / "src"), root / "ml-1m.zip", "ml-1m")
+    (root / "ml-1m.zip.md5").write_text(f"MD5 (ml-1m.zip) = {md5(archive)}\n")
+    assert main(["fetch", "ml-1m"]) == 0
+    assert (home / "raw" / "ml-1m" / "movies.dat").read_bytes() == \
+        (tmp_path / "src" / "movies.dat").read_bytes()
+
+    (root / "ml-100k.zip").write_bytes(archive.read_bytes())
+    (root / "ml-100k.zip.md5").write_text("MD5 (ml-100k.zip) = " + "f" * 32 + "\n")
+    assert main(["fetch", "ml-100k"]) == 1
+    assert "md5 checksum mismatch" in one_error_line(capsys)
+    assert main(["fetch", "ml-10m"]) == 1  # not on the server
+    assert "HTTP 404" in one_error_line(capsys)
+    assert not (home / "raw" / "ml-100k").exists()
+    assert leftovers(home) == []
+
+
+def test_unreachable_network(home, monkeypatch, capsys):
+    with socket.socket() as sock:  # a loopback port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("MOVIELAKE_DOWNLOAD_URL", f"http://127.0.0.1:{port}")
+    assert main(["fetch", "ml-25m"]) == 1
+    err = one_error_line(capsys)
+    assert err.startswith("movielake fetch ml-25m: cannot reach") and "network unreachable" in err
+    assert leftovers(home) == []
+
+
+def test_unknown_release_is_rejected(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fetch", "ml-7m"])
+    assert exit_info.value.code == 2
