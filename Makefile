@@ -44,6 +44,8 @@ docs: setup
 	$(BIN)/dbt docs generate $(DBT_ARGS)
 	@echo "Open the site with: $(BIN)/dbt docs serve --port 8080 (then http://127.0.0.1:8080)"
 
+# Removes build output and the lakehouse's tables; fetched releases in raw/ are kept.
 clean:
-	$(BIN)/dbt clean || true
-	rm -rf $(MOVIELAKE_HOME)
+	rm -rf target logs
+	rm -rf $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \
+		$(MOVIELAKE_HOME)/tmp $(MOVIELAKE_HOME)/derby.log $(MOVIELAKE_HOME)/.spark-ready

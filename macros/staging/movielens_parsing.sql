@@ -52,8 +52,8 @@
     {%- if layout.header %}
     when line_number = 1 then concat('unexpected header (expected "{{ layout.header }}")')
     {%- endif %}
-    when size(fields) != {{ layout.fields }}
-        then concat('expected {{ layout.fields }} fields, found ', size(fields))
+    when size(cells) != {{ layout.fields }}
+        then concat('expected {{ layout.fields }} fields, found ', size(cells))
 {% endmacro %}
 
 {# Lines that are not data: the expected header of a CSV-family file. #}
@@ -106,4 +106,28 @@
 {# True when every genre flag is 0 or 1. #}
 {% macro movielens_genre_flags_valid(fields, first, names) %}
     forall(slice({{ fields }}, {{ first + 1 }}, {{ names | length }}), flag -> flag in ('0', '1'))
+{% endmacro %}
+
+{#
+  Two CTEs shared by the files that reference movies: `valid_movies`, and `known_checked`,
+  which is `checked` plus `known_reject_reason`: its row_reject_reason, else a reason when the
+  movie is not among the valid movies.
+#}
+{% macro movielens_known_movie_ctes(checked) %}
+valid_movies as (
+    select movie_id
+    from {{ ref('base_movielens__movies') }}
+    where reject_reason is null
+),
+
+known_checked as (
+    select
+        {{ checked }}.*,
+        coalesce(
+            {{ checked }}.row_reject_reason,
+            if(valid_movies.movie_id is null, concat('movieId ', {{ checked }}.movie_id, ' is not in the movies file'), null)
+        ) as known_reject_reason
+    from {{ checked }}
+    left join valid_movies on {{ checked }}.movie_id = valid_movies.movie_id
+)
 {% endmacro %}

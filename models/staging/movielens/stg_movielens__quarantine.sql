@@ -2,13 +2,13 @@
 {%- set entities = ['ratings', 'movies', 'tags', 'links'] %}
 
 {% for entity in entities %}
-select
-    '{{ entity }}' as entity,
-    source_file,
-    line_number,
-    line,
-    reject_reason
-from {{ ref('base_movielens__' ~ entity) }}
-where reject_reason is not null
-{% if not loop.last %}union all{% endif %}
+    select
+        '{{ entity }}' as entity,
+        source_file,
+        line_number,
+        line,
+        reject_reason
+    from {{ ref('base_movielens__' ~ entity) }}
+    where reject_reason is not null
+    {% if not loop.last %}union all{% endif %}
 {% endfor %}

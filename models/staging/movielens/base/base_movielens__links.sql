@@ -7,7 +7,7 @@ with lines as (
         source_file,
         line_number,
         line,
-        {{ movielens_fields('line', layout.separator) }} as fields
+        {{ movielens_fields('line', layout.separator) }} as cells
     from {{ source('movielens', 'links') }}
     where not {{ movielens_is_header(layout) }}
 ),
@@ -15,9 +15,9 @@ with lines as (
 parsed as (
     select
         *,
-        {{ movielens_id('get(fields, 0)') }} as movie_id,
-        trim(get(fields, 1)) as imdb_id,
-        trim(get(fields, 2)) as tmdb_field
+        {{ movielens_id('get(cells, 0)') }} as movie_id,
+        trim(get(cells, 1)) as imdb_id,
+        trim(get(cells, 2)) as tmdb_field
     from lines
 ),
 
@@ -27,7 +27,7 @@ row_checked as (
         case
             {{ movielens_line_checks(layout) }}
             when movie_id is null
-                then concat('movieId ', {{ movielens_quote('get(fields, 0)') }}, ' is not a positive integer')
+                then concat('movieId ', {{ movielens_quote('get(cells, 0)') }}, ' is not a positive integer')
             when not imdb_id rlike '^[0-9]{1,10}$'
                 then concat('imdbId ', {{ movielens_quote('imdb_id') }}, ' is not a number')
             when tmdb_field != '' and {{ movielens_id('tmdb_field') }} is null
@@ -36,20 +36,7 @@ row_checked as (
     from parsed
 ),
 
-movies as (
-    select movie_id from {{ ref('base_movielens__movies') }} where reject_reason is null
-),
-
-known_checked as (
-    select
-        row_checked.*,
-        coalesce(
-            row_reject_reason,
-            if(movies.movie_id is null, concat('movieId ', row_checked.movie_id, ' is not in the movies file'), null)
-        ) as known_reject_reason
-    from row_checked
-    left join movies on row_checked.movie_id = movies.movie_id
-)
+{{ movielens_known_movie_ctes('row_checked') }}
 
 select
     source_file,

@@ -8,7 +8,7 @@ with lines as (
         source_file,
         line_number,
         line,
-        {{ movielens_fields('line', layout.separator) }} as fields
+        {{ movielens_fields('line', layout.separator) }} as cells
     from {{ source('movielens', 'movies') }}
     where not {{ movielens_is_header(layout) }}
 ),
@@ -18,15 +18,15 @@ parsed as (
         source_file,
         line_number,
         line,
-        fields,
-        {{ movielens_id('get(fields, 0)') }} as movie_id,
-        trim(get(fields, 1)) as raw_title,
+        cells,
+        {{ movielens_id('get(cells, 0)') }} as movie_id,
+        trim(get(cells, 1)) as raw_title,
         {%- if family == '100k' %}
-        {{ movielens_genre_flags('fields', 5, release.genre_flags) }} as genres,
-        {{ movielens_genre_flags_valid('fields', 5, release.genre_flags) }} as genres_valid
+            {{ movielens_genre_flags('cells', 5, release.genre_flags) }} as genres,
+            {{ movielens_genre_flags_valid('cells', 5, release.genre_flags) }} as genres_valid
         {%- else %}
-        {{ movielens_genres('get(fields, 2)') }} as genres,
-        true as genres_valid
+            {{ movielens_genres('get(cells, 2)') }} as genres,
+            true as genres_valid
         {%- endif %}
     from lines
 ),
@@ -37,7 +37,7 @@ checked as (
         case
             {{ movielens_line_checks(layout) }}
             when movie_id is null
-                then concat('movieId ', {{ movielens_quote('get(fields, 0)') }}, ' is not a positive integer')
+                then concat('movieId ', {{ movielens_quote('get(cells, 0)') }}, ' is not a positive integer')
             when raw_title = '' then 'empty title'
             when not genres_valid then 'genre flags must be 0 or 1'
         end as row_reject_reason

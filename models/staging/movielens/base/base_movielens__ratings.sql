@@ -8,7 +8,7 @@ with lines as (
         source_file,
         line_number,
         line,
-        {{ movielens_fields('line', layout.separator) }} as fields
+        {{ movielens_fields('line', layout.separator) }} as cells
     from {{ source('movielens', 'ratings') }}
     where not {{ movielens_is_header(layout) }}
 ),
@@ -16,10 +16,10 @@ with lines as (
 parsed as (
     select
         *,
-        {{ movielens_id('get(fields, 0)') }} as user_id,
-        {{ movielens_id('get(fields, 1)') }} as movie_id,
-        {{ movielens_number('get(fields, 2)') }} as rating,
-        {{ movielens_epoch('get(fields, 3)') }} as rated_epoch
+        {{ movielens_id('get(cells, 0)') }} as user_id,
+        {{ movielens_id('get(cells, 1)') }} as movie_id,
+        {{ movielens_number('get(cells, 2)') }} as rating,
+        {{ movielens_epoch('get(cells, 3)') }} as rated_epoch
     from lines
 ),
 
@@ -29,35 +29,22 @@ row_checked as (
         case
             {{ movielens_line_checks(layout) }}
             when user_id is null
-                then concat('userId ', {{ movielens_quote('get(fields, 0)') }}, ' is not a positive integer')
+                then concat('userId ', {{ movielens_quote('get(cells, 0)') }}, ' is not a positive integer')
             when movie_id is null
-                then concat('movieId ', {{ movielens_quote('get(fields, 1)') }}, ' is not a positive integer')
+                then concat('movieId ', {{ movielens_quote('get(cells, 1)') }}, ' is not a positive integer')
             when rating is null
-                then concat('rating ', {{ movielens_quote('get(fields, 2)') }}, ' is not a number')
+                then concat('rating ', {{ movielens_quote('get(cells, 2)') }}, ' is not a number')
             when rating < {{ release.rating_min }} or rating > {{ release.rating_max }}
                 then concat('rating ', rating, ' outside {{ release.rating_min }}-{{ release.rating_max }}')
             when rating / {{ release.rating_step }} != floor(rating / {{ release.rating_step }})
                 then concat('rating ', rating, ' is not a multiple of {{ release.rating_step }}')
             when rated_epoch is null
-                then concat('timestamp ', {{ movielens_quote('get(fields, 3)') }}, ' is not epoch seconds')
+                then concat('timestamp ', {{ movielens_quote('get(cells, 3)') }}, ' is not epoch seconds')
         end as row_reject_reason
     from parsed
 ),
 
-movies as (
-    select movie_id from {{ ref('base_movielens__movies') }} where reject_reason is null
-),
-
-known_checked as (
-    select
-        row_checked.*,
-        coalesce(
-            row_reject_reason,
-            if(movies.movie_id is null, concat('movieId ', row_checked.movie_id, ' is not in the movies file'), null)
-        ) as known_reject_reason
-    from row_checked
-    left join movies on row_checked.movie_id = movies.movie_id
-)
+{{ movielens_known_movie_ctes('row_checked') }}
 
 select
     source_file,
@@ -69,10 +56,11 @@ select
     timestamp_seconds(rated_epoch) as rated_at,
     case
         when known_reject_reason is not null then known_reject_reason
-        when row_number() over (
-            partition by user_id, movie_id, known_reject_reason is null
-            order by rated_epoch desc, line_number desc
-        ) > 1
+        when
+            row_number() over (
+                partition by user_id, movie_id, known_reject_reason is null
+                order by rated_epoch desc, line_number desc
+            ) > 1
             then concat('duplicate rating of movie ', movie_id, ' by user ', user_id, ' (the latest is kept)')
     end as reject_reason
 from known_checked
