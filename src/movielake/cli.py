@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from movielake.releases import RELEASES
+from movielake.releases import DOWNLOADABLE, RELEASES
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -29,6 +29,21 @@ def _releases(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from movielake.paths import fetched_dir
+    from movielake.synthetic import generate
+
+    out = Path(args.out) if args.out else fetched_dir("synthetic")
+    counts = generate(out, users=args.users, movies=args.movies,
+                      mean_ratings_per_user=args.ratings_per_user, seed=args.seed,
+                      twins=args.twins)
+    print(f"wrote {counts} to {out}; build it with: dbt build --vars '{{dataset: synthetic}}'"
+          + (f" (and raw_dir: {out})" if args.out else ""))
+    return 0
+
+
 def _doctor(_args: argparse.Namespace) -> int:
     from movielake.doctor import doctor
 
@@ -40,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     fetch = commands.add_parser("fetch", help="download a MovieLens release into the data home")
-    fetch.add_argument("release", choices=sorted(RELEASES), metavar="RELEASE",
-                       help=f"one of: {', '.join(RELEASES)}")
+    fetch.add_argument("release", choices=DOWNLOADABLE, metavar="RELEASE",
+                       help=f"one of: {', '.join(DOWNLOADABLE)}")
     fetch.add_argument("--from", dest="source", metavar="PATH",
                        help="a local zip or folder instead of the GroupLens download")
     fetch.add_argument("--md5", help="expected md5 of the zip (default: GroupLens' .md5 file)")
@@ -50,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     releases = commands.add_parser("releases", help="list the releases and where their data is")
     releases.set_defaults(func=_releases)
+
+    gen = commands.add_parser(
+        "generate", help="write MovieLens-shaped synthetic data (CSV family) for tests and benchmarks"
+    )
+    gen.add_argument("--users", type=int, default=1000)
+    gen.add_argument("--movies", type=int, default=2000)
+    gen.add_argument("--ratings-per-user", type=float, default=60.0,
+                     help="mean ratings per user (log-normal, at least 20)")
+    gen.add_argument("--twins", type=int, default=0, help="near-duplicate user pairs to plant")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", help="folder (default: $MOVIELAKE_HOME/raw/synthetic)")
+    gen.set_defaults(func=_generate)
 
     doctor = commands.add_parser(
         "doctor", help="check Java, Spark and Delta (fetches the Delta jars on first use)"

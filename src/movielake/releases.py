@@ -52,6 +52,7 @@ class Release:
     encoding: str  # text encoding of the files
     rating_step: float  # 1.0: whole stars 1-5; 0.5: half stars 0.5-5.0
     layouts: dict[str, FileLayout] = field(default_factory=dict)
+    downloadable: bool = True  # False: made by `movielake generate`, not GroupLens
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -96,10 +97,13 @@ RELEASES: dict[str, Release] = {
         _csv("ml-32m"),
         _csv("ml-latest-small"),
         _csv("ml-latest"),
+        # MovieLens-shaped synthetic data (movielake/synthetic.py), in the CSV family's layout.
+        Release("synthetic", "csv", "synthetic", "UTF-8", 0.5, dict(CSV_FAMILY), downloadable=False),
     )
 }
 
 ENTITIES = ("ratings", "movies", "tags", "links")
+DOWNLOADABLE = tuple(name for name, release in RELEASES.items() if release.downloadable)
 
 
 def get_release(name: str) -> Release:
