@@ -29,7 +29,10 @@ class Dbt:
     def __init__(self, home: Path) -> None:
         self.home = home
 
-    def __call__(self, *args: str, vars: dict | None = None, project_dir: Path = PROJECT):
+    def __call__(self, *args: str, vars: dict | None = None, project_dir: Path = PROJECT,
+                 schema: str = "movielake"):
+        """schema: prefix of every schema the run writes (<schema>_staging, ...), so that test
+        modules building different data do not overwrite each other's tables."""
         from dbt.cli.main import dbtRunner
 
         argv = [
@@ -41,7 +44,11 @@ class Dbt:
         ]
         if vars:
             argv += ["--vars", json.dumps(vars)]
-        return dbtRunner().invoke(argv)
+        os.environ["MOVIELAKE_SCHEMA"] = schema
+        try:
+            return dbtRunner().invoke(argv)
+        finally:
+            os.environ.pop("MOVIELAKE_SCHEMA", None)
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +61,30 @@ def spark(lake_home):
     from movielake.session import spark_session
 
     return spark_session()
+
+
+SYNTHETIC_SCHEMA = "synth"
+
+
+@pytest.fixture(scope="session")
+def synthetic_release(tmp_path_factory) -> Path:
+    """A small MovieLens-shaped release (CSV family) with 3 planted twin pairs."""
+    from movielake.synthetic import generate
+
+    folder = tmp_path_factory.mktemp("synthetic")
+    generate(folder, users=150, movies=300, mean_ratings_per_user=40, seed=11, twins=3)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def synthetic_build(dbt, synthetic_release):
+    """One `dbt build` of the whole project on the synthetic release, into the `synth_*`
+    schemas; modules that test marts and models read from it instead of building again."""
+    result = dbt("build", "--exclude-resource-type", "unit_test", schema=SYNTHETIC_SCHEMA,
+                 vars={"dataset": "synthetic", "raw_dir": str(synthetic_release)})
+    assert result.success, [(r.node.name, r.message) for r in result.result or []
+                            if str(r.status) in ("error", "fail")]
+    return result
 
 
 def rows(spark, sql: str) -> list[dict]:

@@ -164,3 +164,10 @@ def test_missing_required_file_fails_naming_it(dbt, tmp_path):
                                                       "raw_dir": str(folder)})
     assert not result.success
     assert f"required file {folder / 'movies.csv'} is missing" in str(result.exception or result.result)
+
+
+def test_synthetic_release_builds_clean(synthetic_build, spark):
+    """The generator's output passes staging untouched: nothing quarantined, nothing lost."""
+    assert spark.table("synth_staging.stg_movielens__quarantine").count() == 0
+    lines = spark.table("synth_staging.base_movielens__ratings").count()
+    assert spark.table("synth_staging.stg_movielens__ratings").count() == lines > 5000
