@@ -33,7 +33,7 @@ run: setup
 	$(BIN)/dbt build $(DBT_ARGS)
 
 lint: setup
-	$(BIN)/sqlfluff lint models macros tests/dbt
+	$(BIN)/sqlfluff lint models tests/dbt
 
 pytest: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

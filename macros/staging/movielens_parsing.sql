@@ -131,3 +131,8 @@ known_checked as (
     left join valid_movies on {{ checked }}.movie_id = valid_movies.movie_id
 )
 {% endmacro %}
+
+{# The entities a release can ship, each with a staging model stg_movielens__<entity>. #}
+{% macro movielens_entities() %}
+    {{ return(['ratings', 'movies', 'tags', 'links']) }}
+{% endmacro %}

@@ -1,5 +1,5 @@
 -- Every rejected line of every file, with why; nothing leaves staging without a trace here.
-{%- set entities = ['ratings', 'movies', 'tags', 'links'] %}
+{%- set entities = movielens_entities() %}
 
 {% for entity in entities %}
     select
