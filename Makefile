@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 # Extra dbt arguments, e.g. make run DBT_ARGS="--vars '{dataset: ml-1m}'"
 DBT_ARGS ?=
 
-.PHONY: setup run test lint pytest docs clean
+.PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -45,6 +45,18 @@ docs: setup
 	@echo "Open the site with: $(BIN)/dbt docs serve --port 8080 (then http://127.0.0.1:8080)"
 
 # Removes build output and the lakehouse's tables; fetched releases in raw/ are kept.
+# The Spark server (Spark Connect + JDBC) that owns the metastore; see README "Querying".
+serve: setup
+	$(BIN)/movielake serve
+serve-status: setup
+	$(BIN)/movielake serve --status
+serve-stop: setup
+	$(BIN)/movielake serve --stop
+
+# The full build on a local Spark standalone cluster (master + worker on loopback, stopped after).
+cluster-build: setup
+	$(BIN)/movielake cluster -- dbt build $(DBT_ARGS)
+
 clean:
 	rm -rf target logs
 	rm -rf $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \

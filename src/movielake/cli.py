@@ -44,6 +44,39 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from movielake import server
+
+    if args.stop:
+        return server.stop()
+    if args.status:
+        return server.status()
+    return server.start(host=args.host, connect_port=args.connect_port, jdbc_port=args.jdbc_port)
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from movielake.cluster import run_on_cluster
+
+    command = args.command_args[1:] if args.command_args[:1] == ["--"] else args.command_args
+    return run_on_cluster(command, workers=args.workers, cores=args.cores)
+
+
+def _sql(args: argparse.Namespace) -> int:
+    """spark-sql on the data home with MovieLake's settings (needs the metastore to be free)."""
+    import os
+
+    from movielake.procs import spark_home
+    from movielake.spark_conf import prepare_environment, session_conf
+
+    prepare_environment()
+    command = [str(spark_home() / "bin" / "spark-sql")]
+    for key, value in session_conf().items():
+        command += ["--conf", f"{key}={value}"]
+    os.execve(command[0], command + args.sql_args,
+              {**os.environ, "SPARK_HOME": str(spark_home())})
+    return 1  # not reached
+
+
 def _doctor(_args: argparse.Namespace) -> int:
     from movielake.doctor import doctor
 
@@ -77,6 +110,33 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--out", help="folder (default: $MOVIELAKE_HOME/raw/synthetic)")
     gen.set_defaults(func=_generate)
+
+    serve = commands.add_parser(
+        "serve", help="start the Spark server (Connect + JDBC) that owns the metastore"
+    )
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default loopback; 0.0.0.0 exposes it to the network)")
+    serve.add_argument("--connect-port", type=int, default=15002)
+    serve.add_argument("--jdbc-port", type=int, default=10000)
+    state = serve.add_mutually_exclusive_group()
+    state.add_argument("--status", action="store_true", help="is it running, are endpoints up")
+    state.add_argument("--stop", action="store_true", help="stop it (by PID, whole process group)")
+    serve.set_defaults(func=_serve)
+
+    cluster = commands.add_parser(
+        "cluster", help="run a command (default: dbt build) on a local Spark standalone cluster"
+    )
+    cluster.add_argument("--workers", type=int, default=1)
+    cluster.add_argument("--cores", type=int, default=1, help="cores per worker")
+    cluster.add_argument("command_args", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                         help="command to run with MOVIELAKE_TARGET=cluster (default: dbt build)")
+    cluster.set_defaults(func=_cluster)
+
+    sql = commands.add_parser(
+        "sql", help="spark-sql on the lakehouse (e.g. movielake sql -e 'show tables in movielake_staging')"
+    )
+    sql.add_argument("sql_args", nargs=argparse.REMAINDER, help="arguments for spark-sql")
+    sql.set_defaults(func=_sql)
 
     doctor = commands.add_parser(
         "doctor", help="check Java, Spark and Delta (fetches the Delta jars on first use)"

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 from movielake.spark_conf import prepare_environment, session_conf
 
 
 def spark_session(conf: dict[str, str] | None = None):
     """The process's Spark session with MovieLake's settings (or `conf`); created on first use.
-    The builder mirrors dbt-spark's session cursor, so both find the same session."""
+    The builder mirrors dbt-spark's session cursor, so both find the same session. With
+    SPARK_REMOTE set (e.g. sc://127.0.0.1:15002, see `movielake serve`) it is a Spark Connect
+    session on that server instead, which owns all static settings."""
     from pyspark.sql import SparkSession
 
+    remote = (conf or {}).get("spark.remote") or os.environ.get("SPARK_REMOTE")
+    if remote:
+        builder = SparkSession.builder.remote(remote)
+        for key, value in (conf or {}).items():
+            if key != "spark.remote":
+                builder = builder.config(key, value)
+        return builder.getOrCreate()
     prepare_environment()
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in (conf if conf is not None else session_conf()).items():

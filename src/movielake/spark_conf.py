@@ -19,6 +19,12 @@ def delta_package() -> str:
     return f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"
 
 
+def delta_jars() -> list[str]:
+    """The Delta jars Ivy cached for delta_package() (present once a session has started)."""
+    cache = Path(os.environ.get("MOVIELAKE_IVY_JARS", Path.home() / ".ivy2.5.2" / "jars"))
+    return sorted(str(p) for p in cache.glob(f"io.delta_*-{version('delta-spark')}.jar"))
+
+
 def session_conf(home: Path | None = None) -> dict[str, str]:
     """Static session configuration; a profile's server_side_parameters override entries."""
     home = home or data_home()

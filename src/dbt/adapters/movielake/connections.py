@@ -24,8 +24,10 @@ class MovieLakeCredentials(SparkCredentials):
     server_side_parameters: Dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.server_side_parameters = {**session_conf(), **self.server_side_parameters}
-        prepare_environment()
+        if "spark.remote" not in self.server_side_parameters:
+            self.server_side_parameters = {**session_conf(), **self.server_side_parameters}
+            prepare_environment()
+        # else: a Spark Connect client; the server (`movielake serve`) owns the static settings
         super().__post_init__()
 
     @property
