@@ -136,3 +136,20 @@ known_checked as (
 {% macro movielens_entities() %}
     {{ return(['ratings', 'movies', 'tags', 'links']) }}
 {% endmacro %}
+
+{# The data lines of an entity's file (expected header dropped), split into `cells`. #}
+{% macro movielens_lines(entity, layout) %}
+    select
+        source_file,
+        line_number,
+        line,
+        {{ movielens_fields('line', layout.separator) }} as cells
+    from {{ source('movielens', entity) }}
+    where not {{ movielens_is_header(layout) }}
+{% endmacro %}
+
+{# A `when` branch rejecting a line whose id cell did not parse into `column`. #}
+{% macro movielens_id_reason(column, label, cell) %}
+    when {{ column }} is null
+        then concat('{{ label }} ', {{ movielens_quote('get(cells, ' ~ cell ~ ')') }}, ' is not a positive integer')
+{% endmacro %}

@@ -3,13 +3,7 @@
 {%- set layout = release.entities.links or {'separator': 'csv', 'fields': 3, 'header': none} %}
 
 with lines as (
-    select
-        source_file,
-        line_number,
-        line,
-        {{ movielens_fields('line', layout.separator) }} as cells
-    from {{ source('movielens', 'links') }}
-    where not {{ movielens_is_header(layout) }}
+    {{ movielens_lines('links', layout) }}
 ),
 
 parsed as (
@@ -26,8 +20,7 @@ row_checked as (
         *,
         case
             {{ movielens_line_checks(layout) }}
-            when movie_id is null
-                then concat('movieId ', {{ movielens_quote('get(cells, 0)') }}, ' is not a positive integer')
+            {{ movielens_id_reason('movie_id', 'movieId', 0) }}
             when not imdb_id rlike '^[0-9]{1,10}$'
                 then concat('imdbId ', {{ movielens_quote('imdb_id') }}, ' is not a number')
             when tmdb_field != '' and {{ movielens_id('tmdb_field') }} is null

@@ -4,13 +4,7 @@
 {%- set family = release.family %}
 
 with lines as (
-    select
-        source_file,
-        line_number,
-        line,
-        {{ movielens_fields('line', layout.separator) }} as cells
-    from {{ source('movielens', 'movies') }}
-    where not {{ movielens_is_header(layout) }}
+    {{ movielens_lines('movies', layout) }}
 ),
 
 parsed as (
@@ -36,8 +30,7 @@ checked as (
         *,
         case
             {{ movielens_line_checks(layout) }}
-            when movie_id is null
-                then concat('movieId ', {{ movielens_quote('get(cells, 0)') }}, ' is not a positive integer')
+            {{ movielens_id_reason('movie_id', 'movieId', 0) }}
             when raw_title = '' then 'empty title'
             when not genres_valid then 'genre flags must be 0 or 1'
         end as row_reject_reason

@@ -4,13 +4,7 @@
 {%- set layout = release.entities.ratings %}
 
 with lines as (
-    select
-        source_file,
-        line_number,
-        line,
-        {{ movielens_fields('line', layout.separator) }} as cells
-    from {{ source('movielens', 'ratings') }}
-    where not {{ movielens_is_header(layout) }}
+    {{ movielens_lines('ratings', layout) }}
 ),
 
 parsed as (
@@ -28,10 +22,8 @@ row_checked as (
         *,
         case
             {{ movielens_line_checks(layout) }}
-            when user_id is null
-                then concat('userId ', {{ movielens_quote('get(cells, 0)') }}, ' is not a positive integer')
-            when movie_id is null
-                then concat('movieId ', {{ movielens_quote('get(cells, 1)') }}, ' is not a positive integer')
+            {{ movielens_id_reason('user_id', 'userId', 0) }}
+            {{ movielens_id_reason('movie_id', 'movieId', 1) }}
             when rating is null
                 then concat('rating ', {{ movielens_quote('get(cells, 2)') }}, ' is not a number')
             when rating < {{ release.rating_min }} or rating > {{ release.rating_max }}

@@ -3,13 +3,7 @@
 {%- set layout = release.entities.tags or {'separator': 'csv', 'fields': 4, 'header': none} %}
 
 with lines as (
-    select
-        source_file,
-        line_number,
-        line,
-        {{ movielens_fields('line', layout.separator) }} as cells
-    from {{ source('movielens', 'tags') }}
-    where not {{ movielens_is_header(layout) }}
+    {{ movielens_lines('tags', layout) }}
 ),
 
 parsed as (
@@ -27,10 +21,8 @@ row_checked as (
         *,
         case
             {{ movielens_line_checks(layout) }}
-            when user_id is null
-                then concat('userId ', {{ movielens_quote('get(cells, 0)') }}, ' is not a positive integer')
-            when movie_id is null
-                then concat('movieId ', {{ movielens_quote('get(cells, 1)') }}, ' is not a positive integer')
+            {{ movielens_id_reason('user_id', 'userId', 0) }}
+            {{ movielens_id_reason('movie_id', 'movieId', 1) }}
             when tag = '' then 'empty tag'
             when tagged_epoch is null
                 then concat('timestamp ', {{ movielens_quote('get(cells, 3)') }}, ' is not epoch seconds')
