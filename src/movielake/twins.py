@@ -28,6 +28,24 @@ class LshStats:
     extra: dict = field(default_factory=dict)
 
 
+def movie_sets(ratings, min_ratings: int):
+    """ratings (user_id, movie_id, ...) -> one row per user with at least `min_ratings` (and
+    never fewer than 1) distinct movies: user_id, movie_ids (sorted), set_size, movie_vector
+    (0/1 SparseVector indexed by movie id), the input of lsh_top_pairs."""
+    from pyspark.ml.linalg import SparseVector, VectorUDT
+    from pyspark.sql import functions as F
+
+    width = (ratings.agg(F.max("movie_id")).first()[0] or 0) + 1
+    sets = (
+        ratings.groupBy("user_id")
+        .agg(F.sort_array(F.collect_set("movie_id")).alias("movie_ids"))
+        .withColumn("set_size", F.size("movie_ids"))
+        .where(F.col("set_size") >= max(1, min_ratings))
+    )
+    to_vector = F.udf(lambda ids: SparseVector(width, ids, [1.0] * len(ids)), VectorUDT())
+    return sets.withColumn("movie_vector", to_vector("movie_ids"))
+
+
 def lsh_top_pairs(sets, top_n: int, bands: int, band_rows: int, distance_threshold: float,
                   max_bucket_size: int, seed: int, stats: LshStats | None = None):
     """Top `top_n` pairs by exact Jaccard among the LSH candidates of `sets` (a DataFrame with
