@@ -94,12 +94,12 @@ def lsh_top_pairs(sets, top_n: int, bands: int, band_rows: int, distance_thresho
             .select(F.col("l.user_id").alias("user_a"), F.col("r.user_id").alias("user_b"))
             .distinct()
         )
-        scored = _exact_jaccard(candidates, sets).where(
-            F.col("jaccard") >= 1.0 - distance_threshold).persist()
+        # Persisted so that counting the candidates does not redo the self-join.
+        scored = _exact_jaccard(candidates, sets).persist()
         if stats is not None:
             stats.users = sets.count()
-            stats.candidate_pairs = candidates.count()
-        ranked = rank_pairs(scored, top_n)
+            stats.candidate_pairs = scored.count()
+        ranked = rank_pairs(scored.where(F.col("jaccard") >= 1.0 - distance_threshold), top_n)
         # Materialise before unpersisting what it is built from.
         result = ranked.localCheckpoint(eager=True)
         scored.unpersist()
