@@ -11,6 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 DBT_ARGS ?=
 
 .PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
+.PHONY: bench-twins
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -61,3 +62,8 @@ clean:
 	rm -rf target logs
 	rm -rf $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \
 		$(MOVIELAKE_HOME)/tmp $(MOVIELAKE_HOME)/derby.log $(MOVIELAKE_HOME)/.spark-ready
+
+# Movie twins: MinHash LSH vs exact brute force (recall@N, timings) on ml-latest-small and a
+# larger synthetic release, e.g. make bench-twins BENCH_ARGS="--users 5000".
+bench-twins: setup
+	$(BIN)/python benchmarks/twins.py $(BENCH_ARGS)

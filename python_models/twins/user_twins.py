@@ -1,0 +1,33 @@
+"""Movie twins: the `top_n` pairs of users whose sets of rated movies are most alike.
+
+MinHash LSH (MLlib) proposes candidate pairs, banded so that popular movies do not put most
+users in one bucket; every candidate is re-scored with the exact Jaccard of the full sets
+(movielake.twins.lsh_top_pairs). Users below `twins_min_ratings` are not in user_movie_sets,
+so tiny or empty sets never take part.
+"""
+
+from movielake.twins import LshStats, lsh_top_pairs
+
+
+def model(dbt, spark):
+    # dbt passes a meta key only when the code calls dbt.config.meta_get("<key>") literally.
+    tables = int(dbt.config.meta_get("num_hash_tables"))
+    band_rows = int(dbt.config.meta_get("band_rows"))
+    if band_rows < 1 or tables < band_rows or tables % band_rows:
+        raise ValueError(f"twins_num_hash_tables ({tables}) must be a positive multiple of "
+                         f"twins_band_rows ({band_rows})")
+    stats = LshStats()
+    pairs = lsh_top_pairs(
+        dbt.ref("user_movie_sets"),
+        top_n=int(dbt.config.meta_get("top_n")),
+        bands=tables // band_rows,
+        band_rows=band_rows,
+        distance_threshold=float(dbt.config.meta_get("distance_threshold")),
+        max_bucket_size=int(dbt.config.meta_get("max_bucket_size")),
+        seed=int(dbt.config.meta_get("random_seed")),
+        stats=stats,
+    )
+    print(f"user_twins: {stats.users} users, {stats.candidate_pairs} candidate pairs, "
+          f"{stats.buckets_dropped} oversized buckets dropped "
+          f"({stats.users_in_dropped_buckets} users in them)")
+    return pairs

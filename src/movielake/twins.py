@@ -1,0 +1,230 @@
+"""Movie twins: users whose sets of rated movies are most alike (Jaccard), and whether such users
+also rate alike (Pearson). Shared by the `twins` dbt Python models, the benchmark and the tests.
+
+- `lsh_top_pairs`: MLlib MinHashLSH signatures, banded (AND within a band, OR across bands) so
+  that a very popular movie alone cannot put most users in one bucket; oversized buckets are
+  dropped and counted; candidates are re-scored with exact Jaccard.
+- `exact_top_pairs`: brute force over every pair (numpy, blocked), the reference for recall.
+- `random_pairs`, `permutation_test`, `summarise`: the validation against random pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PAIR_COLUMNS = ("user_a", "user_b", "jaccard", "movies_in_common", "set_size_a", "set_size_b")
+
+
+@dataclass
+class LshStats:
+    """What the candidate generation did, for logs and the benchmark."""
+
+    users: int = 0
+    buckets_dropped: int = 0
+    users_in_dropped_buckets: int = 0
+    candidate_pairs: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def movie_sets(ratings, min_ratings: int):
+    """ratings (user_id, movie_id, ...) -> one row per user with at least `min_ratings` (and
+    never fewer than 1) distinct movies: user_id, movie_ids (sorted), set_size, movie_vector
+    (0/1 SparseVector indexed by movie id), the input of lsh_top_pairs."""
+    from pyspark.ml.linalg import SparseVector, VectorUDT
+    from pyspark.sql import functions as F
+
+    width = (ratings.agg(F.max("movie_id")).first()[0] or 0) + 1
+    sets = (
+        ratings.groupBy("user_id")
+        .agg(F.sort_array(F.collect_set("movie_id")).alias("movie_ids"))
+        .withColumn("set_size", F.size("movie_ids"))
+        .where(F.col("set_size") >= max(1, min_ratings))
+    )
+    to_vector = F.udf(lambda ids: SparseVector(width, ids, [1.0] * len(ids)), VectorUDT())
+    return sets.withColumn("movie_vector", to_vector("movie_ids"))
+
+
+def lsh_top_pairs(sets, top_n: int, bands: int, band_rows: int, distance_threshold: float,
+                  max_bucket_size: int, seed: int, stats: LshStats | None = None):
+    """Top `top_n` pairs by exact Jaccard among the LSH candidates of `sets` (a DataFrame with
+    user_id, movie_ids (sorted array), set_size, movie_vector); columns PAIR_COLUMNS + pair_rank.
+
+    A pair becomes a candidate when, in at least one of `bands` bands, its `band_rows` min-hashes
+    all agree: probability 1 - (1 - J^r)^b for Jaccard J. band_rows = 1 is MLlib's own
+    approxSimilarityJoin (OR only), where one popular movie hashing lowest for many users makes
+    a bucket of most users. Buckets larger than `max_bucket_size` are dropped (true twins
+    still meet in other bands); pairs with exact Jaccard distance above `distance_threshold`
+    are never kept."""
+    from pyspark.ml.feature import MinHashLSH
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.ml.functions import vector_to_array
+
+    # MinHashLSH rejects empty vectors: drop them explicitly (user_movie_sets never has any).
+    sets = sets.where(F.col("set_size") > 0)
+    lsh = MinHashLSH(inputCol="movie_vector", outputCol="hashes", seed=seed,
+                     numHashTables=bands * band_rows)
+    hashed = lsh.fit(sets).transform(sets)
+    # hashes: array of 1-element vectors, one per hash function -> array<double>.
+    signature = F.transform("hashes", lambda v: vector_to_array(v)[0])
+    keys = (
+        hashed.select("user_id", signature.alias("sig"))
+        .select("user_id", "sig", F.explode(F.sequence(F.lit(0), F.lit(bands - 1))).alias("band"))
+        .select("user_id", "band",
+                F.xxhash64(F.slice("sig", F.col("band") * band_rows + 1, band_rows))
+                .alias("bucket"))
+    )
+    bucket_size = F.count("*").over(Window.partitionBy("band", "bucket"))
+    keys = keys.withColumn("bucket_size", bucket_size).where(F.col("bucket_size") > 1)
+    keys = keys.persist()
+    try:
+        if stats is not None:
+            big = keys.where(F.col("bucket_size") > max_bucket_size)
+            row = big.agg(F.countDistinct("band", "bucket").alias("buckets"),
+                          F.countDistinct("user_id").alias("users")).first()
+            stats.buckets_dropped, stats.users_in_dropped_buckets = row["buckets"], row["users"]
+        kept = keys.where(F.col("bucket_size") <= max_bucket_size).select("user_id", "band",
+                                                                          "bucket")
+        left, right = kept.alias("l"), kept.alias("r")
+        candidates = (
+            left.join(right, ["band", "bucket"])
+            .where(F.col("l.user_id") < F.col("r.user_id"))
+            .select(F.col("l.user_id").alias("user_a"), F.col("r.user_id").alias("user_b"))
+            .distinct()
+        )
+        # Persisted so that counting the candidates does not redo the self-join.
+        scored = _exact_jaccard(candidates, sets).persist()
+        if stats is not None:
+            stats.users = sets.count()
+            stats.candidate_pairs = scored.count()
+        ranked = rank_pairs(scored.where(F.col("jaccard") >= 1.0 - distance_threshold), top_n)
+        # Materialise before unpersisting what it is built from.
+        result = ranked.localCheckpoint(eager=True)
+        scored.unpersist()
+        return result
+    finally:
+        keys.unpersist()
+
+
+def _exact_jaccard(pairs, sets):
+    """pairs (user_a, user_b) -> PAIR_COLUMNS, Jaccard from the full movie sets."""
+    from pyspark.sql import functions as F
+
+    a = sets.select(F.col("user_id").alias("user_a"), F.col("movie_ids").alias("ids_a"),
+                    F.col("set_size").alias("set_size_a"))
+    b = sets.select(F.col("user_id").alias("user_b"), F.col("movie_ids").alias("ids_b"),
+                    F.col("set_size").alias("set_size_b"))
+    common = F.size(F.array_intersect("ids_a", "ids_b"))
+    return (
+        pairs.join(a, "user_a").join(b, "user_b")
+        .withColumn("movies_in_common", common.cast("int"))
+        .withColumn("jaccard", (F.col("movies_in_common") / (
+            F.col("set_size_a") + F.col("set_size_b") - F.col("movies_in_common"))).cast("double"))
+        .select(*PAIR_COLUMNS)
+    )
+
+
+def rank_pairs(scored, top_n: int):
+    """The `top_n` best pairs, pair_rank 1 = highest Jaccard; ties broken by (user_a, user_b)
+    so that the same data always gives the same table (and the same order as exact_top_pairs)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.orderBy(F.col("jaccard").desc(), "user_a", "user_b")
+    return (scored.withColumn("pair_rank", F.row_number().over(order).cast("int"))
+            .where(F.col("pair_rank") <= top_n))
+
+
+def exact_top_pairs(sets: dict[int, list[int]], top_n: int,
+                    block: int = 512) -> list[tuple[int, int, float, int, int, int]]:
+    """Brute force: Jaccard of every pair of users, the best `top_n` as PAIR_COLUMNS tuples in
+    pair_rank order (same tie-break as rank_pairs). Intersections come from a dense 0/1 matrix
+    product in row blocks, so memory stays at block x users."""
+    users = sorted(sets)
+    if len(users) < 2:
+        return []
+    movies = {m: i for i, m in enumerate(sorted({m for ids in sets.values() for m in ids}))}
+    matrix = np.zeros((len(users), len(movies)), dtype=np.float32)
+    for row, user in enumerate(users):
+        matrix[row, [movies[m] for m in sets[user]]] = 1.0
+    sizes = matrix.sum(axis=1)
+    ids = np.array(users)
+    best: list[tuple[float, int, int, int]] = []  # (jaccard, i, j, common) per block, pruned
+    for start in range(0, len(users), block):
+        stop = min(start + block, len(users))
+        common = matrix[start:stop] @ matrix.T  # exact: integer counts < 2**24
+        union = sizes[start:stop, None] + sizes[None, :] - common
+        jaccard = common.astype(np.float64) / np.maximum(union, 1)
+        rows_, cols = np.nonzero(np.arange(len(users))[None, :] > np.arange(start, stop)[:, None])
+        values = jaccard[rows_, cols]
+        keep = min(top_n, len(values))
+        # Everything tied with the keep-th value is kept so the tie-break below is exact.
+        cut = np.partition(values, len(values) - keep)[len(values) - keep]
+        chosen = np.nonzero(values >= cut)[0]
+        best.extend((float(values[k]), start + int(rows_[k]), int(cols[k]),
+                     int(common[rows_[k], cols[k]])) for k in chosen)
+    best.sort(key=lambda t: (-t[0], ids[t[1]], ids[t[2]]))
+    return [(int(ids[i]), int(ids[j]), jac, common, int(sizes[i]), int(sizes[j]))
+            for jac, i, j, common in best[:top_n]]
+
+
+def recall_at(found: list[tuple], exact: list[tuple]) -> dict[str, float]:
+    """recall: share of the exact top pairs found (ties at the cut broken by user ids, as in
+    both rankings); tie_aware: share of found pairs at least as similar as the exact last one
+    (counts a pair tied with a missed one as a hit)."""
+    if not exact:
+        return {"recall": 1.0, "tie_aware_recall": 1.0}
+    found_pairs = {(a, b) for a, b, *_ in found}
+    hits = sum((a, b) in found_pairs for a, b, *_ in exact)
+    floor = exact[-1][2]
+    tie_hits = sum(1 for f in found if f[2] >= floor - 1e-12)
+    return {"recall": hits / len(exact), "tie_aware_recall": min(tie_hits, len(exact)) / len(exact)}
+
+
+def random_pairs(users: list[int], count: int, seed: int,
+                 exclude: set[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:
+    """`count` distinct pairs (a < b) of distinct users drawn uniformly with `seed`, none of them
+    in `exclude`; fewer only when there are not enough pairs."""
+    users = sorted(set(users))
+    possible = len(users) * (len(users) - 1) // 2 - len(exclude)
+    count = max(0, min(count, possible))
+    rng = np.random.default_rng(seed)
+    chosen: dict[tuple[int, int], None] = {}
+    while len(chosen) < count:
+        a, b = rng.choice(len(users), size=2, replace=False)
+        pair = (min(users[a], users[b]), max(users[a], users[b]))
+        if pair not in exclude:
+            chosen.setdefault(pair)
+    return list(chosen)
+
+
+def permutation_test(first: np.ndarray, second: np.ndarray, permutations: int,
+                     seed: int) -> tuple[float, float]:
+    """One-sided permutation test of mean(first) > mean(second): (observed difference of
+    means, p-value). p = (1 + #shuffles with a difference >= observed) / (1 + permutations),
+    never 0; NaN when either sample is empty."""
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    if len(first) == 0 or len(second) == 0:
+        return float("nan"), float("nan")
+    observed = first.mean() - second.mean()
+    pooled = np.concatenate([first, second])
+    rng = np.random.default_rng(seed)
+    at_least = 0
+    for _ in range(permutations):
+        shuffled = rng.permutation(pooled)
+        at_least += shuffled[: len(first)].mean() - shuffled[len(first):].mean() >= observed - 1e-12
+    return float(observed), float((1 + at_least) / (1 + permutations))
+
+
+def summarise(values: np.ndarray) -> dict[str, float | None]:
+    """mean, median and sample std of the defined correlations (None when there are none)."""
+    values = np.asarray(values, float)
+    if len(values) == 0:
+        return {"mean_pearson": None, "median_pearson": None, "std_pearson": None}
+    return {
+        "mean_pearson": float(values.mean()),
+        "median_pearson": float(np.median(values)),
+        "std_pearson": float(values.std(ddof=1)) if len(values) > 1 else None,
+    }
