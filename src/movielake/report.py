@@ -71,15 +71,15 @@ class Page:
 
     def absent(self, title: str, tables: list[str], built_by: str) -> None:
         names = ", ".join(f"<code>{html.escape(t)}</code>" for t in tables)
-        self.section(title, f'<p class="absent">Not available: {names} does not exist yet '
-                            f"(built by {html.escape(built_by)}). Build it and run the report "
+        self.section(title, f'<p class="absent">Not available: {names} not built yet '
+                            f"(made by {html.escape(built_by)}). Build it and run the report "
                             "again to see this section.</p>")
         self.progress(f"skipped '{title}': {', '.join(tables)} not built")
 
 
 def _table_html(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, classes="data", na_rep="–",
-                         float_format=lambda v: f"{v:.3f}")
+                         float_format=lambda v: f"{v:.4g}")
 
 
 class Lake:
@@ -299,7 +299,8 @@ def _model_sections(page: Page, lake: Lake) -> None:
                if t not in twins]
     if parts:
         if missing:
-            parts.append(f'<p class="absent">Not available: {html.escape(", ".join(missing))}.</p>')
+            parts.append(f'<p class="absent">Not available: {html.escape(", ".join(missing))} '
+                         "not built yet.</p>")
         page.section("Taste twins", *parts)
     else:
         page.absent("Taste twins", missing, "the twins models")
