@@ -129,7 +129,7 @@ def write_model_tables(spark, prefix: str) -> None:
                           "users_evaluated bigint"
                           ).write.format("delta").mode("overwrite").saveAsTable(
                               f"{prefix}_recommenders.model_metrics")
-    tuning = [(model, rank, reg, 0.85 + abs(np.log10(reg) + 1) / 10 + rank / 100, 0.7, 3.0)
+    tuning = [(model, rank, reg, float(0.85 + abs(np.log10(reg) + 1) / 10 + rank / 100), 0.7, 3.0)
               for model in ("als", "als_implicit") for rank in (8, 16)
               for reg in (0.01, 0.05, 0.1, 0.5)]
     spark.createDataFrame(tuning, "model string, rank int, reg_param double, val_rmse double, "
