@@ -237,12 +237,13 @@ def _eda_sections(page: Page, lake: Lake) -> None:
 # --- Sections of other layers: drawn when their tables exist ----------------------------
 
 def model_metrics_figure(metrics: pd.DataFrame):
-    test = metrics[metrics["split"] == "test"]
+    # K as a category: one colour per cut-off, not a colour scale
+    test = metrics[metrics["split"] == "test"].assign(K=lambda f: "K=" + f["k"].astype(str))
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     sns.barplot(data=test, x="model", y="rmse", ax=left, color=sns.color_palette()[0])
     left.set(title="RMSE on the test split (lower is better)", xlabel="Model",
              ylabel="RMSE (stars)")
-    sns.barplot(data=test, x="model", y="precision_at_k", hue="k", ax=right)
+    sns.barplot(data=test, x="model", y="precision_at_k", hue="K", ax=right)
     right.set(title="Precision@K on the test split", xlabel="Model",
               ylabel="Precision@K (fraction)")
     for ax in (left, right):
