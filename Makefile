@@ -45,6 +45,13 @@ docs: setup
 	$(BIN)/dbt docs generate $(DBT_ARGS)
 	@echo "Open the site with: $(BIN)/dbt docs serve --port 8080 (then http://127.0.0.1:8080)"
 
+# The HTML report of the built tables (EDA marts, and models/twins when built), e.g.
+# make report REPORT_ARGS="--out /tmp/report/index.html"
+REPORT_ARGS ?=
+.PHONY: report
+report: setup
+	$(BIN)/movielake report $(REPORT_ARGS)
+
 # Removes build output and the lakehouse's tables; fetched releases in raw/ are kept.
 # The Spark server (Spark Connect + JDBC) that owns the metastore; see README "Querying".
 serve: setup

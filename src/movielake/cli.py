@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from movielake.releases import DOWNLOADABLE, RELEASES
@@ -83,6 +84,18 @@ def _doctor(_args: argparse.Namespace) -> int:
     return doctor()
 
 
+def _report(args: argparse.Namespace) -> int:
+    from movielake.report import ReportError, render
+
+    try:
+        out = render(args.schema_prefix, args.out)
+    except ReportError as exc:
+        print(f"movielake report: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="movielake", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check Java, Spark and Delta (fetches the Delta jars on first use)"
     )
     doctor.set_defaults(func=_doctor)
+
+    report = commands.add_parser(
+        "report", help="draw the HTML report (plots and tables) from the lakehouse's tables"
+    )
+    report.add_argument("--schema-prefix", default=os.environ.get("MOVIELAKE_SCHEMA", "movielake"),
+                        help="prefix of the schemas to read, as in <prefix>_eda "
+                             "(default: $MOVIELAKE_SCHEMA, else movielake)")
+    report.add_argument("--out", help="HTML file to write, PNGs beside it "
+                                      "(default: $MOVIELAKE_HOME/report/index.html)")
+    report.set_defaults(func=_report)
     return parser
 
 

@@ -1,0 +1,339 @@
+"""`movielake report`: one HTML page of plots and tables drawn from the lakehouse's Delta tables.
+
+Every figure comes from an aggregate table (the EDA marts, and the recommenders' and twins'
+tables when they have been built); the page never re-aggregates raw ratings. Images are PNGs
+written beside the HTML file."""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render straight to files
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+# Layers the report reads, as schema suffixes of the prefix (movielake_eda, ...).
+EDA, RECOMMENDERS, TWINS = "eda", "recommenders", "twins"
+EDA_MARTS = ("rating_distribution", "monthly_activity", "genre_stats", "genre_trends",
+             "rating_count_vs_mean", "mean_rating_by_count_bucket", "user_stats",
+             "top_rated_movies", "most_rated_movies")
+GENRES_IN_TRENDS = 6  # most-rated genres drawn in the trends plot
+TREND_MIN_RATINGS = 30  # a genre-year needs this many ratings to be drawn (noise otherwise)
+
+
+class ReportError(RuntimeError):
+    """The report cannot be drawn (e.g. the EDA marts have not been built)."""
+
+
+def default_schema_prefix() -> str:
+    return os.environ.get("MOVIELAKE_SCHEMA", "movielake")
+
+
+def default_out() -> Path:
+    from movielake.paths import data_home
+
+    return data_home() / "report" / "index.html"
+
+
+@dataclass
+class Page:
+    """The report being written: its folder, its HTML sections and the images saved so far."""
+
+    folder: Path
+    sections: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def progress(self, message: str) -> None:
+        print(f"[report {time.monotonic() - self.started:6.1f}s] {message}", flush=True)
+
+    def save(self, fig, name: str) -> str:
+        """Writes the figure as <name>.png beside the page and returns its <img> tag."""
+        file = f"{name}.png"
+        fig.savefig(self.folder / file, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        self.images.append(file)
+        self.progress(f"drew {file}")
+        return f'<img src="{file}" alt="{html.escape(name)}">'
+
+    def section(self, title: str, *parts: str) -> None:
+        self.sections.append(f"<section><h2>{html.escape(title)}</h2>\n" + "\n".join(parts)
+                             + "\n</section>")
+
+    def absent(self, title: str, tables: list[str], built_by: str) -> None:
+        names = ", ".join(f"<code>{html.escape(t)}</code>" for t in tables)
+        self.section(title, f'<p class="absent">Not available: {names} not built yet '
+                            f"(made by {html.escape(built_by)}). Build it and run the report "
+                            "again to see this section.</p>")
+        self.progress(f"skipped '{title}': {', '.join(tables)} not built")
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, classes="data", na_rep="–",
+                         float_format=lambda v: f"{v:.4g}")
+
+
+class Lake:
+    """Reads aggregate tables of one schema prefix into pandas."""
+
+    def __init__(self, spark, prefix: str) -> None:
+        self.spark, self.prefix = spark, prefix
+
+    def name(self, layer: str, table: str) -> str:
+        return f"{self.prefix}_{layer}.{table}"
+
+    def exists(self, layer: str, table: str) -> bool:
+        return self.spark.catalog.tableExists(self.name(layer, table))
+
+    def read(self, layer: str, table: str, order_by: str | None = None) -> pd.DataFrame:
+        sql = f"select * from {self.name(layer, table)}"
+        return self.spark.sql(sql + (f" order by {order_by}" if order_by else "")).toPandas()
+
+
+# --- EDA figures: each takes the mart's rows and returns a matplotlib figure ---------------
+
+def rating_distribution_figure(dist: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.bar(dist["rating"], dist["ratings_count"], width=0.4, color=sns.color_palette()[0])
+    for x, n, share in zip(dist["rating"], dist["ratings_count"], dist["share_of_ratings"]):
+        ax.annotate(f"{share:.0%}", (x, n), ha="center", va="bottom", fontsize=8)
+    ax.set(title="Distribution of ratings", xlabel="Rating (stars)",
+           ylabel="Ratings (count)", xticks=dist["rating"])
+    return fig
+
+
+def monthly_activity_figure(monthly: pd.DataFrame):
+    months = pd.to_datetime(monthly["month_start"])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
+    top.plot(months, monthly["ratings_count"], lw=1)
+    top.set(title="Monthly activity", ylabel="Ratings per month (count)")
+    bottom.plot(months, monthly["active_users"], lw=1, label="active users")
+    bottom.plot(months, monthly["new_users"], lw=1, label="first-time users")
+    bottom.set(xlabel="Month (UTC)", ylabel="Users per month (count)")
+    bottom.legend()
+    return fig
+
+
+def genre_means_figure(genres: pd.DataFrame):
+    rated = genres[genres["ratings_count"] > 0].sort_values("mean_rating", ascending=False)
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(rated) + 1.5))
+    sns.barplot(data=rated, x="mean_rating", y="genre", color=sns.color_palette()[0], ax=ax)
+    for i, (mean, n) in enumerate(zip(rated["mean_rating"], rated["ratings_count"])):
+        ax.text(mean + 0.02, i, f"{mean:.2f} (n={n:,})", va="center", fontsize=8)
+    ax.set(title="Mean rating by genre (n = ratings)", xlabel="Mean rating (stars)",
+           ylabel="Genre", xlim=(0, 5.6))
+    return fig
+
+
+def genre_trends_figure(trends: pd.DataFrame, genres: pd.DataFrame):
+    top = genres.sort_values("ratings_count", ascending=False)["genre"].head(GENRES_IN_TRENDS)
+    shown = trends[trends["genre"].isin(top) & (trends["ratings_count"] >= TREND_MIN_RATINGS)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    for ax, kind, column, ylabel, xlabel in (
+        (left, "release", "mean_rating", "Mean rating (stars)", "Release year"),
+        (right, "rating", "share_of_year_ratings", "Share of the year's ratings (fraction)",
+         "Year rated (UTC)"),
+    ):
+        part = shown[shown["year_kind"] == kind]
+        if not part.empty:
+            sns.lineplot(data=part, x="calendar_year", y=column, hue="genre",
+                         hue_order=list(top), ax=ax, lw=1.2)
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+    left.set_title(f"Mean rating by release year (genre-years with ≥{TREND_MIN_RATINGS} ratings)")
+    right.set_title("Genre share of ratings by year rated")
+    return fig
+
+
+def count_vs_mean_figure(bins: pd.DataFrame):
+    x = (bins["log_count_bin_start"] + bins["log_count_bin_end"]) / 2
+    y = (bins["mean_rating_bin_start"] + bins["mean_rating_bin_end"]) / 2
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    cells = ax.hexbin(x, y, C=bins["movies_count"], reduce_C_function=np.sum, gridsize=30,
+                      cmap="viridis", bins="log", mincnt=1)
+    fig.colorbar(cells, ax=ax, label="Movies (count, log colour scale)")
+    r = bins["pearson_log_count_vs_mean"].iloc[0]
+    r_text = "undefined" if pd.isna(r) else f"{r:.3f}"
+    ax.set(title=f"Ratings count vs mean rating per movie (Pearson r of log count = {r_text})",
+           xlabel="Ratings per movie (log10 count)", ylabel="Mean rating (stars)")
+    return fig
+
+
+def count_bucket_boxes_figure(buckets: pd.DataFrame):
+    stats = [{"label": f"{row.count_bucket}\n(n={row.movies_count:,})", "whislo": row.min_mean_rating,
+              "q1": row.q1_mean_rating, "med": row.median_mean_rating, "q3": row.q3_mean_rating,
+              "whishi": row.max_mean_rating, "mean": row.mean_mean_rating, "fliers": []}
+             for row in buckets.itertuples()]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    ax.bxp(stats, showmeans=True)
+    ax.set(title="Movies' mean rating by how often they were rated (whiskers: min and max)",
+           xlabel="Ratings per movie (count bucket; n = movies)",
+           ylabel="Movie mean rating (stars)")
+    return fig
+
+
+def user_activity_figure(users: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    counts = users["ratings_count"]
+    edges = np.logspace(0, np.log10(max(counts.max(), 2)), 40)
+    ax.hist(counts, bins=edges, color=sns.color_palette()[2])
+    ax.set(xscale="log", title="Ratings per user", xlabel="Ratings per user (count, log scale)",
+           ylabel="Users (count)")
+    return fig
+
+
+def _eda_sections(page: Page, lake: Lake) -> None:
+    missing = [lake.name(EDA, t) for t in EDA_MARTS if not lake.exists(EDA, t)]
+    if missing:
+        raise ReportError(f"the EDA marts are not built ({', '.join(missing)} missing); "
+                          "run `make run` (dbt build) first")
+    page.progress(f"reading the EDA marts of {lake.prefix}_{EDA}")
+    dist = lake.read(EDA, "rating_distribution", "rating")
+    monthly = lake.read(EDA, "monthly_activity", "month_start")
+    genres = lake.read(EDA, "genre_stats")
+    users = lake.read(EDA, "user_stats")
+    total = int(dist["ratings_count"].sum())
+    page.section(
+        "Overview",
+        f"<p>{total:,} ratings by {len(users):,} users, from "
+        f"{pd.to_datetime(monthly['month_start']).min():%B %Y} to "
+        f"{pd.to_datetime(monthly['month_start']).max():%B %Y}; mean rating "
+        f"{(dist['rating'] * dist['ratings_count']).sum() / total:.3f} stars.</p>")
+    page.section("Rating distribution", page.save(rating_distribution_figure(dist),
+                                                  "rating_distribution"))
+    page.section("Monthly activity", page.save(monthly_activity_figure(monthly),
+                                               "monthly_activity"))
+    page.section("Mean rating by genre", page.save(genre_means_figure(genres), "genre_means"))
+    trends = lake.read(EDA, "genre_trends", "year_kind, genre, calendar_year")
+    page.section("Genre trends over the years", page.save(genre_trends_figure(trends, genres),
+                                                          "genre_trends"))
+    bins = lake.read(EDA, "rating_count_vs_mean")
+    buckets = lake.read(EDA, "mean_rating_by_count_bucket", "bucket_start")
+    r = bins["pearson_log_count_vs_mean"].iloc[0] if len(bins) else None
+    page.section(
+        "Popularity vs rating",
+        f"<p>Pearson correlation of log10(ratings count) and mean rating over "
+        f"{int(bins['movies_total'].iloc[0]) if len(bins) else 0:,} rated movies: "
+        f"<strong>{'undefined' if r is None or pd.isna(r) else f'{r:.3f}'}</strong>.</p>",
+        page.save(count_vs_mean_figure(bins), "rating_count_vs_mean"),
+        page.save(count_bucket_boxes_figure(buckets), "mean_rating_by_count_bucket"))
+    page.section("User activity", page.save(user_activity_figure(users), "user_activity"))
+    columns = ["movie_rank", "title", "release_year", "ratings_count", "mean_rating",
+               "damped_mean_rating"]
+    for table, title in (("top_rated_movies", "Top-rated movies"),
+                         ("most_rated_movies", "Most-rated movies")):
+        page.section(title, _table_html(lake.read(EDA, table, "movie_rank")[columns]))
+        page.progress(f"tabled {table}")
+
+
+# --- Sections of other layers: drawn when their tables exist ----------------------------
+
+def model_metrics_figure(metrics: pd.DataFrame):
+    # K as a category: one colour per cut-off, not a colour scale
+    test = metrics[metrics["split"] == "test"].assign(K=lambda f: "K=" + f["k"].astype(str))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    sns.barplot(data=test, x="model", y="rmse", ax=left, color=sns.color_palette()[0])
+    left.set(title="RMSE on the test split (lower is better)", xlabel="Model",
+             ylabel="RMSE (stars)")
+    sns.barplot(data=test, x="model", y="precision_at_k", hue="K", ax=right)
+    right.set(title="Precision@K on the test split", xlabel="Model",
+              ylabel="Precision@K (fraction)")
+    for ax in (left, right):
+        ax.tick_params(axis="x", rotation=20)
+    return fig
+
+
+def als_tuning_figure(tuning: pd.DataFrame):
+    models = list(dict.fromkeys(tuning["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        part = tuning[tuning["model"] == model].sort_values("reg_param")
+        for rank, grid in part.groupby("rank"):
+            ax.plot(grid["reg_param"], grid["val_rmse"], marker="o", label=f"rank {rank}")
+        ax.set(xscale="log", title=f"ALS tuning: {model}", xlabel="regParam (log scale)",
+               ylabel="Validation RMSE (stars)")
+        ax.legend()
+    return fig
+
+
+def twin_correlations_figure(pairs: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    defined = pairs.dropna(subset=["pearson"])
+    sns.histplot(data=defined, x="pearson", hue="pair_group", stat="density", common_norm=False,
+                 bins=np.linspace(-1, 1, 41), ax=ax)
+    ax.set(title="Pearson correlation of co-rated movies: twins vs random pairs",
+           xlabel="Pearson correlation of the pair's ratings (r)", ylabel="Density (per unit r)")
+    return fig
+
+
+def _model_sections(page: Page, lake: Lake) -> None:
+    if lake.exists(RECOMMENDERS, "model_metrics"):
+        metrics = lake.read(RECOMMENDERS, "model_metrics", "split, model, k")
+        page.section("Model metrics", page.save(model_metrics_figure(metrics), "model_metrics"),
+                     _table_html(metrics))
+    else:
+        page.absent("Model metrics", [lake.name(RECOMMENDERS, "model_metrics")],
+                    "the recommender models")
+    if lake.exists(RECOMMENDERS, "als_tuning"):
+        tuning = lake.read(RECOMMENDERS, "als_tuning", "model, rank, reg_param")
+        page.section("ALS tuning curves", page.save(als_tuning_figure(tuning), "als_tuning"))
+    else:
+        page.absent("ALS tuning curves", [lake.name(RECOMMENDERS, "als_tuning")],
+                    "the ALS tuning model")
+    twins = [t for t in ("twin_pair_correlations", "twin_validation")
+             if lake.exists(TWINS, t)]
+    parts = []
+    if "twin_pair_correlations" in twins:
+        pairs = lake.read(TWINS, "twin_pair_correlations")
+        parts.append(page.save(twin_correlations_figure(pairs), "twin_correlations"))
+    if "twin_validation" in twins:
+        parts.append(_table_html(lake.read(TWINS, "twin_validation", "pair_group")))
+    missing = [lake.name(TWINS, t) for t in ("twin_pair_correlations", "twin_validation")
+               if t not in twins]
+    if parts:
+        if missing:
+            parts.append(f'<p class="absent">Not available: {html.escape(", ".join(missing))} '
+                         "not built yet.</p>")
+        page.section("Taste twins", *parts)
+    else:
+        page.absent("Taste twins", missing, "the twins models")
+
+
+STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
+img{max-width:100%;display:block;margin:1em 0}table.data{border-collapse:collapse;font-size:90%}
+table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}
+.absent{color:#8a4b00;background:#fff4e0;padding:.6em}"""
+
+
+def render(schema_prefix: str | None = None, out: Path | str | None = None, spark=None) -> Path:
+    """Draws the report of the tables under `schema_prefix` into `out` (an .html file; its PNGs
+    go beside it) and returns the HTML file's path."""
+    prefix = schema_prefix or default_schema_prefix()
+    out = Path(out) if out else default_out()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page = Page(out.parent)
+    page.progress(f"starting Spark to read the {prefix}_* tables")
+    if spark is None:
+        from movielake.session import spark_session
+
+        spark = spark_session()
+    lake = Lake(spark, prefix)
+    sns.set_theme(style="whitegrid", context="notebook")
+    _eda_sections(page, lake)
+    _model_sections(page, lake)
+    out.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>MovieLake report: {html.escape(prefix)}</title><style>{STYLE}</style></head>"
+        f"<body><h1>MovieLake report</h1><p>Tables <code>{html.escape(prefix)}_*</code>, "
+        f"drawn {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>\n"
+        + "\n".join(page.sections) + "\n</body></html>\n", encoding="utf-8")
+    page.progress(f"wrote {out} ({len(page.images)} images beside it)")
+    return out
