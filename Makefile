@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 # Extra dbt arguments, e.g. make run DBT_ARGS="--vars '{dataset: ml-1m}'"
 DBT_ARGS ?=
 
-.PHONY: setup run test lint pytest docs clean
+.PHONY: setup run test lint pytest docs clean bench-accuracy
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -49,3 +49,7 @@ clean:
 	rm -rf target logs
 	rm -rf $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \
 		$(MOVIELAKE_HOME)/tmp $(MOVIELAKE_HOME)/derby.log $(MOVIELAKE_HOME)/.spark-ready
+
+# Recommenders' accuracy on the bundled ml-latest-small: every model's metrics, stage times.
+bench-accuracy: setup
+	$(BIN)/python benchmarks/bench_accuracy.py $(BENCH_ARGS)

@@ -11,7 +11,7 @@ scoring, serving and the CLI on one formula.
 from __future__ import annotations
 
 from pyspark.ml.recommendation import ALS, ALSModel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 VARIANTS = ("als_explicit", "als_residual", "als_implicit")
@@ -49,11 +49,14 @@ def fit(ratings: DataFrame, variant: str, rank: int, reg_param: float, alpha: fl
     """Fit one variant; `ratings` must carry `residual` for als_residual (see with_biases)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown ALS variant {variant!r}; expected one of {VARIANTS}")
+    blocks = max(2, ratings.sparkSession.sparkContext.defaultParallelism)
     als = ALS(userCol="user_id", itemCol="movie_id",
               ratingCol="residual" if variant == "als_residual" else "rating",
               rank=rank, regParam=reg_param, maxIter=max_iter, seed=seed,
               implicitPrefs=variant == "als_implicit", alpha=alpha,
-              coldStartStrategy="drop", checkpointInterval=5)
+              coldStartStrategy="drop", checkpointInterval=5,
+              # one block per core: the default 10 blocks mostly add task overhead here
+              numUserBlocks=blocks, numItemBlocks=blocks)
     return als.fit(ratings)
 
 
@@ -100,17 +103,56 @@ def predict(pairs: DataFrame, factors: DataFrame, low: float, high: float) -> Da
 
 
 def top_k_unseen(factors: DataFrame, seen: DataFrame, k: int,
-                 users: DataFrame | None = None) -> DataFrame:
+                 users: DataFrame | None = None, chunk: int = 2048) -> DataFrame:
     """(user_id, rank, movie_id, score): each user's K best-scored movies among those not in
-    `seen` (user_id, movie_id); all users with factors, or those in `users` (user_id)."""
-    user_rows, items = _sides(factors)
+    `seen` (user_id, movie_id); all users with factors, or those in `users` (user_id).
+
+    Scored on the driver with numpy, a block of users at a time (one matrix product per
+    block): factors are small (users x rank, movies x rank), and a Spark cross join of every
+    user with every movie costs minutes where this costs a second."""
+    import numpy as np
+    import pandas as pd
+
+    spark = factors.sparkSession
+    user_rows = factors.where("side = 'user'")
     if users is not None:
-        user_rows = user_rows.join(users.select("user_id").distinct(), "user_id").alias("u")
-    scored = (user_rows.crossJoin(items)
-              .select("u.user_id", "i.movie_id",
-                      F.expr(f"u.global_mean + u.user_bias + i.item_bias + {DOT}")
-                      .alias("score"))
-              .join(seen.select("user_id", "movie_id"), ["user_id", "movie_id"], "left_anti"))
-    order = Window.partitionBy("user_id").orderBy(F.desc("score"), F.asc("movie_id"))
-    return (scored.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= k)
-            .select("user_id", "rank", "movie_id", "score"))
+        user_rows = user_rows.join(users.select(F.col("user_id").alias("id")).distinct(), "id")
+    u = user_rows.select("id", "features", "bias", "global_mean").toPandas()
+    i = factors.where("side = 'item'").select("id", "features", "bias").toPandas()
+    schema = "user_id int, rank int, movie_id int, score double"
+    if u.empty or i.empty:
+        return spark.createDataFrame([], schema)
+    user_ids = u["id"].to_numpy()
+    item_ids = i["id"].to_numpy()
+    user_f, item_f = np.vstack(u["features"].to_numpy()), np.vstack(i["features"].to_numpy())
+    offset = u["global_mean"].to_numpy(dtype=float) + u["bias"].to_numpy(dtype=float)
+    item_bias = i["bias"].to_numpy(dtype=float)
+    known = (seen.select("user_id", "movie_id").join(
+        user_rows.select(F.col("id").alias("user_id")), "user_id").toPandas())
+    user_pos = pd.Series(np.arange(len(user_ids)), index=user_ids)
+    item_pos = pd.Series(np.arange(len(item_ids)), index=item_ids)
+    known = known[known["movie_id"].isin(item_pos.index)]
+    seen_u = user_pos.loc[known["user_id"]].to_numpy()
+    seen_i = item_pos.loc[known["movie_id"]].to_numpy()
+
+    parts = []
+    for start in range(0, len(user_ids), chunk):
+        stop = min(start + chunk, len(user_ids))
+        scores = offset[start:stop, None] + item_bias[None, :] + user_f[start:stop] @ item_f.T
+        mine = (seen_u >= start) & (seen_u < stop)
+        scores[seen_u[mine] - start, seen_i[mine]] = -np.inf
+        take = min(k, len(item_ids))
+        best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+        top = np.take_along_axis(scores, best, axis=1)
+        order = np.lexsort((item_ids[best], -top), axis=1)  # score desc, then movie id
+        best, top = np.take_along_axis(best, order, 1), np.take_along_axis(top, order, 1)
+        keep = np.isfinite(top)  # a user who has seen nearly everything gets fewer than K
+        parts.append(pd.DataFrame({
+            "user_id": np.repeat(user_ids[start:stop], take).reshape(-1, take)[keep],
+            "rank": np.tile(np.arange(1, take + 1), (stop - start, 1))[keep],
+            "movie_id": item_ids[best][keep], "score": top[keep]}))
+    frame = (pd.concat(parts, ignore_index=True) if parts
+             else pd.DataFrame(columns=["user_id", "rank", "movie_id", "score"]))
+    frame = frame.astype({"user_id": "int32", "rank": "int32", "movie_id": "int32",
+                          "score": "float64"})
+    return spark.createDataFrame(frame, schema)
