@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--vars", default="{}", help="extra dbt vars (YAML)")
+    parser.add_argument("--reuse-staging", action="store_true",
+                        help="build only the recommenders, on staging tables already built")
     args = parser.parse_args(argv)
 
     from dbt.cli.main import dbtRunner
@@ -32,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 
     dbt_vars = {"dataset": args.dataset, **(yaml.safe_load(args.vars) or {})}
     started = time.perf_counter()
-    result = dbtRunner().invoke(["build", "--select", "+my_recommendations", "+recommendations",
+    select = (["rating_splits+", "my_ratings"] if args.reuse_staging
+              else ["+my_recommendations", "+recommendations"])
+    result = dbtRunner().invoke(["build", "--select", *select,
                                  "--exclude-resource-type", "unit_test",
                                  "--project-dir", str(project_dir()),
                                  "--vars", json.dumps(dbt_vars)])

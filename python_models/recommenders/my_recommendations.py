@@ -19,7 +19,7 @@ def model(dbt, spark):
     served = dbt.ref("served_models").where("job = 'top_k'").select("model")
     items = (dbt.ref("als_factors").where("scored_split = 'test' and side = 'item'")
              .join(served, "model").toPandas())
-    top = recommend(items, items.iloc[0].to_dict(), rows, k)
+    top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
     title = dict(zip(movies["movie_id"], movies["title"]))
     result = [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]
     return spark.createDataFrame(result, "rank int, movie_id int, title string, score double")

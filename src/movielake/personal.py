@@ -57,6 +57,8 @@ def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
 
     items: pandas frame of the served model's item rows (id, features, bias, global_mean);
     settings: its model, reg_param, alpha, user_damping (one row of als_factors)."""
+    if items.empty:
+        raise PersonalRatingsError("no served model's item factors: build the recommenders first")
     ids = items["id"].to_numpy()
     factors = np.vstack(items["features"].to_numpy())
     item_bias = items["bias"].to_numpy(dtype=float)
@@ -116,5 +118,5 @@ def recommend_from_lake(path: str | Path, k: int) -> list[tuple[int, int, str, f
         raise
     check_ratings(rows, set(movies["movie_id"]))
     title = dict(zip(movies["movie_id"], movies["title"]))
-    top = recommend(items, items.iloc[0].to_dict(), rows, k)
+    top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
     return [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]
