@@ -12,6 +12,7 @@ DBT_ARGS ?=
 
 .PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
 .PHONY: bench-twins
+.PHONY: bench-accuracy
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -74,3 +75,7 @@ clean:
 # larger synthetic release, e.g. make bench-twins BENCH_ARGS="--users 5000".
 bench-twins: setup
 	$(BIN)/python benchmarks/twins.py $(BENCH_ARGS)
+
+# Recommenders' accuracy on the bundled ml-latest-small: every model's metrics, stage times.
+bench-accuracy: setup
+	$(BIN)/python benchmarks/bench_accuracy.py $(BENCH_ARGS)

@@ -64,6 +64,8 @@ def spark(lake_home):
 
 
 SYNTHETIC_SCHEMA = "synth"
+# Vars that keep the synthetic build quick (recommenders: a 2 x 1 ALS grid instead of 4 x 4).
+SYNTHETIC_VARS = {"als_ranks": [4, 8], "als_reg_params": [0.1]}
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +83,8 @@ def synthetic_build(dbt, synthetic_release):
     """One `dbt build` of the whole project on the synthetic release, into the `synth_*`
     schemas; modules that test marts and models read from it instead of building again."""
     result = dbt("build", "--exclude-resource-type", "unit_test", schema=SYNTHETIC_SCHEMA,
-                 vars={"dataset": "synthetic", "raw_dir": str(synthetic_release)})
+                 vars={"dataset": "synthetic", "raw_dir": str(synthetic_release),
+                       **SYNTHETIC_VARS})
     assert result.success, [(r.node.name, r.message) for r in result.result or []
                             if str(r.status) in ("error", "fail")]
     return result

@@ -84,6 +84,18 @@ def _doctor(_args: argparse.Namespace) -> int:
     return doctor()
 
 
+def _recommend(args: argparse.Namespace) -> int:
+    from movielake.personal import PersonalRatingsError, recommend_from_lake
+
+    try:
+        for rank, movie_id, title, score in recommend_from_lake(args.ratings, args.k):
+            print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f})")
+    except PersonalRatingsError as exc:
+        print(f"movielake recommend: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from movielake.report import ReportError, render
 
@@ -165,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="HTML file to write, PNGs beside it "
                                       "(default: $MOVIELAKE_HOME/report/index.html)")
     report.set_defaults(func=_report)
+
+    recommend = commands.add_parser(
+        "recommend", help="top-K movies for your ratings, from the built recommenders (no retraining)"
+    )
+    recommend.add_argument("--ratings", required=True, metavar="FILE",
+                           help="CSV with header movie_id,rating (0.5-5.0 in half stars)")
+    recommend.add_argument("--k", type=int, default=10, help="how many movies (default 10)")
+    recommend.set_defaults(func=_recommend)
     return parser
 
 

@@ -1,0 +1,40 @@
+"""Fold a new user into trained ALS item factors: the user's half-step of ALS, no retraining.
+
+Spark's ALS solves, for each user u with rated items I(u) and item factors y_i,
+  explicit:  min_x  sum_i (r_ui - x.y_i)^2 + reg * n_u * |x|^2              (ALS-WR: n_u = |I(u)|)
+  implicit:  min_x  sum_all_i c_ui (p_ui - x.y_i)^2 + reg * n_u+ * |x|^2
+             with c_ui = 1 + alpha*|r_ui| on rated items (1 elsewhere), p_ui = [r_ui > 0],
+             n_u+ = number of positive ratings.
+The same normal equations are solved here, so folding in a training user gives back (up to the
+last ALS iteration's update order) the user factor ALS itself learned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fold_in(item_factors: np.ndarray, ratings: np.ndarray, reg_param: float,
+            implicit: bool = False, alpha: float = 1.0,
+            all_item_factors: np.ndarray | None = None) -> np.ndarray:
+    """The user factor for `ratings` (one per row of `item_factors`, the rated items' factors).
+    For implicit feedback `all_item_factors` (every item's factors, for Y^T Y) is required."""
+    y = np.asarray(item_factors, dtype=float)
+    r = np.asarray(ratings, dtype=float)
+    if y.ndim != 2 or len(y) != len(r) or len(r) == 0:
+        raise ValueError("need one item factor row per rating, and at least one rating")
+    rank = y.shape[1]
+    if implicit:
+        if all_item_factors is None:
+            raise ValueError("implicit fold-in needs every item's factors (Y^T Y)")
+        full = np.asarray(all_item_factors, dtype=float)
+        extra = alpha * np.abs(r)                       # c_ui - 1 on the rated items
+        a = full.T @ full + (y * extra[:, None]).T @ y
+        b = y.T @ np.where(r > 0, 1.0 + extra, 0.0)
+        n = int((r > 0).sum())
+    else:
+        a = y.T @ y
+        b = y.T @ r
+        n = len(r)
+    a = a + reg_param * n * np.eye(rank)
+    return np.linalg.solve(a, b)

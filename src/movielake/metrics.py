@@ -1,0 +1,55 @@
+"""Model metrics as defined once in DESIGN.md section 7, on Spark DataFrames with MLlib's
+evaluators: rating error (RMSE, MAE, accuracy = 1 - MAE/5) and top-K ranking quality."""
+
+from __future__ import annotations
+
+from pyspark.ml.evaluation import RankingEvaluator, RegressionEvaluator
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+RANKING_METRICS = {  # our column name -> MLlib RankingEvaluator metric
+    "precision_at_k": "precisionAtK",
+    "recall_at_k": "recallAtK",
+    "ndcg_at_k": "ndcgAtK",
+    "map_at_k": "meanAveragePrecisionAtK",
+}
+
+
+def rating_metrics(predictions: DataFrame, label: str = "rating",
+                   prediction: str = "prediction") -> dict:
+    """RMSE, MAE and accuracy over the scored pairs (rows with a null/NaN prediction must have
+    been dropped, as ALS's coldStartStrategy="drop" does)."""
+    evaluator = RegressionEvaluator(labelCol=label, predictionCol=prediction)
+    rmse = evaluator.setMetricName("rmse").evaluate(predictions)
+    mae = evaluator.setMetricName("mae").evaluate(predictions)
+    return {"rmse": rmse, "mae": mae, "accuracy": 1.0 - mae / 5.0}
+
+
+def ranking_metrics(recommended: DataFrame, relevant: DataFrame, k: int,
+                    catalog_size: int) -> dict:
+    """P@K, R@K, NDCG@K, MAP@K over the users that have relevant items, and catalog coverage.
+
+    recommended: (user_id, movie_id, rank) with rank 1..K; relevant: (user_id, movie_id).
+    A user with relevant items but no recommendations scores 0 on every ranking metric."""
+    predicted = (recommended.where(F.col("rank") <= k)
+                 .groupBy("user_id")
+                 .agg(F.array_sort(F.collect_list(F.struct("rank", "movie_id"))).alias("recs"))
+                 .select("user_id",
+                         F.transform("recs", lambda r: r["movie_id"].cast("double"))
+                         .alias("prediction")))
+    labels = (relevant.groupBy("user_id")
+              .agg(F.collect_set(F.col("movie_id").cast("double")).alias("label")))
+    per_user = (labels.join(predicted, "user_id", "left")
+                .select("user_id", "label",
+                        F.coalesce("prediction", F.array().cast("array<double>"))
+                        .alias("prediction"))
+                .cache())
+    users = per_user.count()
+    result: dict = {"users_evaluated": users}
+    for column, metric in RANKING_METRICS.items():
+        result[column] = (RankingEvaluator(metricName=metric, k=k).evaluate(per_user)
+                          if users else None)
+    covered = (per_user.select(F.explode("prediction").alias("m")).distinct().count())
+    result["catalog_coverage"] = covered / catalog_size if catalog_size else None
+    per_user.unpersist()
+    return result

@@ -1,0 +1,32 @@
+-- Fails when a held-out split's held_out_share of the ratings is off its var by more than 3 points
+-- (random), or above it (temporal, which rounds each user's held_out_share down).
+with shares as (
+    select
+        split,
+        count(*) / sum(count(*)) over () as held_out_share
+    from {{ ref('rating_splits') }}
+    group by split
+),
+
+targets as (
+    select
+        'validation' as split,
+        {{ var('split_validation_fraction') }} as target_share
+    union all
+    select
+        'test' as split,
+        {{ var('split_test_fraction') }} as target_share
+)
+
+select
+    targets.split,
+    targets.target_share,
+    coalesce(shares.held_out_share, 0) as held_out_share
+from targets
+left join shares on targets.split = shares.split
+where
+    {%- if var('split_strategy') == 'random' %}
+        abs(coalesce(shares.held_out_share, 0) - targets.target_share) > 0.03
+    {%- else %}
+        coalesce(shares.held_out_share, 0) > targets.target_share + 0.01
+    {%- endif %}

@@ -1,0 +1,110 @@
+"""Fold-in and metric code on cases small enough to check by hand or by a direct solver."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from movielake.foldin import fold_in
+from movielake.personal import PersonalRatingsError, check_ratings, read_ratings_file, recommend
+
+
+def test_explicit_fold_in_solves_the_als_wr_normal_equations():
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(7, 3))
+    r = rng.uniform(0.5, 5, size=7)
+    reg = 0.2
+    # min |r - Yx|^2 + reg*n*|x|^2  ==  least squares on [Y; sqrt(reg*n) I] x = [r; 0]
+    stacked = np.vstack([y, math.sqrt(reg * len(r)) * np.eye(3)])
+    expected, *_ = np.linalg.lstsq(stacked, np.concatenate([r, np.zeros(3)]), rcond=None)
+    assert np.allclose(fold_in(y, r, reg), expected)
+
+
+def test_implicit_fold_in_solves_the_weighted_normal_equations():
+    rng = np.random.default_rng(4)
+    all_items = rng.normal(size=(9, 2))
+    rated = [1, 4, 6]
+    r = np.array([4.0, 1.0, 5.0])
+    reg, alpha = 0.1, 2.0
+    # c = 1 everywhere, 1 + alpha*r on rated items; p = 1 on rated items, 0 elsewhere
+    c = np.ones(9)
+    p = np.zeros(9)
+    c[rated] += alpha * r
+    p[rated] = 1.0
+    w = np.sqrt(c)
+    stacked = np.vstack([all_items * w[:, None], math.sqrt(reg * 3) * np.eye(2)])
+    expected, *_ = np.linalg.lstsq(stacked, np.concatenate([p * w, np.zeros(2)]), rcond=None)
+    got = fold_in(all_items[rated], r, reg, implicit=True, alpha=alpha,
+                  all_item_factors=all_items)
+    assert np.allclose(got, expected)
+
+
+def test_fold_in_rejects_mismatched_input():
+    with pytest.raises(ValueError):
+        fold_in(np.ones((2, 3)), np.ones(3), 0.1)
+
+
+def test_ranking_metrics_on_a_hand_computed_case(spark):
+    from movielake.metrics import ranking_metrics
+
+    recs = spark.createDataFrame(
+        [(1, 10, 1), (1, 11, 2), (1, 12, 3), (2, 20, 1), (2, 21, 2), (2, 22, 3)],
+        "user_id int, movie_id int, rank int")
+    # user 1: hits at ranks 1 and 3 of {10, 12, 13}; user 2: a hit at rank 2 of {21};
+    # user 3 has relevant items but no recommendations (scores 0)
+    relevant = spark.createDataFrame(
+        [(1, 10), (1, 12), (1, 13), (2, 21), (3, 30)], "user_id int, movie_id int")
+    got = ranking_metrics(recs, relevant, k=3, catalog_size=12)
+    assert got["users_evaluated"] == 3
+    assert got["precision_at_k"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
+    assert got["recall_at_k"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+    dcg1 = 1 + 1 / math.log2(4)
+    idcg1 = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    ndcg2 = (1 / math.log2(3)) / 1
+    assert got["ndcg_at_k"] == pytest.approx((dcg1 / idcg1 + ndcg2 + 0) / 3)
+    # MAP@K: sum of precision at each hit / min(|relevant|, K)
+    ap1 = (1 / 1 + 2 / 3) / 3
+    ap2 = (1 / 2) / 1
+    assert got["map_at_k"] == pytest.approx((ap1 + ap2 + 0) / 3)
+    assert got["catalog_coverage"] == pytest.approx(6 / 12)
+
+
+def test_rating_metrics_on_a_hand_computed_case(spark):
+    from movielake.metrics import rating_metrics
+
+    df = spark.createDataFrame([(4.0, 3.0), (2.0, 2.5), (5.0, 5.0), (1.0, 3.0)],
+                               "rating double, prediction double")
+    got = rating_metrics(df)
+    assert got["rmse"] == pytest.approx(math.sqrt((1 + 0.25 + 0 + 4) / 4))
+    assert got["mae"] == pytest.approx((1 + 0.5 + 0 + 2) / 4)
+    assert got["accuracy"] == pytest.approx(1 - got["mae"] / 5)
+
+
+def test_personal_ratings_errors_name_the_row(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("movie_id,rating\n1,4.0\n99999,3.0\n")
+    rows = read_ratings_file(path)
+    with pytest.raises(PersonalRatingsError, match="mine.csv line 3: unknown movie id 99999"):
+        check_ratings(rows, {1, 2})
+    path.write_text("movie_id,rating\n1,4.0\n2,5.5\n")
+    with pytest.raises(PersonalRatingsError, match="line 3: rating 5.5 is off the scale"):
+        check_ratings(read_ratings_file(path), {1, 2})
+    path.write_text("movie_id,rating\n1,4.25\n")
+    with pytest.raises(PersonalRatingsError, match="line 2: rating 4.25"):
+        check_ratings(read_ratings_file(path), {1, 2})
+    path.write_text("movie_id,rating\nabc,4\n")
+    with pytest.raises(PersonalRatingsError, match="line 2: movie_id must be an integer"):
+        read_ratings_file(path)
+
+
+def test_recommend_excludes_rated_movies_and_ranks_by_score():
+    import pandas as pd
+
+    items = pd.DataFrame({"id": [1, 2, 3, 4], "features": [[1.0, 0.0], [0.0, 1.0], [0.9, 0.1],
+                                                          [0.1, 0.9]],
+                          "bias": 0.0, "global_mean": 0.0})
+    settings = {"model": "als_explicit", "reg_param": 0.01, "alpha": 1.0, "user_damping": 0}
+    top = recommend(items, settings, [("r", 1, 5.0), ("r", 2, 1.0)], k=2)
+    assert [movie for movie, _ in top] == [3, 4]  # likes the first factor: 3 before 4

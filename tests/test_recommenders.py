@@ -1,0 +1,125 @@
+"""The recommenders chain on the shared synthetic build (conftest.synthetic_build): splits,
+baseline, ALS tuning and refits, metrics, recommendations, fold-in and `movielake recommend`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT, SYNTHETIC_SCHEMA, rows
+from movielake.foldin import fold_in
+
+R = f"{SYNTHETIC_SCHEMA}_recommenders"
+
+
+def test_every_rating_is_split_once_with_train_for_every_user(spark, synthetic_build):
+    staged = spark.table(f"{SYNTHETIC_SCHEMA}_staging.stg_movielens__ratings").count()
+    counts = {r["split"]: r["n"] for r in rows(
+        spark, f"select split, count(*) n from {R}.rating_splits group by split")}
+    assert sum(counts.values()) == staged
+    assert set(counts) == {"train", "validation", "test"}
+    assert counts["test"] / staged == pytest.approx(0.1, abs=0.03)
+    assert rows(spark, f"""select count(*) n from {R}.rating_splits h
+        left anti join {R}.rating_splits t on h.user_id = t.user_id and t.split = 'train'""")[0][
+        "n"] == 0
+
+
+def test_model_metrics_cover_every_model_and_split(spark, synthetic_build):
+    metrics = {(r["model"], r["split"]): r for r in rows(spark, f"select * from {R}.model_metrics")}
+    models = {"popularity", "als_explicit", "als_residual", "als_implicit"}
+    assert set(metrics) == {(m, s) for m in models for s in ("validation", "test")}
+    for (model, _), row in metrics.items():
+        assert row["k"] == 10 and row["users_evaluated"] > 100
+        assert 0 <= row["precision_at_k"] <= 1 and 0 < row["catalog_coverage"] <= 1
+        if model == "als_implicit":
+            assert row["rmse"] is None
+        else:
+            assert 0 < row["rmse"] < 2 and row["accuracy"] == pytest.approx(1 - row["mae"] / 5)
+    # the synthetic release has a low-rank taste signal: some ALS variant must find it
+    best_als = min(metrics[(m, "test")]["rmse"] for m in ("als_explicit", "als_residual"))
+    assert best_als < metrics[("popularity", "test")]["rmse"]
+
+
+def test_tuning_selects_one_setting_per_variant(spark, synthetic_build):
+    tuning = rows(spark, f"select * from {R}.als_tuning")
+    assert {r["model"] for r in tuning if r["selected"]} == {
+        "als_explicit", "als_residual", "als_implicit"}
+    assert len([r for r in tuning if r["selected"]]) == 3
+    for r in tuning:
+        assert r["fit_seconds"] > 0
+        assert (r["val_rmse"] is None) == (r["model"] == "als_implicit")
+    explicit = [r for r in tuning if r["model"] == "als_explicit"]
+    assert min(explicit, key=lambda r: r["val_rmse"])["selected"]
+
+
+def test_recommendations_are_top_k_unseen_with_titles(spark, synthetic_build):
+    recs = rows(spark, f"select * from {R}.recommendations")
+    users = rows(spark, f"select count(distinct user_id) n from {R}.rating_splits")[0]["n"]
+    assert len(recs) == users * 10
+    assert all(r["title"].startswith("Synthetic Movie") for r in recs)
+    assert rows(spark, f"""select count(*) n from {R}.recommendations r
+        inner join {R}.rating_splits s on r.user_id = s.user_id and r.movie_id = s.movie_id""")[
+        0]["n"] == 0
+    first = sorted((r for r in recs if r["user_id"] == recs[0]["user_id"]),
+                   key=lambda r: r["rank"])
+    assert [r["rank"] for r in first] == list(range(1, 11))
+    assert all(a["score"] >= b["score"] for a, b in zip(first, first[1:]))
+
+
+def _factors(spark, model):
+    table = spark.sql(f"""select side, id, features from {R}.als_factors
+        where model = '{model}' and scored_split = 'test'""").toPandas()
+    items = table[table.side == "item"].set_index("id")["features"]
+    users = table[table.side == "user"].set_index("id")["features"]
+    settings = rows(spark, f"""select distinct reg_param, alpha from {R}.als_factors
+        where model = '{model}'""")[0]
+    return items, users, settings
+
+
+@pytest.mark.parametrize("model", ["als_explicit", "als_implicit"])
+def test_fold_in_reproduces_the_trained_user_factors(spark, synthetic_build, model):
+    """ALS's last half-step solves each user's factor from the final item factors: folding a
+    training user in with the same objective must give the same vector back."""
+    items, users, settings = _factors(spark, model)
+    fit = spark.sql(f"""select user_id, movie_id, rating from {R}.rating_splits
+        where split in ('train', 'validation')""").toPandas()
+    all_items = np.vstack(items.to_numpy())
+    for user_id in sorted(users.index)[:5]:
+        mine = fit[fit.user_id == user_id]
+        y = np.vstack(items.loc[mine.movie_id].to_numpy())
+        got = fold_in(y, mine.rating.to_numpy(), settings["reg_param"],
+                      implicit=model == "als_implicit", alpha=settings["alpha"],
+                      all_item_factors=all_items)
+        expected = np.array(users.loc[user_id])
+        assert np.allclose(got, expected, rtol=1e-3, atol=1e-4), (user_id, got, expected)
+
+
+def test_my_recommendations_exclude_the_rated_movies(spark, synthetic_build):
+    mine = rows(spark, f"select * from {R}.my_recommendations order by rank")
+    rated = {r["movie_id"] for r in rows(spark, f"select movie_id from {SYNTHETIC_SCHEMA}_seeds.my_ratings")}
+    assert [r["rank"] for r in mine] == list(range(1, 11))
+    assert not rated & {r["movie_id"] for r in mine}
+    assert all(r["title"].startswith("Synthetic Movie") for r in mine)
+
+
+def test_cli_recommend_prints_titles_and_names_bad_rows(spark, synthetic_build, tmp_path,
+                                                        monkeypatch, capsys):
+    from movielake.cli import main
+
+    monkeypatch.setenv("MOVIELAKE_SCHEMA", SYNTHETIC_SCHEMA)
+    # the seed's ratings through the CLI give the list the dbt model stored
+    assert main(["recommend", "--ratings", str(PROJECT / "seeds" / "my_ratings.csv")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 10 and all("Synthetic Movie" in line for line in out)
+    printed = [int(line.split("(movie ")[1].split(",")[0]) for line in out]
+    stored = [r["movie_id"] for r in rows(
+        spark, f"select movie_id from {R}.my_recommendations order by rank")]
+    assert printed == stored
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("movie_id,rating\n1,5.0\n100000,4.0\n")
+    assert main(["recommend", "--ratings", str(bad)]) == 1
+    assert "bad.csv line 3: unknown movie id 100000" in capsys.readouterr().err
+    bad.write_text("movie_id,rating\n1,7\n")
+    assert main(["recommend", "--ratings", str(bad)]) == 1
+    assert "bad.csv line 2: rating 7.0 is off the scale" in capsys.readouterr().err
