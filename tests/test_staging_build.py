@@ -27,8 +27,9 @@ def quarantine(spark, entity: str) -> dict[int, str]:
 @pytest.fixture(scope="module")
 def csv_build(dbt, tmp_path_factory):
     folder = write_csv_release(tmp_path_factory.mktemp("ml-latest-small"))
-    result = dbt(*BUILD, vars={"dataset": "ml-latest-small", "raw_dir": str(folder),
-                               "twins_min_ratings": 1})
+    # the sample is a staging test: too small for the recommenders' splits and ALS
+    result = dbt(*BUILD, "--select", "staging", "user_movie_sets", "--indirect-selection", "cautious",
+                 vars={"dataset": "ml-latest-small", "raw_dir": str(folder), "twins_min_ratings": 1})
     return folder, result
 
 
@@ -121,7 +122,7 @@ def test_python_model_wrote_movie_sets(csv_build, spark):
 
 def test_dat_family_latin1_whole_stars(dbt, spark, tmp_path):
     folder = write_dat_release(tmp_path / "ml-1m")
-    result = dbt(*BUILD, "--select", "staging", vars={"dataset": "ml-1m", "raw_dir": str(folder)})
+    result = dbt(*BUILD, "--select", "staging", "--indirect-selection", "cautious", vars={"dataset": "ml-1m", "raw_dir": str(folder)})
     assert result.success, result.exception
     movies = rows(spark, f"select movie_id, title, genres from {STAGING}.stg_movielens__movies "
                          "order by movie_id")
@@ -140,7 +141,7 @@ def test_dat_family_latin1_whole_stars(dbt, spark, tmp_path):
 
 def test_100k_family_genre_flags(dbt, spark, tmp_path):
     folder = write_100k_release(tmp_path / "ml-100k")
-    result = dbt(*BUILD, "--select", "staging", vars={"dataset": "ml-100k", "raw_dir": str(folder)})
+    result = dbt(*BUILD, "--select", "staging", "--indirect-selection", "cautious", vars={"dataset": "ml-100k", "raw_dir": str(folder)})
     assert result.success, result.exception
     movies = rows(spark, f"select movie_id, title, release_year, genres "
                          f"from {STAGING}.stg_movielens__movies order by movie_id")
@@ -160,7 +161,7 @@ def test_100k_family_genre_flags(dbt, spark, tmp_path):
 def test_missing_required_file_fails_naming_it(dbt, tmp_path):
     folder = write_csv_release(tmp_path / "broken")
     (folder / "movies.csv").unlink()
-    result = dbt(*BUILD, "--select", "staging", vars={"dataset": "ml-latest-small",
+    result = dbt(*BUILD, "--select", "staging", "--indirect-selection", "cautious", vars={"dataset": "ml-latest-small",
                                                       "raw_dir": str(folder)})
     assert not result.success
     assert f"required file {folder / 'movies.csv'} is missing" in str(result.exception or result.result)
