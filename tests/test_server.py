@@ -22,16 +22,19 @@ import json, sys, time
 from pathlib import Path
 from pyspark.sql import SparkSession
 spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
-stop, seen, errors = Path(sys.argv[2]), [], []
-while not stop.exists():
-    try:
-        row = spark.sql("select count(*) as n, sum(rating) as s "
-                        "from movielake_staging.stg_movielens__ratings").first()
-        seen.append([row["n"], row["s"]])
-    except Exception as exc:  # any failure is what this test looks for
-        errors.append(str(exc).splitlines()[0])
-    time.sleep(0.2)
-print(json.dumps({"seen": seen, "errors": errors}))
+stop, log = Path(sys.argv[2]), Path(sys.argv[3])
+with log.open("a") as out:
+    while not stop.exists():
+        started = time.time()
+        try:
+            row = spark.sql("select count(*) as n, sum(rating) as s "
+                            "from movielake_staging.stg_movielens__ratings").first()
+            entry = {"start": started, "end": time.time(), "seen": [row["n"], row["s"]]}
+        except Exception as exc:  # any failure is what this test looks for
+            entry = {"start": started, "end": time.time(), "error": str(exc).splitlines()[0]}
+        out.write(json.dumps(entry) + "\n")
+        out.flush()
+        time.sleep(0.2)
 """
 
 
@@ -63,26 +66,46 @@ def dbt_through_server(home: Path, raw_dir: Path, *args: str) -> subprocess.Comp
         env=env, capture_output=True, text=True, timeout=900)
 
 
+def read_log(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
 def test_reads_during_rebuilds_never_fail_or_see_partial_tables(server, tmp_path):
     home, _pid = server
     raw = write_csv_release(tmp_path / "ml-latest-small")
     first = dbt_through_server(home, raw, "run", "--select", "staging")
     assert first.returncode == 0, first.stdout[-3000:]
 
-    stop = tmp_path / "stop"
+    stop, log = tmp_path / "stop", tmp_path / "reads.jsonl"
     reader = subprocess.Popen([sys.executable, "-c", READER, f"sc://127.0.0.1:{CONNECT_PORT}",
-                               str(stop)], stdout=subprocess.PIPE, text=True)
-    time.sleep(5)
-    for _ in range(2):  # rewrite the table twice while it is being read
-        again = dbt_through_server(home, raw, "run", "--select", "stg_movielens__ratings")
-        assert again.returncode == 0, again.stdout[-3000:]
-    stop.touch()
-    out, _ = reader.communicate(timeout=120)
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result["errors"] == []
-    assert len(result["seen"]) >= 10
+                               str(stop), str(log)])
+    try:
+        deadline = time.time() + 180
+        while not read_log(log) and time.time() < deadline:  # the client is connected
+            time.sleep(1)
+        assert read_log(log), "the reader never completed a query"
+        # Rewrite the table while it is read; how many reads fit depends on the machine's
+        # speed, so keep rewriting (at least twice) until enough reads overlapped a rewrite.
+        windows: list[tuple[float, float]] = []
+        while len(windows) < 2 or (overlapping(read_log(log), windows) < 10 and len(windows) < 6):
+            began = time.time()
+            again = dbt_through_server(home, raw, "run", "--select", "stg_movielens__ratings")
+            windows.append((began, time.time()))
+            assert again.returncode == 0, again.stdout[-3000:]
+    finally:
+        stop.touch()
+        reader.wait(timeout=120)
+    reads = read_log(log)
+    assert [r["error"] for r in reads if "error" in r] == []
+    assert overlapping(reads, windows) >= 10, (len(reads), windows)
     # the sample release has 4 valid ratings, summing to 14.5 stars: every read saw all of them
-    assert {tuple(s) for s in result["seen"]} == {(4, 14.5)}
+    assert {tuple(r["seen"]) for r in reads} == {(4, 14.5)}
+
+
+def overlapping(reads: list[dict], windows: list[tuple[float, float]]) -> int:
+    """Reads that ran while a dbt rewrite was in progress."""
+    return sum(any(r["start"] < end and r["end"] > began for began, end in windows)
+               for r in reads)
 
 
 def test_status_and_stop_leave_no_process(tmp_path, monkeypatch):
