@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import PROJECT, SYNTHETIC_SCHEMA, rows
+from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, rows
 from movielake.foldin import fold_in
 
 R = f"{SYNTHETIC_SCHEMA}_recommenders"
@@ -123,3 +123,32 @@ def test_cli_recommend_prints_titles_and_names_bad_rows(spark, synthetic_build, 
     bad.write_text("movie_id,rating\n1,7\n")
     assert main(["recommend", "--ratings", str(bad)]) == 1
     assert "bad.csv line 2: rating 7.0 is off the scale" in capsys.readouterr().err
+
+
+def test_rebuilding_gives_the_same_splits_tuning_and_metrics(spark, dbt, synthetic_release,
+                                                             synthetic_build):
+    """Fixed seeds: a second build of the splits and everything downstream reproduces them.
+    Runs last in this module because it rewrites the shared tables (with equal content)."""
+    def snapshot():
+        splits = rows(spark, f"""select split, count(*) n, sum(hash(user_id, movie_id)) h
+            from {R}.rating_splits group by split order by split""")
+        tuning = rows(spark, f"""select model, rank, reg_param, alpha, val_rmse, val_mae,
+            val_precision_at_k, selected from {R}.als_tuning order by model, rank, reg_param""")
+        metrics = rows(spark, f"select * from {R}.model_metrics order by model, split")
+        return splits, tuning, metrics
+
+    before = snapshot()
+    result = dbt("run", "--select", "rating_splits+", schema=SYNTHETIC_SCHEMA,
+                 vars={"dataset": "synthetic", "raw_dir": str(synthetic_release),
+                       **SYNTHETIC_VARS})
+    assert result.success
+    after = snapshot()
+    assert after[0] == before[0]
+    for old, new in zip(before[1] + before[2], after[1] + after[2]):
+        assert new.keys() == old.keys()
+        for key, value in old.items():
+            if isinstance(value, float):
+                assert new[key] == pytest.approx(value, rel=1e-9, abs=1e-12), (old, key)
+            else:
+                assert new[key] == value, (old, key)
+    assert len(after[1]) == len(before[1]) and len(after[2]) == len(before[2])
