@@ -3,6 +3,7 @@ brute-force top pairs, measured in the same run: recall@N and timings, on the bu
 ml-latest-small and on a larger synthetic MovieLens-shaped release.
 
     python benchmarks/twins.py [--users 8000 --movies 4000] [--top-n 100]
+                               [--num-hash-tables 50 --band-rows 2]
 
 LSH time is the Spark job from movie sets to the top-N (sets cached and counted beforehand);
 brute-force time is the numpy all-pairs search on the same sets, collected to the driver.
@@ -70,8 +71,16 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=8000)
     parser.add_argument("--movies", type=int, default=4000)
     parser.add_argument("--top-n", type=int, default=None)
+    parser.add_argument("--num-hash-tables", type=int, default=None,
+                        help="override the twins_num_hash_tables var (recall vs time)")
+    parser.add_argument("--band-rows", type=int, default=None,
+                        help="override the twins_band_rows var")
     args = parser.parse_args()
     v = defaults()
+    if args.num_hash_tables:
+        v["twins_num_hash_tables"] = args.num_hash_tables
+    if args.band_rows:
+        v["twins_band_rows"] = args.band_rows
     top_n = args.top_n or int(v["twins_top_n"])
     spark = spark_session()
     small = project_dir() / "data" / "raw" / "ml-latest-small" / "ratings.csv"
