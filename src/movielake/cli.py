@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sql"] and argv[1:2] not in (["-h"], ["--help"]):
+        # everything after `sql` is spark-sql's: argparse would take `-e` as an option of ours
+        return _sql(argparse.Namespace(sql_args=argv[1:]))
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -46,6 +46,8 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.catalogImplementation": "hive",
+        # an analyst's `create table` without `using` makes a Delta table too, as dbt's do
+        "spark.sql.sources.default": "delta",
         "spark.sql.warehouse.dir": str(home / "spark-warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
