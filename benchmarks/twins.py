@@ -86,22 +86,24 @@ def mllib_join(sets, top_n: int, tables: int, v: dict):
     # Spark plans to broadcast one side of the self-join and runs out of driver memory at
     # 8,000 users; a shuffle join is the fair comparison.
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
-    start = time.perf_counter()
-    model = MinHashLSH(inputCol="movie_vector", outputCol="hashes", numHashTables=tables,
-                       seed=int(v["twins_random_seed"])).fit(sets)
-    joined = (model.approxSimilarityJoin(sets, sets, float(v["twins_distance_threshold"]),
-                                         distCol="distance")
-              .where(F.col("datasetA.user_id") < F.col("datasetB.user_id"))
-              .select(F.col("datasetA.user_id").alias("user_a"),
-                      F.col("datasetB.user_id").alias("user_b"),
-                      (1.0 - F.col("distance")).alias("jaccard"))
-              .persist())
-    pairs = joined.count()
-    found = [tuple(r) for r in rank_pairs(joined, top_n)
-             .select("user_a", "user_b", "jaccard").collect()]
-    seconds = time.perf_counter() - start
-    joined.unpersist()
-    spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+    try:
+        start = time.perf_counter()
+        model = MinHashLSH(inputCol="movie_vector", outputCol="hashes", numHashTables=tables,
+                           seed=int(v["twins_random_seed"])).fit(sets)
+        joined = (model.approxSimilarityJoin(sets, sets, float(v["twins_distance_threshold"]),
+                                             distCol="distance")
+                  .where(F.col("datasetA.user_id") < F.col("datasetB.user_id"))
+                  .select(F.col("datasetA.user_id").alias("user_a"),
+                          F.col("datasetB.user_id").alias("user_b"),
+                          (1.0 - F.col("distance")).alias("jaccard"))
+                  .persist())
+        pairs = joined.count()
+        found = [tuple(r) for r in rank_pairs(joined, top_n)
+                 .select("user_a", "user_b", "jaccard").collect()]
+        seconds = time.perf_counter() - start
+        joined.unpersist()
+    finally:  # the banded LSH of the next data set runs with Spark's own join planning
+        spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
     return seconds, pairs, found
 
 
