@@ -48,16 +48,10 @@ ML100K_FAMILY = {
 class Release:
     name: str
     family: str  # "csv", "dat" or "100k"
-    folder: str  # top-level folder inside the GroupLens zip
     encoding: str  # text encoding of the files
     rating_step: float  # 1.0: whole stars 1-5; 0.5: half stars 0.5-5.0
     layouts: dict[str, FileLayout] = field(default_factory=dict)
     downloadable: bool = True  # False: made by `movielake generate`, not GroupLens
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        """Entities whose files must be present: every entity the release ships."""
-        return tuple(self.layouts)
 
     def as_dict(self) -> dict:
         """Plain form for dbt's Jinja context."""
@@ -82,23 +76,23 @@ class Release:
 
 
 def _csv(name: str, entities=("ratings", "movies", "tags", "links")) -> Release:
-    return Release(name, "csv", name, "UTF-8", 0.5, {e: CSV_FAMILY[e] for e in entities})
+    return Release(name, "csv", "UTF-8", 0.5, {e: CSV_FAMILY[e] for e in entities})
 
 
 RELEASES: dict[str, Release] = {
     r.name: r
     for r in (
-        Release("ml-100k", "100k", "ml-100k", "ISO-8859-1", 1.0, dict(ML100K_FAMILY)),
-        Release("ml-1m", "dat", "ml-1m", "ISO-8859-1", 1.0,
+        Release("ml-100k", "100k", "ISO-8859-1", 1.0, dict(ML100K_FAMILY)),
+        Release("ml-1m", "dat", "ISO-8859-1", 1.0,
                 {e: DAT_FAMILY[e] for e in ("ratings", "movies")}),
-        Release("ml-10m", "dat", "ml-10M100K", "UTF-8", 0.5, dict(DAT_FAMILY)),
+        Release("ml-10m", "dat", "UTF-8", 0.5, dict(DAT_FAMILY)),
         _csv("ml-20m"),
         _csv("ml-25m"),
         _csv("ml-32m"),
         _csv("ml-latest-small"),
         _csv("ml-latest"),
         # MovieLens-shaped synthetic data (movielake/synthetic.py), in the CSV family's layout.
-        Release("synthetic", "csv", "synthetic", "UTF-8", 0.5, dict(CSV_FAMILY), downloadable=False),
+        Release("synthetic", "csv", "UTF-8", 0.5, dict(CSV_FAMILY), downloadable=False),
     )
 }
 

@@ -10,7 +10,7 @@ also rate alike (Pearson). Shared by the `twins` dbt Python models, the benchmar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,7 +25,6 @@ class LshStats:
     buckets_dropped: int = 0
     users_in_dropped_buckets: int = 0
     candidate_pairs: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def movie_sets(ratings, min_ratings: int):
