@@ -1,7 +1,7 @@
 -- The popularity baseline's rating prediction for every validation and test rating:
 -- global mean + movie bias + user bias (a bias the fit data lacks counts as 0), clipped to
--- the scale of the fit ratings.
-with fit_scale as (
+-- the lowest and highest rating in every split (the observed scale, not only the fit data's).
+with rating_scale as (
     select
         min(rating) as low,
         max(rating) as high
@@ -31,11 +31,11 @@ select
     splits.movie_id,
     splits.rating,
     least(
-        fit_scale.high,
-        greatest(fit_scale.low, means.global_mean + coalesce(movies.bias, 0) + coalesce(users.bias, 0))
+        rating_scale.high,
+        greatest(rating_scale.low, means.global_mean + coalesce(movies.bias, 0) + coalesce(users.bias, 0))
     ) as prediction
 from {{ ref('rating_splits') }} as splits
-cross join fit_scale
+cross join rating_scale
 inner join means on splits.split = means.scored_split
 left join movies on splits.split = movies.scored_split and splits.movie_id = movies.entity_id
 left join users on splits.split = users.scored_split and splits.user_id = users.entity_id
