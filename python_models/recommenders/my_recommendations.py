@@ -12,8 +12,9 @@ def model(dbt, spark):
     k = setting("top_k", dbt.config.meta_get("top_k"), int)
     movies = dbt.ref("stg_movielens__movies").select("movie_id", "title").toPandas()
     mine = dbt.ref("my_ratings").toPandas()
-    rows = [(f"seeds/my_ratings.csv line {i + 2}", int(m), float(r))
-            for i, (m, r) in enumerate(zip(mine["movie_id"], mine["rating"]))]
+    # a seed table keeps no line numbers (nor their order): name each row by its values
+    rows = [(f"seeds/my_ratings.csv row movie_id={int(m)},rating={float(r)}", int(m), float(r))
+            for m, r in zip(mine["movie_id"], mine["rating"])]
     check_ratings(rows, set(movies["movie_id"]))
 
     served = dbt.ref("served_models").where("job = 'top_k'").select("model")
