@@ -9,6 +9,7 @@ The correlation is undefined, and left null with the reason stated, when the pai
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from movielake.settings import setting
 from movielake.twins import random_pairs
 
 PAIRS = T.StructType([T.StructField("pair_group", T.StringType()),
@@ -17,7 +18,7 @@ PAIRS = T.StructType([T.StructField("pair_group", T.StringType()),
 
 
 def model(dbt, spark):
-    seed = int(dbt.config.meta_get("random_seed"))
+    seed = setting("random_seed", dbt.config.meta_get("random_seed"), int)
     twins = [(r.user_a, r.user_b) for r in dbt.ref("user_twins").select("user_a", "user_b")
              .collect()]
     users = [r.user_id for r in dbt.ref("user_movie_sets").select("user_id").collect()]

@@ -7,6 +7,7 @@ defined correlations (the same test result on both rows).
 import numpy as np
 from pyspark.sql import types as T
 
+from movielake.settings import setting
 from movielake.twins import permutation_test, summarise
 
 TEST_NAME = "permutation test, one-sided: mean pearson of twins > random"
@@ -28,8 +29,8 @@ SCHEMA = T.StructType([
 
 
 def model(dbt, spark):
-    permutations = int(dbt.config.meta_get("permutations"))
-    seed = int(dbt.config.meta_get("random_seed"))
+    permutations = setting("permutations", dbt.config.meta_get("permutations"), int)
+    seed = setting("random_seed", dbt.config.meta_get("random_seed"), int)
     pairs = dbt.ref("twin_pair_correlations").select(
         "pair_group", "pearson", "undefined_reason").collect()
     groups = {}

@@ -5,9 +5,10 @@ with fewer than `twins_min_ratings` ratings (and any empty set) are left out on 
 sets the Jaccard similarity is mostly noise, and MinHashLSH rejects empty vectors outright.
 """
 
+from movielake.settings import setting
 from movielake.twins import movie_sets
 
 
 def model(dbt, spark):
-    min_ratings = int(dbt.config.meta_get("min_ratings"))
+    min_ratings = setting("min_ratings", dbt.config.meta_get("min_ratings"), int)
     return movie_sets(dbt.ref("stg_movielens__ratings"), min_ratings)

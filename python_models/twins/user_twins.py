@@ -6,25 +6,27 @@ users in one bucket; every candidate is re-scored with the exact Jaccard of the 
 so tiny or empty sets never take part.
 """
 
+from movielake.settings import setting
 from movielake.twins import LshStats, lsh_top_pairs
 
 
 def model(dbt, spark):
     # dbt passes a meta key only when the code calls dbt.config.meta_get("<key>") literally.
-    tables = int(dbt.config.meta_get("num_hash_tables"))
-    band_rows = int(dbt.config.meta_get("band_rows"))
+    tables = setting("num_hash_tables", dbt.config.meta_get("num_hash_tables"), int)
+    band_rows = setting("band_rows", dbt.config.meta_get("band_rows"), int)
     if band_rows < 1 or tables < band_rows or tables % band_rows:
         raise ValueError(f"twins_num_hash_tables ({tables}) must be a positive multiple of "
                          f"twins_band_rows ({band_rows})")
     stats = LshStats()
     pairs = lsh_top_pairs(
         dbt.ref("user_movie_sets"),
-        top_n=int(dbt.config.meta_get("top_n")),
+        top_n=setting("top_n", dbt.config.meta_get("top_n"), int),
         bands=tables // band_rows,
         band_rows=band_rows,
-        distance_threshold=float(dbt.config.meta_get("distance_threshold")),
-        max_bucket_size=int(dbt.config.meta_get("max_bucket_size")),
-        seed=int(dbt.config.meta_get("random_seed")),
+        distance_threshold=setting("distance_threshold",
+                                   dbt.config.meta_get("distance_threshold"), float),
+        max_bucket_size=setting("max_bucket_size", dbt.config.meta_get("max_bucket_size"), int),
+        seed=setting("random_seed", dbt.config.meta_get("random_seed"), int),
         stats=stats,
     )
     print(f"user_twins: {stats.users} users, {stats.candidate_pairs} candidate pairs, "

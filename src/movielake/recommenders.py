@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import ast
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-
-def setting(key: str, value, cast=str):
-    """A var handed to a Python model through `config: meta:` (rendered to a string). Models
-    pass `dbt.config.meta_get("<key>")` literally: dbt hands a Python model only the config
-    keys its code names that way."""
-    if value is None:
-        raise ValueError(f"model config meta '{key}' is not set")
-    if cast is list:
-        parsed = ast.literal_eval(value) if isinstance(value, str) else value
-        return list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
-    return cast(value)
+from movielake.settings import setting  # noqa: F401 - the recommender models import it here
 
 
 def fit_ratings(splits: DataFrame, scored_split: str) -> DataFrame:
@@ -30,7 +18,7 @@ def fit_ratings(splits: DataFrame, scored_split: str) -> DataFrame:
 
 def held_out(splits: DataFrame, scored_split: str, fit: DataFrame) -> DataFrame:
     """The scored split's ratings whose user and movie both occur in the fit data: the pairs
-    every model can score (DESIGN.md section 7)."""
+    every model can score (docs/architecture.md section 4)."""
     return (splits.where(F.col("split") == scored_split)
             .select("user_id", "movie_id", "rating")
             .join(fit.select("user_id").distinct(), "user_id")
