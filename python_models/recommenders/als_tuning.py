@@ -7,6 +7,7 @@ best: lowest RMSE, or highest P@K (then NDCG@K) for als_implicit.
 """
 
 import time
+from typing import NamedTuple
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -23,6 +24,20 @@ SCHEMA = T.StructType([
     T.StructField("val_ndcg_at_k", T.DoubleType()),
     T.StructField("fit_seconds", T.DoubleType()), T.StructField("selected", T.BooleanType()),
 ])
+
+
+class Trial(NamedTuple):
+    """One fit of the grid: a row of SCHEMA, in its order."""
+    model: str
+    rank: int
+    reg_param: float
+    alpha: float
+    val_rmse: float | None
+    val_mae: float | None
+    val_precision_at_k: float | None
+    val_ndcg_at_k: float | None
+    fit_seconds: float
+    selected: bool = False
 
 
 def model(dbt, spark):
@@ -62,13 +77,14 @@ def model(dbt, spark):
                     scores = rating_metrics(als.predict(validation, factors, low, high))
                     rmse, mae = scores["rmse"], scores["mae"]
                 factors.unpersist()
-                rows.append([variant, rank, reg_param, alpha, rmse, mae, precision, ndcg,
-                             seconds, False])
+                rows.append(Trial(variant, rank, reg_param, alpha, rmse, mae, precision, ndcg,
+                                  seconds))
+    best = set()
     for variant in als.VARIANTS:
-        mine = [row for row in rows if row[0] == variant]
-        best = (max(mine, key=lambda r: (r[6], r[7])) if variant == "als_implicit"
-                else min(mine, key=lambda r: r[4]))
-        best[9] = True
+        mine = [t for t in rows if t.model == variant]
+        best.add(max(mine, key=lambda t: (t.val_precision_at_k, t.val_ndcg_at_k))
+                 if variant == "als_implicit" else min(mine, key=lambda t: t.val_rmse))
+    rows = [t._replace(selected=t in best) for t in rows]
     train.unpersist()
     validation.unpersist()
     return spark.createDataFrame(rows, SCHEMA)
