@@ -8,6 +8,7 @@ import pytest
 
 from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, rows
 from movielake.foldin import fold_in
+from movielake.personal import damped_user_bias, recommend
 
 R = f"{SYNTHETIC_SCHEMA}_recommenders"
 
@@ -92,6 +93,44 @@ def test_fold_in_reproduces_the_trained_user_factors(spark, synthetic_build, mod
                       all_item_factors=all_items)
         expected = np.array(users.loc[user_id])
         assert np.allclose(got, expected, rtol=1e-3, atol=1e-4), (user_id, got, expected)
+
+
+def test_fold_in_of_a_training_user_reproduces_als_residual(spark, synthetic_build):
+    """personal.recommend's path for als_residual, given a training user's own ratings: the
+    user's damped bias (damped_user_bias) is the one popularity_biases.sql stored, and the
+    folded-in scores are the trained model's, mu + b_u + b_i + x_u . y_i."""
+    table = spark.sql(f"""select * from {R}.als_factors
+        where model = 'als_residual' and scored_split = 'test'""").toPandas()
+    items = table[table.side == "item"].reset_index(drop=True)
+    users = table[table.side == "user"].set_index("id")
+    settings = table.iloc[0].to_dict()
+    stored = {r["entity_id"]: r["bias"] for r in rows(spark, f"""select entity_id, bias
+        from {R}.popularity_biases where scored_split = 'test' and entity = 'user'""")}
+    fit = spark.sql(f"""select user_id, movie_id, rating from {R}.rating_splits
+        where split in ('train', 'validation')""").toPandas()
+    item_bias = items.set_index("id")["bias"]
+    item_factors = np.vstack(items["features"].to_numpy())
+    mean = float(settings["global_mean"])
+    assert mean != 0 and item_bias.abs().sum() > 0  # the residual model carries the baseline
+    checked = 0
+    for user_id in sorted(users.index)[:5]:
+        mine = fit[fit.user_id == user_id]
+        bias = damped_user_bias(mine.rating.to_numpy(), mean,
+                                item_bias.loc[mine.movie_id].to_numpy(),
+                                float(settings["user_damping"]))
+        assert bias == pytest.approx(stored[user_id], abs=1e-9)
+        assert bias == pytest.approx(users.loc[user_id, "bias"], abs=1e-9)
+
+        labelled = [("train", int(m), float(r)) for m, r in zip(mine.movie_id, mine.rating)]
+        top = recommend(items, settings, labelled, k=len(items))
+        trained = (mean + bias + items["bias"].to_numpy()
+                   + item_factors @ np.array(users.loc[user_id, "features"]))
+        expected = dict(zip(items["id"].astype(int), trained))
+        assert len(top) == len(items) - len(mine)
+        for movie, score in top:
+            assert score == pytest.approx(expected[movie], rel=1e-3, abs=1e-3), (user_id, movie)
+        checked += 1
+    assert checked == 5
 
 
 def test_my_recommendations_exclude_the_rated_movies(spark, synthetic_build):

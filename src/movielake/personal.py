@@ -52,6 +52,15 @@ def check_ratings(rows, known_movies, low: float = 0.5, high: float = 5.0) -> No
         seen[movie_id] = label
 
 
+def damped_user_bias(ratings, global_mean: float, item_bias, damping: float) -> float:
+    """One user's popularity-baseline bias: sum(r - mu - b_i) / (n + damping) over the user's
+    ratings, the b_u of popularity_biases.sql (docs/architecture.md section 4), for a user
+    outside the fit data."""
+    ratings = np.asarray(ratings, dtype=float)
+    return float((ratings - global_mean - np.asarray(item_bias, dtype=float)).sum()
+                 / (len(ratings) + damping))
+
+
 def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
     """Top-K (movie_id, score) for a new user with `rows` (label, movie_id, rating).
 
@@ -73,9 +82,8 @@ def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
     variant = settings["model"]
     user_bias = 0.0
     if variant == "als_residual":
-        # the new user's damped bias, as the baseline computes it for training users
-        user_bias = float((ratings - mean - item_bias[index]).sum()
-                          / (len(ratings) + float(settings["user_damping"])))
+        user_bias = damped_user_bias(ratings, mean, item_bias[index],
+                                     float(settings["user_damping"]))
         target = ratings - mean - item_bias[index] - user_bias
     else:
         target = ratings
