@@ -111,6 +111,47 @@ def test_sections_say_plainly_when_tables_are_absent(synthetic_build, spark, tmp
     assert "not built" in printed
 
 
+TUNING_SCHEMA = ("model string, rank int, reg_param double, alpha double, val_rmse double, "
+                 "val_mae double, val_precision_at_k double, val_ndcg_at_k double, "
+                 "fit_seconds double, selected boolean")
+
+
+def tuning_rows() -> list[tuple]:
+    """als_tuning's rows as the model writes them: the rating variants have validation RMSE
+    and MAE; als_implicit has none, only P@K and NDCG@K."""
+    found = []
+    for model in ("als_explicit", "als_residual", "als_implicit"):
+        for rank in (8, 16):
+            for reg in (0.01, 0.05, 0.1, 0.5):
+                off = abs(np.log10(reg) + 1)
+                if model == "als_implicit":
+                    p = 0.12 - off / 20 + rank / 1000
+                    found.append((model, rank, reg, 1.0, None, None, p, p * 1.4, 3.0, False))
+                else:
+                    rmse = 0.85 + off / 10 + rank / 100
+                    found.append((model, rank, reg, 1.0, rmse, rmse * 0.78, None, None, 3.0,
+                                  False))
+    return found
+
+
+def test_als_tuning_figure_draws_every_variant():
+    """Each variant's panel plots its tuning criterion: RMSE, or P@K for als_implicit (whose
+    RMSE is null: plotting it gives an empty panel)."""
+    import pandas as pd
+
+    from movielake.report import als_tuning_figure
+
+    columns = [c.split()[0] for c in TUNING_SCHEMA.split(", ")]
+    fig = als_tuning_figure(pd.DataFrame(tuning_rows(), columns=columns))
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float)
+                                for line in ax.get_lines()])
+        assert drawn.size == 8 and np.isfinite(drawn).all(), ax.get_title()
+    implicit = next(ax for ax in fig.axes if ax.get_title().endswith("als_implicit"))
+    assert "Precision@K" in implicit.get_ylabel()
+
+
 def write_model_tables(spark, prefix: str) -> None:
     """Small Delta tables with the recommenders' and twins' published schemas."""
     spark.sql(f"create database if not exists {prefix}_recommenders")
@@ -129,13 +170,8 @@ def write_model_tables(spark, prefix: str) -> None:
                           "users_evaluated bigint"
                           ).write.format("delta").mode("overwrite").saveAsTable(
                               f"{prefix}_recommenders.model_metrics")
-    tuning = [(model, rank, reg, float(0.85 + abs(np.log10(reg) + 1) / 10 + rank / 100), 0.7, 3.0)
-              for model in ("als", "als_implicit") for rank in (8, 16)
-              for reg in (0.01, 0.05, 0.1, 0.5)]
-    spark.createDataFrame(tuning, "model string, rank int, reg_param double, val_rmse double, "
-                          "val_mae double, fit_seconds double"
-                          ).write.format("delta").mode("overwrite").saveAsTable(
-                              f"{prefix}_recommenders.als_tuning")
+    spark.createDataFrame(tuning_rows(), TUNING_SCHEMA).write.format("delta").mode(
+        "overwrite").saveAsTable(f"{prefix}_recommenders.als_tuning")
     pairs = [(group, int(a), int(a) + 1, 12, float(np.clip(r, -1, 1)))
              for group, centre in (("twins", 0.8), ("random", 0.0))
              for a, r in zip(range(0, 120, 2), rng.normal(centre, 0.2, 60))]

@@ -256,10 +256,13 @@ def als_tuning_figure(tuning: pd.DataFrame):
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
     for ax, model in zip(axes[0], models):
         part = tuning[tuning["model"] == model].sort_values("reg_param")
+        # als_implicit predicts no stars: it is tuned, and drawn, by validation P@K
+        column, label = (("val_rmse", "Validation RMSE (stars)") if part["val_rmse"].notna().any()
+                         else ("val_precision_at_k", "Validation Precision@K (fraction)"))
         for rank, grid in part.groupby("rank"):
-            ax.plot(grid["reg_param"], grid["val_rmse"], marker="o", label=f"rank {rank}")
+            ax.plot(grid["reg_param"], grid[column], marker="o", label=f"rank {rank}")
         ax.set(xscale="log", title=f"ALS tuning: {model}", xlabel="regParam (log scale)",
-               ylabel="Validation RMSE (stars)")
+               ylabel=label)
         ax.legend()
     return fig
 
