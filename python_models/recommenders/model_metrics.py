@@ -1,5 +1,6 @@
 """One row per model x split (validation, test): RMSE, MAE, accuracy, P@K, R@K, NDCG@K, MAP@K,
-catalog coverage (DESIGN.md section 7, computed by movielake.metrics with MLlib's evaluators).
+catalog coverage (docs/architecture.md section 4), computed by movielake.metrics with MLlib's
+evaluators.
 
 Validation rows come from models fit on train, test rows from the refits on train +
 validation. Rating metrics are over the split's pairs whose user and movie occur in the fit

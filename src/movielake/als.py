@@ -20,7 +20,7 @@ DOT = "aggregate(zip_with(u.features, i.features, (a, b) -> a * b), 0D, (acc, x)
 
 def set_checkpoint_dir(spark: SparkSession) -> None:
     """ALS honours checkpointInterval only with a checkpoint dir; without one long lineages
-    overflow the stack (DESIGN.md section 5)."""
+    overflow the stack (docs/architecture.md section 5)."""
     from movielake.paths import data_home
 
     folder = data_home() / "tmp" / "checkpoints"

@@ -1,5 +1,5 @@
-"""Model metrics as defined once in DESIGN.md section 7, on Spark DataFrames with MLlib's
-evaluators: rating error (RMSE, MAE, accuracy = 1 - MAE/5) and top-K ranking quality."""
+"""Model metrics as defined once in docs/architecture.md section 4, on Spark DataFrames with
+MLlib's evaluators: rating error (RMSE, MAE, accuracy = 1 - MAE/5) and top-K ranking quality."""
 
 from __future__ import annotations
 
