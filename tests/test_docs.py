@@ -38,3 +38,32 @@ def test_sources_and_exposures_are_described(synthetic_build, lake_home):
     assert report["description"].strip()
     assert {"model.movielake.movie_stats", "model.movielake.rating_count_vs_mean"} <= set(
         report["depends_on"]["nodes"])
+
+
+def test_every_model_has_a_grain_test(synthetic_build, lake_home):
+    """A key test on every model: `unique` on a column or `unique_combination` on columns,
+    each key column also `not_null` (null keys slip past a uniqueness test)."""
+    found = manifest(lake_home)
+    keys: dict[str, list[list[str]]] = {}
+    not_null: dict[str, set[str]] = {}
+    for node in found["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] != "test" or not node.get("attached_node"):
+            continue
+        model, kwargs = node["attached_node"], meta.get("kwargs", {})
+        if meta.get("name") == "unique":
+            keys.setdefault(model, []).append([kwargs["column_name"]])
+        elif meta.get("name") == "unique_combination":
+            keys.setdefault(model, []).append(list(kwargs["columns"]))
+        elif meta.get("name") == "not_null":
+            not_null.setdefault(model, set()).add(kwargs["column_name"])
+    missing = []
+    for unique_id, node in found["nodes"].items():
+        if node["resource_type"] != "model":
+            continue
+        grains = [cols for cols in keys.get(unique_id, [])
+                  if set(cols) <= not_null.get(unique_id, set())]
+        if not grains:
+            missing.append(node["name"])
+    assert not missing, f"models without a not-null key test: {missing}"
+
