@@ -67,3 +67,19 @@ def test_every_model_has_a_grain_test(synthetic_build, lake_home):
             missing.append(node["name"])
     assert not missing, f"models without a not-null key test: {missing}"
 
+
+CONTRACTED = {"stg_movielens__ratings", "stg_movielens__movies", "stg_movielens__tags",
+              "stg_movielens__links", "stg_movielens__quarantine", "served_models"}
+
+
+def test_staging_and_served_marts_have_enforced_contracts(synthetic_build, lake_home):
+    """The tables the CLI and the report read keep their columns and types: a SQL model whose
+    select drifts from its yml fails its build. (dbt-spark checks contracts of SQL models
+    only, so the Python models have none.)"""
+    nodes = [n for n in manifest(lake_home)["nodes"].values() if n["resource_type"] == "model"]
+    eda = {n["name"] for n in nodes if n["fqn"][1:3] == ["marts", "eda"]}
+    assert len(eda) >= 10
+    for node in nodes:
+        if node["name"] in CONTRACTED | eda:
+            assert node["language"] == "sql" and node["contract"]["enforced"], node["name"]
+            assert all(c.get("data_type") for c in node["columns"].values()), node["name"]

@@ -27,11 +27,12 @@ bins as (
     group by 1, 2
 )
 
+-- doubles whatever the widths' literals (0.1 is a decimal in Spark SQL): the contract's types
 select
-    b.log_count_bin_start,
-    b.log_count_bin_start + {{ log_width }} as log_count_bin_end,
-    b.mean_rating_bin_start,
-    b.mean_rating_bin_start + {{ mean_width }} as mean_rating_bin_end,
+    cast(b.log_count_bin_start as double) as log_count_bin_start,
+    cast(b.log_count_bin_start + {{ log_width }} as double) as log_count_bin_end,
+    cast(b.mean_rating_bin_start as double) as mean_rating_bin_start,
+    cast(b.mean_rating_bin_start + {{ mean_width }} as double) as mean_rating_bin_end,
     b.movies_count,
     o.movies_total,
     o.pearson_log_count_vs_mean
