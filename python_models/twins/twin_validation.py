@@ -33,14 +33,14 @@ def model(dbt, spark):
     seed = setting("random_seed", dbt.config.meta_get("random_seed"), int)
     pairs = dbt.ref("twin_pair_correlations").select(
         "pair_group", "pearson", "undefined_reason").collect()
-    groups = {}
+    members, defined = {}, {}
     for group in ("twins", "random"):
-        mine = [p for p in pairs if p.pair_group == group]
-        groups[group] = (mine, np.array([p.pearson for p in mine if p.pearson is not None]))
-    statistic, p_value = permutation_test(groups["twins"][1], groups["random"][1],
-                                          permutations, seed)
+        members[group] = [p for p in pairs if p.pair_group == group]
+        defined[group] = np.array([p.pearson for p in members[group] if p.pearson is not None])
+    statistic, p_value = permutation_test(defined["twins"], defined["random"], permutations, seed)
     rows = []
-    for group, (mine, values) in groups.items():
+    for group, mine in members.items():
+        values = defined[group]
         reasons = [p.undefined_reason for p in mine]
         rows.append({
             "pair_group": group,
