@@ -1,6 +1,8 @@
 -- The popularity baseline's parameters, per split it scores: the global mean, each movie's
 -- damped bias and each user's damped bias over the movie biases, i.e.
 --   b_i = sum(r - mu) / (n_i + item damping),  b_u = sum(r - mu - b_i) / (n_u + user damping)
+-- (docs/architecture.md section 4). A user outside the fit data gets b_u from
+-- movielake.personal.damped_user_bias; tests/test_recommenders.py pins the two to agree.
 with fit as (
     {{ recommender_fit_ratings() }}
 ),
