@@ -29,5 +29,5 @@ def setting(key: str, value, cast=str):
             return value.strip().lower() == "true"
         return cast(value)
     except (ValueError, TypeError, SyntaxError):
-        raise SettingError(f"model config meta '{key}' = {value!r} is not a "
+        raise SettingError(f"model config meta '{key}' = {value!r} is not of type "
                            f"{getattr(cast, '__name__', cast)}") from None
