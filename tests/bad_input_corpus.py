@@ -33,9 +33,10 @@ CSV = {  # ml-latest-small layout
     ],
     "ratings": [
         ("1,1,4.0,964982703", STAGED),
-        ("1,2,3.5,964982703000", "timestamp '964982703000' is not epoch seconds"),  # 13-digit ms
+        ("1,2,3.5,1445714994000", "timestamp '1445714994000' is not epoch seconds"),  # ms, 13 digits
         ("1,2,4.5,964982800", STAGED),  # the valid rating of (1, 2): kept ...
-        ("1,2,5.0,899999999999", "timestamp 899999999999" + FUTURE),  # ... not displaced by 12-digit ms
+        ("1,2,5.0,964982703000", "timestamp 964982703000" + FUTURE),  # ... not displaced by a
+        # millisecond timestamp of 12 digits (2000-07-30 in ms), which parses as seconds
         ("0,1,4.0,964982703", "userId '0' is not a positive integer"),
         ("2,0,4.0,964982703", "movieId '0' is not a positive integer"),
         ("2,1,4.0,700000000", "timestamp 700000000" + BEFORE_1995),

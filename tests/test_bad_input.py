@@ -1,5 +1,5 @@
 """The bad-input corpus (tests/bad_input_corpus.py) through real staging builds: every good line
-staged, every bad line quarantined with its exact reason, and the build goes on. Each build is
+staged, every bad line quarantined with its exact reason, and the build goes on. The CSV build is
 `dbt build -s staging` into schemas of its own, as a new user would type it (no extra flags),
 so it also proves that selecting the staging layer works on a data home without its children.
 Also: a ratings file without a valid rating stops the build at staging with one message, and
@@ -15,6 +15,13 @@ from conftest import rows
 BUILD_STAGING = ("build", "--select", "staging", "--exclude-resource-type", "unit_test")
 
 
+def failure_text(result) -> str:
+    """What a failed dbt invocation said: its exception, else its nodes' and hooks' messages."""
+    if result.exception:
+        return str(result.exception)
+    return "\n".join(str(r.message) for r in result.result or [])
+
+
 def schema_for(release: str) -> str:
     return "bad_" + release.replace("-", "_")
 
@@ -23,7 +30,10 @@ def schema_for(release: str) -> str:
 def corpus_build(request, dbt, tmp_path_factory):
     release = request.param
     folder = corpus.write(release, tmp_path_factory.mktemp(release))
-    result = dbt(*BUILD_STAGING, schema=schema_for(release),
+    # the CSV corpus is built with its tests as a user types it; the others only run (their
+    # family's tests run in test_staging_build), to keep CI short
+    command = BUILD_STAGING if release == "ml-latest-small" else ("run", "--select", "staging")
+    result = dbt(*command, schema=schema_for(release),
                  vars={"dataset": release, "raw_dir": str(folder)})
     return release, result
 
@@ -33,10 +43,12 @@ def test_build_continues(corpus_build):
     assert result.success, (release, [(r.node.name, r.message) for r in result.result or []
                                       if str(r.status) in ("error", "fail")] or result.exception)
     statuses = {r.node.name: str(r.status) for r in result.result}
-    # what was selected is staging, and only the tests that belong to it
     assert statuses["stg_movielens__ratings"] == "success"
-    assert not any(name.startswith(("int_", "movie_stats", "relationships_int")) for name in statuses)
-    assert statuses["no_rows_stg_movielens__quarantine_"] == "warn"
+    if release == "ml-latest-small":
+        # what was selected is staging, and only the tests that belong to it
+        assert not any(name.startswith(("int_", "movie_stats", "relationships_int"))
+                       for name in statuses)
+        assert statuses["no_rows_stg_movielens__quarantine_"] == "warn"
 
 
 def test_every_line_staged_or_quarantined_with_its_reason(corpus_build, spark):
@@ -91,10 +103,11 @@ def test_ratings_without_a_valid_line_fail_at_staging(dbt, tmp_path, lines, mess
     ratings.write_text("\r\n".join(["userId,movieId,rating,timestamp", *lines]) + "\r\n")
     result = dbt("run", "--select", "+stg_movielens__ratings", schema="bad_empty",
                  vars={"raw_dir": str(folder)})
-    assert not result.success
-    errors = [r.message for r in result.result if str(r.status) == "error"]
-    assert errors == [f"no valid rating in {ratings}: {message} "
-                      "(every line and its reason: base_movielens__ratings)"], errors
+    assert not result.success, result.exception
+    errors = {r.node.name: r.message for r in result.result if str(r.status) == "error"}
+    assert list(errors) == ["stg_movielens__ratings"], errors  # one clear error, at staging
+    assert (f"no valid rating in {ratings}: {message} "
+            "(every line and its reason: base_movielens__ratings)") in errors["stg_movielens__ratings"]
 
 
 @pytest.mark.parametrize("bad_vars, message", [
@@ -108,7 +121,8 @@ def test_ratings_without_a_valid_line_fail_at_staging(dbt, tmp_path, lines, mess
 def test_bad_vars_fail_before_anything_is_written(dbt, spark, bad_vars, message):
     result = dbt("run", "--select", "base_movielens__links", schema="bad_vars", vars=bad_vars)
     assert not result.success
-    assert "bad dbt vars (nothing was built)" in str(result.exception)
-    assert message in str(result.exception)
+    said = failure_text(result)
+    assert "bad dbt vars (nothing was built)" in said and message in said, said
+    # dbt makes the selected models' schemas before its on-run-start hooks; they stay empty
     schemas = [r["namespace"] for r in rows(spark, "show schemas like 'bad_vars*'")]
-    assert schemas == []
+    assert [(s, r) for s in schemas for r in rows(spark, f"show tables in {s}")] == []
