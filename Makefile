@@ -66,10 +66,14 @@ serve-stop: setup
 cluster-build: setup
 	$(BIN)/movielake cluster -- dbt build $(DBT_ARGS)
 
+CLEANED := target logs $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \
+	$(MOVIELAKE_HOME)/tmp $(MOVIELAKE_HOME)/derby.log $(MOVIELAKE_HOME)/.spark-ready
 clean:
-	rm -rf target logs
-	rm -rf $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \
-		$(MOVIELAKE_HOME)/tmp $(MOVIELAKE_HOME)/derby.log $(MOVIELAKE_HOME)/.spark-ready
+	@echo "make clean removes: dbt's target/ and logs/, and from $(MOVIELAKE_HOME): every table"
+	@echo "(spark-warehouse/), the metastore (metastore_db/), scratch files (tmp/, derby.log) and"
+	@echo "the set-up stamp; fetched releases (raw/), the server's and cluster's logs and the"
+	@echo "report stay."
+	rm -rf $(CLEANED)
 
 # Movie twins: MinHash LSH vs exact brute force (recall@N, timings) on ml-latest-small and a
 # larger synthetic release, e.g. make bench-twins BENCH_ARGS="--users 5000".

@@ -166,3 +166,45 @@ def test_unknown_release_is_rejected(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["fetch", "ml-7m"])
     assert exit_info.value.code == 2
+
+
+KILL_BETWEEN_RENAMES = r"""
+import os, signal, sys
+from pathlib import Path
+from movielake.cli import main
+from movielake.paths import fetched_dir
+
+real_rename = Path.rename
+def rename(self, target):
+    result = real_rename(self, target)
+    if self == fetched_dir("ml-1m"):  # the old release just moved out: die before the new one
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+Path.rename = rename
+sys.exit(main(["fetch", "ml-1m", "--from", sys.argv[1], "--force"]))
+"""
+
+
+def test_fetch_force_killed_mid_swap_never_loses_the_old_release(home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from movielake.paths import release_dir
+
+    assert main(["fetch", "ml-1m", "--from", str(write_dat_release(tmp_path / "old"))]) == 0
+    old = (home / "raw" / "ml-1m" / "ratings.dat").read_bytes()
+    new = write_dat_release(tmp_path / "new")
+    (new / "ratings.dat").write_text("9::9::1::978300760\n")
+    killed = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, str(new)],
+                            env={**os.environ, "MOVIELAKE_HOME": str(home)})
+    assert killed.returncode == -9
+    assert not (home / "raw" / "ml-1m").exists()  # killed right between the two renames
+    # the next use of the release finds the old copy back in place, intact
+    assert release_dir("ml-1m") == home / "raw" / "ml-1m"
+    assert (home / "raw" / "ml-1m" / "ratings.dat").read_bytes() == old
+    assert not (home / "raw" / ".ml-1m.previous").exists()
+    # and a fetch run to the end replaces it, leaving nothing parked
+    assert main(["fetch", "ml-1m", "--from", str(new), "--force"]) == 0
+    assert (home / "raw" / "ml-1m" / "ratings.dat").read_text() == "9::9::1::978300760\n"
+    assert not (home / "raw" / ".ml-1m.previous").exists()

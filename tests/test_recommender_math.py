@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from movielake.foldin import fold_in
-from movielake.personal import PersonalRatingsError, check_ratings, read_ratings_file, recommend
+from movielake.personal import (PersonalRatingsError, check_ratings, rating_scale, read_ratings_file,
+                                recommend)
 
 
 def test_explicit_fold_in_solves_the_als_wr_normal_equations():
@@ -97,6 +98,23 @@ def test_personal_ratings_errors_name_the_row(tmp_path):
     path.write_text("movie_id,rating\nabc,4\n")
     with pytest.raises(PersonalRatingsError, match="line 2: movie_id must be an integer"):
         read_ratings_file(path)
+
+
+def test_personal_ratings_saved_by_a_spreadsheet_with_a_bom(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("movie_id,rating\r\n1,4.5\r\n2,3\r\n".encode("utf-8-sig"))
+    assert read_ratings_file(path) == [("excel.csv line 2", 1, 4.5), ("excel.csv line 3", 2, 3.0)]
+
+
+def test_personal_ratings_checked_on_the_built_release_scale(tmp_path):
+    whole_stars = rating_scale([1.0, 2.0, 3.0, 4.0, 5.0])  # ml-100k, ml-1m
+    assert whole_stars == (1.0, 5.0, 1.0)
+    assert rating_scale([0.5, 3.5, 5.0]) == (0.5, 5.0, 0.5)
+    check_ratings([("r", 1, 4.0), ("r", 2, 1.0)], {1, 2}, whole_stars)
+    with pytest.raises(PersonalRatingsError, match=r"rating 3.5 is off the scale .*\(1-5 in whole"):
+        check_ratings([("r", 1, 3.5)], {1}, whole_stars)
+    with pytest.raises(PersonalRatingsError, match="rating 0.5 is off the scale"):
+        check_ratings([("r", 1, 0.5)], {1}, whole_stars)
 
 
 def test_recommend_excludes_rated_movies_and_ranks_by_score():

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT
+from movielake.procs import alive, port_open
 from movielens_samples import write_csv_release
 
 CONNECT_PORT, JDBC_PORT = 15102, 10100  # not the defaults, so a user's server is left alone
@@ -46,13 +47,29 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("served")
     saved = os.environ.get("MOVIELAKE_HOME")
     os.environ["MOVIELAKE_HOME"] = str(home)
+    pid = None
     try:
         assert srv.start(connect_port=CONNECT_PORT, jdbc_port=JDBC_PORT) == 0
         assert srv.status() == 0
-        yield home, srv.running_pid()
+        pid = srv.running_pid()
+        yield home, pid
     finally:
+        os.environ["MOVIELAKE_HOME"] = str(home)
         srv.stop()
         os.environ["MOVIELAKE_HOME"] = saved or ""
+    # stopped means gone: the process group and both endpoints
+    assert pid is not None and not alive(pid)
+    assert not port_open("127.0.0.1", CONNECT_PORT) and not port_open("127.0.0.1", JDBC_PORT)
+
+
+def release_version(folder: Path, version: int) -> Path:
+    """The sample release plus `version` extra 5-star ratings: each version's table has its own
+    (count, sum), so a read of a half-written or mixed table matches no version."""
+    write_csv_release(folder)
+    with (folder / "ratings.csv").open("a", newline="") as out:
+        for user in range(version):
+            out.write(f"{100 + user},1,5.0,964982224\r\n")
+    return folder
 
 
 def dbt_through_server(home: Path, raw_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -72,8 +89,7 @@ def read_log(log: Path) -> list[dict]:
 
 def test_reads_during_rebuilds_never_fail_or_see_partial_tables(server, tmp_path):
     home, _pid = server
-    raw = write_csv_release(tmp_path / "ml-latest-small")
-    first = dbt_through_server(home, raw, "run", "--select", "staging")
+    first = dbt_through_server(home, release_version(tmp_path / "v0", 0), "run", "--select", "staging")
     assert first.returncode == 0, first.stdout[-3000:]
 
     stop, log = tmp_path / "stop", tmp_path / "reads.jsonl"
@@ -89,7 +105,10 @@ def test_reads_during_rebuilds_never_fail_or_see_partial_tables(server, tmp_path
         windows: list[tuple[float, float]] = []
         while len(windows) < 2 or (overlapping(read_log(log), windows) < 10 and len(windows) < 6):
             began = time.time()
-            again = dbt_through_server(home, raw, "run", "--select", "stg_movielens__ratings")
+            version = len(windows) + 1
+            again = dbt_through_server(home, release_version(tmp_path / f"v{version}", version),
+                                       "run", "--select", "base_movielens__ratings",
+                                       "stg_movielens__ratings")
             windows.append((began, time.time()))
             assert again.returncode == 0, again.stdout[-3000:]
     finally:
@@ -98,8 +117,12 @@ def test_reads_during_rebuilds_never_fail_or_see_partial_tables(server, tmp_path
     reads = read_log(log)
     assert [r["error"] for r in reads if "error" in r] == []
     assert overlapping(reads, windows) >= 10, (len(reads), windows)
-    # the sample release has 4 valid ratings, summing to 14.5 stars: every read saw all of them
-    assert {tuple(r["seen"]) for r in reads} == {(4, 14.5)}
+    # version v has 4 + v valid ratings summing to 14.5 + 5v stars: every read saw exactly one
+    # complete version, and the reads saw the table change
+    versions = {(4 + v, 14.5 + 5 * v) for v in range(len(windows) + 1)}
+    seen = {tuple(r["seen"]) for r in reads}
+    assert seen <= versions, seen - versions
+    assert len(seen) >= 2, seen
 
 
 def overlapping(reads: list[dict], windows: list[tuple[float, float]]) -> int:
@@ -114,6 +137,53 @@ def test_status_and_stop_leave_no_process(tmp_path, monkeypatch):
     monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
     assert srv.status() == 1  # nothing running in this data home
     assert srv.stop() == 0
+
+
+def test_status_and_stop_leave_a_reused_pid_alone(tmp_path, monkeypatch):
+    """The pid file names a process that is no longer the server (the PID was reused): it is
+    not reported as the server, and never signalled."""
+    from movielake import server as srv
+
+    monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
+    other = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        (tmp_path / "server").mkdir()
+        for recorded_start in ("1", srv.start_time(other.pid)):  # wrong start time; not a server
+            (tmp_path / "server" / "server.pid").write_text(
+                f"{other.pid} 127.0.0.1 {CONNECT_PORT} {JDBC_PORT} {recorded_start}\n")
+            assert srv.running_pid() is None
+            assert srv.status() == 1
+            assert srv.stop() == 0
+            time.sleep(0.5)
+            assert other.poll() is None, "stop signalled a process that is not the server"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_exposed_host_refused_without_a_token(tmp_path, monkeypatch):
+    from movielake import server as srv
+
+    monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
+    monkeypatch.delenv(srv.TOKEN_ENV, raising=False)
+    said = []
+    assert srv.start(host="0.0.0.0", connect_port=CONNECT_PORT + 1, jdbc_port=JDBC_PORT + 1,
+                     log=said.append) == 2
+    assert "refusing to listen on 0.0.0.0 without authentication" in said[0]
+    assert srv.running_pid() is None and not (tmp_path / "server" / "server.pid").exists()
+    # with a token, JDBC (which has no authentication) would still listen on loopback only
+    command = srv.server_command("0.0.0.0", CONNECT_PORT + 1, JDBC_PORT + 1)
+    assert "hive.server2.thrift.bind.host=127.0.0.1" in command
+
+
+def test_local_build_while_the_server_runs_says_to_use_connect(server):
+    from test_home_lock import dbt_subprocess
+
+    home, pid = server
+    run = dbt_subprocess(home, "run", "--select", "base_movielens__links")
+    assert run.returncode != 0
+    assert f"`movielake serve` (pid {pid}) holds this data home's metastore: build through it " \
+           "with MOVIELAKE_TARGET=connect" in run.stdout, run.stdout[-3000:]
 
 
 def test_server_binds_loopback_by_default(server):

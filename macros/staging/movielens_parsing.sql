@@ -31,9 +31,12 @@
     {%- endif -%}
 {% endmacro %}
 
-{# A positive id (fits in int), else null. #}
+{# A positive id (fits in int; 0 is not positive), else null. #}
 {% macro movielens_id(field) %}
-    case when {{ field }} rlike '^ *[0-9]{1,9} *$' then cast(trim({{ field }}) as int) end
+    case
+        when {{ field }} rlike '^ *[0-9]{1,9} *$' and cast(trim({{ field }}) as int) > 0
+            then cast(trim({{ field }}) as int)
+    end
 {% endmacro %}
 
 {# Epoch seconds, else null. #}
@@ -41,13 +44,33 @@
     case when {{ field }} rlike '^ *[0-9]{1,12} *$' then cast(trim({{ field }}) as bigint) end
 {% endmacro %}
 
+{#
+  `when` branches rejecting a parsed time (`epoch`, from cell `cell`) that cannot be a time of
+  the release: unparsed, before its first year, or after the build (a millisecond timestamp
+  read as seconds lands centuries ahead).
+#}
+{% macro movielens_time_reasons(epoch, cell, release) %}
+    when {{ epoch }} is null
+        then concat('timestamp ', {{ movielens_quote('get(cells, ' ~ cell ~ ')') }}, ' is not epoch seconds')
+    when {{ epoch }} < {{ release.first_epoch }}
+        then concat('timestamp ', {{ epoch }}, ' is before {{ release.first_year }}, the release''s first year')
+    when {{ epoch }} > unix_seconds(current_timestamp())
+        then concat('timestamp ', {{ epoch }}, ' is in the future (epoch seconds expected)')
+{% endmacro %}
+
 {# A decimal number such as 4 or 3.5, else null. #}
 {% macro movielens_number(field) %}
     case when {{ field }} rlike '^ *[0-9]+([.][0-9]+)? *$' then cast(trim({{ field }}) as double) end
 {% endmacro %}
 
-{# Reasons shared by every file: blank lines, a wrong header, a wrong number of fields. #}
+{#
+  Reasons shared by every file: bytes that are not UTF-8 (Spark would show them as U+FFFD),
+  a record broken by a line break inside quotes, blank lines, a wrong header, a wrong number
+  of fields.
+#}
 {% macro movielens_line_checks(layout) %}
+    when not is_valid_utf8(line) then 'invalid UTF-8 bytes'
+    when record_issue is not null then record_issue
     when trim(line) = '' then 'empty line'
     {%- if layout.header %}
     when line_number = 1 then concat('unexpected header (expected "{{ layout.header }}")')
@@ -70,14 +93,43 @@
     concat("'", coalesce({{ field }}, ''), "'")
 {% endmacro %}
 
-{# "Toy Story (1995)" -> "Toy Story"; a title without a year is kept whole. #}
-{% macro movielens_title(raw_title) %}
-    trim(regexp_replace({{ raw_title }}, '\\s*\\((\\d{4})(?:[-–]\\d{0,4})?\\)\\s*$', ''))
+{# The release years a title may carry: from the first films to well ahead of today. #}
+{% macro movielens_year_range() %}
+    {{ return([1870, 2100]) }}
 {% endmacro %}
 
-{# "Toy Story (1995)" -> 1995; null when the title carries no year. #}
-{% macro movielens_year(raw_title) %}
+{# "Toy Story (1995)" -> 1995; null when the title carries no "(dddd)" at its end. #}
+{% macro movielens_title_year(raw_title) %}
     cast(nullif(regexp_extract({{ raw_title }}, '\\((\\d{4})(?:[-–]\\d{0,4})?\\)\\s*$', 1), '') as int)
+{% endmacro %}
+
+{#
+  "Toy Story (1995)" -> "Toy Story"; a title without a year, or whose "(dddd)" is outside the
+  year range (so not a year), is kept whole.
+#}
+{% macro movielens_title(raw_title) %}
+    {%- set years = movielens_year_range() -%}
+    case
+        when {{ movielens_title_year(raw_title) }} between {{ years[0] }} and {{ years[1] }}
+            then trim(regexp_replace({{ raw_title }}, '\\s*\\((\\d{4})(?:[-–]\\d{0,4})?\\)\\s*$', ''))
+        else {{ raw_title }}
+    end
+{% endmacro %}
+
+{# The title's year when it is in the year range, else null (see movielens_year_issue). #}
+{% macro movielens_year(raw_title) %}
+    {%- set years = movielens_year_range() -%}
+    if({{ movielens_title_year(raw_title) }} between {{ years[0] }} and {{ years[1] }}, {{ movielens_title_year(raw_title) }}, null)
+{% endmacro %}
+
+{# Why a title's "(dddd)" was not taken as its year; null when it was, or there is none. #}
+{% macro movielens_year_issue(raw_title) %}
+    {%- set years = movielens_year_range() -%}
+    if(
+        {{ movielens_title_year(raw_title) }} not between {{ years[0] }} and {{ years[1] }},
+        concat('title year ', {{ movielens_title_year(raw_title) }}, ' outside {{ years[0] }}-{{ years[1] }}: release_year left empty'),
+        null
+    )
 {% endmacro %}
 
 {# "Adventure|Children's" -> array('Adventure', 'Children'); "(no genres listed)" -> array(). #}
@@ -137,15 +189,63 @@ known_checked as (
     {{ return(['ratings', 'movies', 'tags', 'links']) }}
 {% endmacro %}
 
-{# The data lines of an entity's file (expected header dropped), split into `cells`. #}
+{#
+  The data lines of an entity's file (expected header dropped), split into `cells`, with
+  `record_issue`: in a CSV file, a quoted field that a line break cuts (legal RFC 4180, but the
+  files are read line by line) spans from a line with an odd number of quotes to the next such
+  line; every line of that record gets the reason, the first line the whole span. Only lines
+  with an odd number of quotes (rare) enter the window that pairs them up.
+#}
 {% macro movielens_lines(entity, layout) %}
+    {%- set odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1" %}
     select
-        source_file,
-        line_number,
-        line,
-        {{ movielens_fields('line', layout.separator) }} as cells
-    from {{ source('movielens', entity) }}
+        lines.source_file,
+        lines.line_number,
+        lines.line,
+        {{ movielens_fields('lines.line', layout.separator) }} as cells,
+        {%- if layout.separator == 'csv' %}
+            case
+                when spans.first_line is null then null
+                when spans.last_line is null then 'a quoted field is never closed (unbalanced double quote)'
+                when spans.first_line = lines.line_number
+                    then concat('a quoted field spans a line break (record on lines ', spans.first_line, '-', spans.last_line, ')')
+                else concat('continues the quoted field opened on line ', spans.first_line)
+            end as record_issue
+        {%- else %}
+            cast(null as string) as record_issue
+        {%- endif %}
+    from {{ source('movielens', entity) }} as lines
+    {%- if layout.separator == 'csv' %}
+        left join (
+            select
+                line_number as first_line,
+                next_odd_line as last_line
+            from (
+                select
+                    line_number,
+                    lead(line_number) over (order by line_number) as next_odd_line,
+                    row_number() over (order by line_number) as odd_rank
+                from {{ source('movielens', entity) }}
+                where {{ odd_quotes }} and not {{ movielens_is_header(layout) }}
+            )
+            where odd_rank % 2 = 1
+        ) as spans
+            on lines.line_number between spans.first_line and coalesce(spans.last_line, spans.first_line)
+    {%- endif %}
     where not {{ movielens_is_header(layout) }}
+{% endmacro %}
+
+{#
+  A line's reject reason: `reason` (its own checks) or, of several valid lines with the same
+  `keys`, a duplicate for every line but the first by `order_by`. Invalid lines never compete,
+  so a bad line cannot displace a good one.
+#}
+{% macro movielens_keep_one(reason, keys, order_by, duplicate_reason) %}
+    case
+        when {{ reason }} is not null then {{ reason }}
+        when row_number() over (partition by {{ keys }}, {{ reason }} is null order by {{ order_by }}) > 1
+            then {{ duplicate_reason }}
+    end
 {% endmacro %}
 
 {# A `when` branch rejecting a line whose id cell did not parse into `column`. #}

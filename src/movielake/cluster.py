@@ -20,7 +20,8 @@ HOST = "127.0.0.1"
 
 
 def _spawn(args: list[str], log_file: Path, env: dict[str, str]) -> subprocess.Popen:
-    with log_file.open("ab") as out:
+    # a fresh log per run: the readiness checks read it, and must see only this run's lines
+    with log_file.open("wb") as out:
         return subprocess.Popen([str(spark_home() / "bin" / "spark-class"), *args],
                                 stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)

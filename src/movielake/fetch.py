@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from movielake.paths import data_home, fetched_dir
+from movielake.paths import data_home, fetched_dir, finish_interrupted_fetch, previous_dir
 from movielake.releases import Release, get_release
 
 DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens"
@@ -125,6 +125,7 @@ def fetch(
     of the zip (for a local zip, a `<zip>.md5` file beside it is used when present)."""
     release = get_release(name)
     target = fetched_dir(name)
+    finish_interrupted_fetch(name)
     if target.is_dir() and not force:
         log(f"{name} is already in {target} (use --force to fetch it again)")
         return target
@@ -167,11 +168,14 @@ def fetch(
 
         root = _release_root(staged, release, origin)
         # Swap in the complete folder only now, so a failure never leaves a partial release.
+        # The old copy waits beside it (not in the scratch folder) until the new one is in: a
+        # run killed between the two renames leaves it where the next run puts it back.
         target.parent.mkdir(parents=True, exist_ok=True)
-        previous = work / "previous"
+        previous = previous_dir(name)
         if target.exists():
             target.rename(previous)
         root.rename(target)
+        shutil.rmtree(previous, ignore_errors=True)
         log(f"{name} ready in {target}")
         return target
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from movielake.releases import ENTITIES, Release, get_release
@@ -38,6 +39,23 @@ def fetched_dir(release: str) -> Path:
     return data_home() / "raw" / release
 
 
+def previous_dir(release: str) -> Path:
+    """Where `movielake fetch --force` parks the release it replaces until the new one is in."""
+    return data_home() / "raw" / f".{release}.previous"
+
+
+def finish_interrupted_fetch(release: str) -> None:
+    """Complete a `fetch --force` that died between its two renames: the old release parked
+    beside the folder is put back when the new one never arrived, dropped when it did."""
+    target, previous = fetched_dir(release), previous_dir(release)
+    if not previous.is_dir():
+        return
+    if target.exists():
+        shutil.rmtree(previous)
+    else:
+        previous.rename(target)
+
+
 def release_dir(release: str, raw_dir: str | None = None) -> Path:
     """The folder dbt reads `release` from: an explicit raw_dir, else a fetched copy in the data
     home, else the copy bundled with the project."""
@@ -46,6 +64,7 @@ def release_dir(release: str, raw_dir: str | None = None) -> Path:
         if not folder.is_dir():
             raise MissingDataError(f"{release}: raw_dir {folder} is not a folder")
         return folder
+    finish_interrupted_fetch(release)
     for folder in (fetched_dir(release), bundled_dir(release)):
         if folder.is_dir():
             return folder

@@ -20,7 +20,8 @@ def read_ratings_file(path: str | Path) -> list[tuple[str, int, float]]:
     path = Path(path)
     if not path.is_file():
         raise PersonalRatingsError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte order mark, which is not data
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or {"movie_id", "rating"} - set(reader.fieldnames):
             raise PersonalRatingsError(f"{path}: the header must be movie_id,rating")
@@ -36,17 +37,30 @@ def read_ratings_file(path: str | Path) -> list[tuple[str, int, float]]:
     return rows
 
 
-def check_ratings(rows, known_movies, low: float = 0.5, high: float = 5.0) -> None:
-    """Every movie known to the catalog, rated once, on the half-star scale [low, high]."""
+def rating_scale(ratings) -> tuple[float, float, float]:
+    """(lowest, highest, step) of the ratings a release was built from: half stars 0.5-5.0,
+    or whole stars 1-5 (ml-100k, ml-1m) when no rating has a fraction."""
+    values = [float(r) for r in ratings]
+    if not values:
+        return 0.5, 5.0, 0.5
+    step = 1.0 if all(v == int(v) for v in values) else 0.5
+    return min(values), max(values), step
+
+
+def check_ratings(rows, known_movies, scale: tuple[float, float, float] = (0.5, 5.0, 0.5)) -> None:
+    """Every movie known to the catalog, rated once, on the release's scale (low, high, step)."""
+    low, high, step = scale
     if not rows:
         raise PersonalRatingsError("no ratings given")
     seen: dict[int, str] = {}
     for label, movie_id, rating in rows:
         if movie_id not in known_movies:
             raise PersonalRatingsError(f"{label}: unknown movie id {movie_id}")
-        if not low <= rating <= high or (rating * 2) != int(rating * 2):
+        if not low <= rating <= high or (rating / step) != int(rating / step):
+            stars = "half" if step == 0.5 else "whole"
             raise PersonalRatingsError(
-                f"{label}: rating {rating} is off the scale ({low}-{high} in half stars)")
+                f"{label}: rating {rating} is off the scale of the built release ({low:g}-{high:g} in "
+                f"{stars} stars)")
         if movie_id in seen:
             raise PersonalRatingsError(f"{label}: movie {movie_id} already rated at {seen[movie_id]}")
         seen[movie_id] = label
@@ -124,7 +138,8 @@ def recommend_from_lake(path: str | Path, k: int) -> list[tuple[int, int, str, f
                 "no trained recommender found: build it first (make run, or dbt build "
                 "-s +my_recommendations)") from None
         raise
-    check_ratings(rows, set(movies["movie_id"]))
+    stars = spark.sql(f"select distinct rating from {prefix}_staging.stg_movielens__ratings")
+    check_ratings(rows, set(movies["movie_id"]), rating_scale(r["rating"] for r in stars.collect()))
     title = dict(zip(movies["movie_id"], movies["title"]))
     top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
     return [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]

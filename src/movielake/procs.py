@@ -34,3 +34,21 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def start_time(pid: int) -> str | None:
+    """When the process started (clock ticks since boot, /proc/<pid>/stat field 22): with the
+    PID it names one process for good, since a reused PID gets a later start time."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def command_line(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)

@@ -6,6 +6,7 @@ archives, and the dbt adapter hands it to the staging models, which branch their
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 
 # The genre flag columns of ml-100k's u.item, in file order (its u.genre file). "unknown" marks a
@@ -52,6 +53,9 @@ class Release:
     rating_step: float  # 1.0: whole stars 1-5; 0.5: half stars 0.5-5.0
     layouts: dict[str, FileLayout] = field(default_factory=dict)
     downloadable: bool = True  # False: made by `movielake generate`, not GroupLens
+    # Ratings and tags before January 1st of this year cannot belong to the release (MovieLens
+    # collected its first ratings in 1995), nor can any made after the build.
+    first_year: int = 1995
 
     def as_dict(self) -> dict:
         """Plain form for dbt's Jinja context."""
@@ -62,6 +66,8 @@ class Release:
             "rating_step": self.rating_step,
             "rating_min": self.rating_step,
             "rating_max": 5.0,
+            "first_year": self.first_year,
+            "first_epoch": calendar.timegm((self.first_year, 1, 1, 0, 0, 0)),
             "entities": {
                 entity: {
                     "file": lay.file,

@@ -16,14 +16,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from movielake import home_lock
 from movielake.paths import data_home
-from movielake.procs import alive
-from movielake.procs import port_open
-from movielake.procs import spark_home
+from movielake.procs import alive, command_line, port_open, spark_home, start_time
 from movielake.spark_conf import delta_jars, prepare_environment, session_conf
 
 CONNECT_PORT = 15002
 JDBC_PORT = 10000
+SERVER_NAME = "movielake-server"  # spark-submit --name: how --status/--stop recognise it
+# Spark Connect's pre-shared bearer token (read by the server and by pyspark clients alike).
+TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 
 
 @dataclass
@@ -43,16 +45,30 @@ def _files() -> ServerFiles:
     return ServerFiles(data_home() / "server")
 
 
-def running_pid() -> int | None:
-    """PID of the server this data home started, if it is still running."""
-    files = _files()
-    if not files.pid.is_file():
-        return None
+def _recorded() -> list[str]:
+    """The pid file's fields: pid, host, Connect port, JDBC port, start time of the pid."""
     try:
-        pid = int(files.pid.read_text().split()[0])
+        return _files().pid.read_text().split()
+    except OSError:
+        return []
+
+
+def running_pid() -> int | None:
+    """PID of the server this data home started, if that very process is still running: the
+    PID must be alive, have the start time recorded when it was started, and be the server's
+    command line, so a PID the system has since given to another process is never ours."""
+    fields = _recorded()
+    try:
+        pid = int(fields[0])
     except (ValueError, IndexError):
         return None
-    return pid if alive(pid) else None
+    if not alive(pid) or len(fields) < 5 or start_time(pid) != fields[4]:
+        return None
+    return pid if SERVER_NAME in command_line(pid) else None
+
+
+def _exposed(host: str) -> bool:
+    return host not in ("127.0.0.1", "localhost", "::1")
 
 
 def server_command(host: str, connect_port: int, jdbc_port: int) -> list[str]:
@@ -72,11 +88,12 @@ def server_command(host: str, connect_port: int, jdbc_port: int) -> list[str]:
         conf["spark.driver.bindAddress"] = host
     command = [str(spark_home() / "bin" / "spark-submit"),
                "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-               "--name", "movielake-server"]
+               "--name", SERVER_NAME]
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     command += ["spark-internal",
-                "--hiveconf", f"hive.server2.thrift.bind.host={host}",
+                # JDBC has no authentication here: it never leaves loopback
+                "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
                 "--hiveconf", f"hive.server2.thrift.port={jdbc_port}"]
     return command
 
@@ -85,13 +102,22 @@ def start(host: str = "127.0.0.1", connect_port: int = CONNECT_PORT, jdbc_port: 
           timeout: float = 240.0, log=print) -> int:
     """Start the server in the background and wait until both endpoints answer."""
     files = _files()
+    if _exposed(host) and not os.environ.get(TOKEN_ENV):
+        log(f"serve: refusing to listen on {host} without authentication: set {TOKEN_ENV} to a "
+            "secret token (clients send it; see README \"Failure modes\"), or keep the default "
+            "loopback host")
+        return 2
     pid = running_pid()
     if pid:
         log(f"server already running (pid {pid}); `movielake serve --status` shows its endpoints")
         return 0
-    for port in (connect_port, jdbc_port):
-        if port_open(host, port):
-            log(f"serve: port {port} on {host} is taken by another process")
+    busy = home_lock.holder()
+    if busy:
+        log(f"serve: this data home's metastore is in use by {busy}; wait for it to finish")
+        return 1
+    for where, port in ((host, connect_port), ("127.0.0.1", jdbc_port)):
+        if port_open(where, port):
+            log(f"serve: port {port} on {where} is taken by another process")
             return 1
     files.folder.mkdir(parents=True, exist_ok=True)
     prepare_environment()
@@ -101,7 +127,8 @@ def start(host: str = "127.0.0.1", connect_port: int = CONNECT_PORT, jdbc_port: 
         process = subprocess.Popen(server_command(host, connect_port, jdbc_port),
                                    stdout=out, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True, cwd=data_home())
-    files.pid.write_text(f"{process.pid} {host} {connect_port} {jdbc_port}\n")
+    files.pid.write_text(f"{process.pid} {host} {connect_port} {jdbc_port} "
+                         f"{start_time(process.pid)}\n")
     log(f"starting Spark server (pid {process.pid}), log: {files.log}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -109,9 +136,10 @@ def start(host: str = "127.0.0.1", connect_port: int = CONNECT_PORT, jdbc_port: 
             files.pid.unlink(missing_ok=True)
             log(f"serve: the server exited with code {process.returncode}; see {files.log}")
             return 1
-        if port_open(host, connect_port) and port_open(host, jdbc_port):
-            log(f"Spark Connect: sc://{host}:{connect_port}   (SPARK_REMOTE for pyspark and dbt)")
-            log(f"JDBC:          jdbc:hive2://{host}:{jdbc_port}/   (beeline, BI tools)")
+        if port_open(host, connect_port) and port_open("127.0.0.1", jdbc_port):
+            log(f"Spark Connect: sc://{host}:{connect_port}   (SPARK_REMOTE for pyspark and dbt)"
+                + (f", clients must send {TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else ""))
+            log(f"JDBC:          jdbc:hive2://127.0.0.1:{jdbc_port}/   (beeline, BI tools)")
             return 0
         time.sleep(1.0)
     log(f"serve: endpoints not up after {timeout:.0f}s; stopping it (see {files.log})")
@@ -123,15 +151,23 @@ def status(log=print) -> int:
     files = _files()
     pid = running_pid()
     if not pid:
-        log("server: not running")
+        log("server: not running" + _stale_note())
         return 1
-    _, host, connect_port, jdbc_port = files.pid.read_text().split()
+    _, host, connect_port, jdbc_port, _ = _recorded()
     connect_up = port_open(host, int(connect_port))
-    jdbc_up = port_open(host, int(jdbc_port))
+    jdbc_up = port_open("127.0.0.1", int(jdbc_port))
     log(f"server: running (pid {pid}), log {files.log}")
     log(f"Spark Connect sc://{host}:{connect_port} {'up' if connect_up else 'not answering'}")
-    log(f"JDBC jdbc:hive2://{host}:{jdbc_port}/ {'up' if jdbc_up else 'not answering'}")
+    log(f"JDBC jdbc:hive2://127.0.0.1:{jdbc_port}/ {'up' if jdbc_up else 'not answering'}")
     return 0 if connect_up and jdbc_up else 1
+
+
+def _stale_note() -> str:
+    """Why a pid file that names no running server is ignored (nothing is signalled)."""
+    fields = _recorded()
+    if fields and fields[0].isdigit() and alive(int(fields[0])):
+        return (f" (pid {fields[0]} in {_files().pid} is now another process: left alone)")
+    return ""
 
 
 def stop(timeout: float = 60.0, log=print) -> int:
@@ -139,8 +175,9 @@ def stop(timeout: float = 60.0, log=print) -> int:
     files = _files()
     pid = running_pid()
     if not pid:
+        note = _stale_note()
         files.pid.unlink(missing_ok=True)
-        log("server: not running")
+        log("server: not running" + note)
         return 0
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout

@@ -38,9 +38,8 @@ select
     movie_id,
     imdb_id,
     {{ movielens_id('tmdb_field') }} as tmdb_id,
-    case
-        when known_reject_reason is not null then known_reject_reason
-        when row_number() over (partition by movie_id, known_reject_reason is null order by line_number) > 1
-            then concat('duplicate movieId ', movie_id, ' (its first line is kept)')
-    end as reject_reason
+    {{ movielens_keep_one(
+        'known_reject_reason', 'movie_id', 'line_number',
+        "concat('duplicate movieId ', movie_id, ' (its first line is kept)')"
+    ) }} as reject_reason
 from known_checked

@@ -13,6 +13,7 @@ parsed as (
         line_number,
         line,
         cells,
+        record_issue,
         {{ movielens_id('get(cells, 0)') }} as movie_id,
         trim(get(cells, 1)) as raw_title,
         {%- if family == '100k' %}
@@ -45,9 +46,9 @@ select
     {{ movielens_title('raw_title') }} as title,
     {{ movielens_year('raw_title') }} as release_year,
     genres,
-    case
-        when row_reject_reason is not null then row_reject_reason
-        when row_number() over (partition by movie_id, row_reject_reason is null order by line_number) > 1
-            then concat('duplicate movieId ', movie_id, ' (its first line is kept)')
-    end as reject_reason
+    {{ movielens_keep_one(
+        'row_reject_reason', 'movie_id', 'line_number',
+        "concat('duplicate movieId ', movie_id, ' (its first line is kept)')"
+    ) }} as reject_reason,
+    {{ movielens_year_issue('raw_title') }} as release_year_issue
 from checked

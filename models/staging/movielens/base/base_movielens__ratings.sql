@@ -1,5 +1,6 @@
 -- Every line of the ratings file, parsed, with the reason it is rejected (null when valid).
--- Of several valid ratings of one movie by one user the latest is kept, the others rejected.
+-- Of several valid ratings of one movie by one user the latest is kept, the others rejected;
+-- every field is checked first, so only valid lines compete.
 {%- set release = movielens_release() %}
 {%- set layout = release.entities.ratings %}
 
@@ -30,8 +31,7 @@ row_checked as (
                 then concat('rating ', rating, ' outside {{ release.rating_min }}-{{ release.rating_max }}')
             when rating / {{ release.rating_step }} != floor(rating / {{ release.rating_step }})
                 then concat('rating ', rating, ' is not a multiple of {{ release.rating_step }}')
-            when rated_epoch is null
-                then concat('timestamp ', {{ movielens_quote('get(cells, 3)') }}, ' is not epoch seconds')
+            {{ movielens_time_reasons('rated_epoch', 3, release) }}
         end as row_reject_reason
     from parsed
 ),
@@ -46,13 +46,8 @@ select
     movie_id,
     rating,
     timestamp_seconds(rated_epoch) as rated_at,
-    case
-        when known_reject_reason is not null then known_reject_reason
-        when
-            row_number() over (
-                partition by user_id, movie_id, known_reject_reason is null
-                order by rated_epoch desc, line_number desc
-            ) > 1
-            then concat('duplicate rating of movie ', movie_id, ' by user ', user_id, ' (the latest is kept)')
-    end as reject_reason
+    {{ movielens_keep_one(
+        'known_reject_reason', 'user_id, movie_id', 'rated_epoch desc, line_number desc',
+        "concat('duplicate rating of movie ', movie_id, ' by user ', user_id, ' (the latest is kept)')"
+    ) }} as reject_reason
 from known_checked

@@ -24,8 +24,7 @@ row_checked as (
             {{ movielens_id_reason('user_id', 'userId', 0) }}
             {{ movielens_id_reason('movie_id', 'movieId', 1) }}
             when tag = '' then 'empty tag'
-            when tagged_epoch is null
-                then concat('timestamp ', {{ movielens_quote('get(cells, 3)') }}, ' is not epoch seconds')
+            {{ movielens_time_reasons('tagged_epoch', 3, release) }}
         end as row_reject_reason
     from parsed
 ),

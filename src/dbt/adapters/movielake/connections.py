@@ -11,6 +11,10 @@ from dbt.adapters.spark.connections import (
     SparkCredentials,
 )
 
+from dbt.adapters.contracts.connection import ConnectionState
+from dbt_common.exceptions import DbtRuntimeError
+
+from movielake import home_lock
 from movielake.spark_conf import prepare_environment, session_conf
 
 
@@ -40,3 +44,23 @@ class MovieLakeCredentials(SparkCredentials):
 
 class MovieLakeConnectionManager(SparkConnectionManager):
     TYPE = "movielake"
+
+    @classmethod
+    def open(cls, connection):
+        """Claim the data home before Spark touches it: one dbt run per data home, and no
+        in-process metastore while `movielake serve` owns it."""
+        if connection.state != ConnectionState.OPEN:
+            remote = "spark.remote" in connection.credentials.server_side_parameters
+            if not remote:
+                from movielake.server import running_pid
+
+                pid = running_pid()
+                if pid:
+                    raise DbtRuntimeError(
+                        f"`movielake serve` (pid {pid}) holds this data home's metastore: build "
+                        "through it with MOVIELAKE_TARGET=connect, or stop it (movielake serve --stop)")
+            try:
+                home_lock.acquire()
+            except home_lock.DataHomeBusy as exc:
+                raise DbtRuntimeError(str(exc)) from None
+        return super().open(connection)

@@ -11,6 +11,7 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.movielake.connections import MovieLakeConnectionManager
 from dbt.adapters.movielake.python_job import SessionPythonJobHelper
+from movielake.dbt_vars import problems as var_problems
 from movielake.paths import MissingDataError, release_files
 from movielake.releases import get_release
 
@@ -41,3 +42,11 @@ class MovieLakeAdapter(SparkAdapter):
             return release_files(name, raw_dir or None)
         except (MissingDataError, ValueError) as exc:
             raise DbtRuntimeError(str(exc)) from None
+
+    @available
+    def check_vars(self, values: dict) -> str:
+        """Raise one error listing every dbt var with a value the project cannot use."""
+        found = var_problems(dict(values))
+        if found:
+            raise DbtRuntimeError("bad dbt vars (nothing was built):\n  " + "\n  ".join(found))
+        return ""
