@@ -135,8 +135,11 @@ def top_k_unseen(factors: DataFrame, seen: DataFrame, k: int,
     item_bias = items["bias"].to_numpy(dtype=np.float64)
     per_user = (seen.select(F.col("user_id").alias("id"), "movie_id")
                 .groupBy("id").agg(F.collect_list("movie_id").alias("seen")))
+    # scoring is compute-bound: spread users over every core (adaptive execution would pack
+    # this small-in-bytes input into one or two partitions)
+    parts = int(factors.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     scored = (user_rows.select("id", "features", "bias", "global_mean")
-              .join(per_user, "id", "left"))
+              .join(per_user, "id", "left").repartition(parts, "id"))
     return scored.mapInPandas(
         partial(_score_batches, item_ids=item_ids, item_f=item_f, item_bias=item_bias, k=k,
                 batch=batch), schema)
