@@ -12,7 +12,7 @@ DBT_ARGS ?=
 
 .PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
 .PHONY: bench-twins
-.PHONY: bench-accuracy
+.PHONY: bench-accuracy bench-scale
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -83,3 +83,9 @@ bench-twins: setup
 # Recommenders' accuracy on the bundled ml-latest-small: every model's metrics, stage times.
 bench-accuracy: setup
 	$(BIN)/python benchmarks/bench_accuracy.py $(BENCH_ARGS)
+
+# The whole build on generated ml-20m-shaped releases of growing size: per-model wall time, peak
+# memory, growth exponents, RMSE vs the noise floor, log-log plot (benchmarks/results/scale.*),
+# e.g. make bench-scale BENCH_ARGS="--sizes 100000 1000000 5000000 20000000".
+bench-scale: setup
+	nice -n 10 $(BIN)/python benchmarks/bench_scale.py $(BENCH_ARGS)

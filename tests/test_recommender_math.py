@@ -126,3 +126,59 @@ def test_recommend_excludes_rated_movies_and_ranks_by_score():
     settings = {"model": "als_explicit", "reg_param": 0.01, "alpha": 1.0, "user_damping": 0}
     top = recommend(items, settings, [("r", 1, 5.0), ("r", 2, 1.0)], k=2)
     assert [movie for movie, _ in top] == [3, 4]  # likes the first factor: 3 before 4
+
+
+def test_top_k_unseen_on_executors_matches_brute_force(spark):
+    """als.top_k_unseen (mapInPandas over user blocks) against a plain numpy ranking."""
+    from movielake.als import top_k_unseen
+
+    rng = np.random.default_rng(0)
+    users, movies, rank, k = 37, 53, 3, 5
+    uf, mf = rng.normal(size=(users, rank)), rng.normal(size=(movies, rank))
+    ub, mb = rng.normal(size=users), rng.normal(size=movies)
+    movie_ids = np.arange(movies) * 3 + 7  # sparse ids
+    rows_ = ([("user", u + 1, uf[u].tolist(), float(ub[u]), 3.5) for u in range(users)]
+             + [("item", int(movie_ids[m]), mf[m].tolist(), float(mb[m]), 3.5)
+                for m in range(movies)])
+    factors = spark.createDataFrame(
+        rows_, "side string, id int, features array<double>, bias double, global_mean double")
+    seen = {(u + 1, int(movie_ids[m])) for u in range(users) for m in range(movies)
+            if rng.random() < 0.3}
+    seen |= {(1, int(m)) for m in movie_ids[:-3]}  # user 1 has seen all but 3 movies
+    seen.add((2, 99_999))  # a seen movie without factors is ignored
+    seen_df = spark.createDataFrame(sorted(seen), "user_id int, movie_id int").repartition(3)
+    got = top_k_unseen(factors, seen_df, k, batch=8).collect()
+
+    expected = []
+    for u in range(users):
+        scores = 3.5 + ub[u] + mb + mf @ uf[u]
+        options = [(-scores[m], int(movie_ids[m])) for m in range(movies)
+                   if (u + 1, int(movie_ids[m])) not in seen]
+        for rank_, (neg, movie) in enumerate(sorted(options)[:k], start=1):
+            expected.append((u + 1, rank_, movie, -neg))
+    assert sorted((r.user_id, r.rank, r.movie_id) for r in got) == [e[:3] for e in
+                                                                     sorted(expected)]
+    assert len([r for r in got if r.user_id == 1]) == 3  # fewer than K left unseen
+    by_key = {(r.user_id, r.rank): r.score for r in got}
+    assert all(abs(by_key[(u, r)] - s) < 1e-9 for u, r, _, s in expected)
+
+
+def test_als_result_does_not_depend_on_input_partitioning(spark):
+    """The same ratings in 1 or 7 partitions (as on 1 core or on a cluster) fit the same
+    model: the ALS blocks are set from the data, never from the core count."""
+    from movielake import als
+
+    rng = np.random.default_rng(1)
+    data = sorted({(int(u), int(m), float(rng.integers(1, 6)))
+                   for u, m in zip(rng.integers(1, 80, 2000), rng.integers(1, 120, 2000))})
+    frame = spark.createDataFrame(data, "user_id int, movie_id int, rating double")
+    predictions = []
+    for parts in (1, 7):
+        ratings = frame.repartition(parts).cache()
+        model = als.fit(ratings, "als_explicit", 4, 0.1, 1.0, 5, 42, als.num_blocks(len(data)))
+        scored = model.transform(frame).orderBy("user_id", "movie_id").toPandas()
+        predictions.append(scored["prediction"].to_numpy())
+        ratings.unpersist()
+    assert np.allclose(predictions[0], predictions[1], atol=1e-6)
+    assert als.num_blocks(20_000_263) == 21 and als.num_blocks(100) == 2
+    assert als.num_blocks(100, 9) == 9

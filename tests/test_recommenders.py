@@ -51,6 +51,11 @@ def test_tuning_selects_one_setting_per_variant(spark, synthetic_build):
         assert (r["val_rmse"] is None) == (r["model"] == "als_implicit")
     explicit = [r for r in tuning if r["model"] == "als_explicit"]
     assert min(explicit, key=lambda r: r["val_rmse"])["selected"]
+    # the grid was fit on the seeded sample of als_tuning_max_users train users, not all 150
+    train = rows(spark, f"select count(*) n from {R}.rating_splits where split = 'train'")[0]["n"]
+    assert {r["fit_users"] for r in tuning} == {SYNTHETIC_VARS["als_tuning_max_users"]}
+    assert len({r["fit_ratings"] for r in tuning}) == 1
+    assert 0 < tuning[0]["fit_ratings"] < train
 
 
 def test_recommendations_are_top_k_unseen_with_titles(spark, synthetic_build):

@@ -72,6 +72,19 @@ def test_csv_ratings_quarantine_names_line_and_reason(csv_build, spark):
     assert row == {"source_file": str(folder / "ratings.csv"), "line": "u3,1,4.0,964982224"}
 
 
+def test_recommenders_on_a_too_small_release_stop_with_a_clear_message(csv_build, dbt):
+    """The sample's 4 valid ratings leave no validation rating to tune ALS on: als_tuning
+    stops saying so (not with an MLlib error about an empty summarizer)."""
+    folder, _ = csv_build
+    result = dbt("run", "--select", "rating_splits", "popularity_biases", "als_tuning",
+                 vars={"dataset": "ml-latest-small", "raw_dir": str(folder)})
+    assert not result.success
+    (failed,) = [r for r in result.result if str(r.status) == "error"]
+    assert failed.node.name == "als_tuning"
+    assert "too small to tune ALS" in failed.message
+    assert "Nothing has been added" not in failed.message
+
+
 def test_csv_movies_titles_years_genres(csv_build, spark):
     got = rows(spark, f"select movie_id, title, release_year, genres "
                       f"from {STAGING}.stg_movielens__movies order by movie_id")

@@ -2,6 +2,8 @@
 validation) and refit on train + validation (scored once on test, and served). Stored as
 factor rows, so scoring, serving and `movielake recommend` need no retraining."""
 
+import time
+
 from pyspark.sql import functions as F
 
 from movielake import als
@@ -12,6 +14,7 @@ def model(dbt, spark):
     max_iter = setting("max_iter", dbt.config.meta_get("max_iter"), int)
     seed = setting("seed", dbt.config.meta_get("seed"), int)
     user_damping = setting("user_damping", dbt.config.meta_get("user_damping"), float)
+    block_setting = setting("num_blocks", dbt.config.meta_get("num_blocks"), int)
     als.set_checkpoint_dir(spark)
     splits = dbt.ref("rating_splits")
     chosen = dbt.ref("als_tuning").where("selected").collect()
@@ -20,9 +23,14 @@ def model(dbt, spark):
     for scored_split in ("validation", "test"):
         biases = dbt.ref("popularity_biases").where(F.col("scored_split") == scored_split)
         fit = als.with_biases(fit_ratings(splits, scored_split), biases).cache()
+        blocks = als.num_blocks(fit.count(), block_setting)
         for row in chosen:
+            started = time.perf_counter()
             fitted = als.fit(fit, row["model"], row["rank"], row["reg_param"], row["alpha"],
-                             max_iter, seed)
+                             max_iter, seed, blocks)
+            print(f"als_factors: {row['model']} rank {row['rank']} reg_param "
+                  f"{row['reg_param']} on {scored_split} fit data: "
+                  f"{time.perf_counter() - started:.1f}s", flush=True)
             parts.append(
                 als.factor_rows(fitted, fit, row["model"])
                 .select(F.lit(row["model"]).alias("model"),

@@ -7,6 +7,7 @@ import os
 import sys
 
 from movielake.releases import DOWNLOADABLE, RELEASES
+from movielake.synthetic import PRESETS
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -31,17 +32,47 @@ def _releases(_args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    import json
+    import time
     from pathlib import Path
 
     from movielake.paths import fetched_dir
-    from movielake.synthetic import generate
+    from movielake.synthetic import PRESETS, generate, generate_release, scaled
 
-    out = Path(args.out) if args.out else fetched_dir("synthetic")
-    counts = generate(out, users=args.users, movies=args.movies,
-                      mean_ratings_per_user=args.ratings_per_user, seed=args.seed,
-                      twins=args.twins)
-    print(f"wrote {counts} to {out}; build it with: dbt build --vars '{{dataset: synthetic}}'"
-          + (f" (and raw_dir: {out})" if args.out else ""))
+    if args.preset is None and args.ratings is None:
+        out = Path(args.out) if args.out else fetched_dir("synthetic")
+        counts = generate(out, users=args.users, movies=args.movies,
+                          mean_ratings_per_user=args.ratings_per_user, seed=args.seed,
+                          twins=args.twins)
+        print(f"wrote {counts} to {out}; build it with: dbt build --vars '{{dataset: synthetic}}'"
+              + (f" (and raw_dir: {out})" if args.out else ""))
+        return 0
+    preset = PRESETS[args.preset or "ml-20m"]
+    if args.ratings is not None:
+        preset = scaled(preset, args.ratings)
+    out = Path(args.out) if args.out else fetched_dir(preset.release)
+    if out.is_dir() and any(out.iterdir()) and not (out / "generated.json").is_file() \
+            and not args.force:
+        print(f"movielake generate: {out} holds files not made by `movielake generate` (a "
+              "fetched release?); pass --force to overwrite them, or --out elsewhere",
+              file=sys.stderr)
+        return 1
+    if (out / "generated.json").is_file():  # a previous generated release: replace it whole
+        for stale in out.iterdir():
+            if stale.is_file():
+                stale.unlink()
+    started = time.perf_counter()
+    try:
+        manifest = generate_release(out, preset, seed=args.seed, twins=args.twins,
+                                    log=(lambda line: print(line, flush=True)))
+    except ValueError as exc:
+        print(f"movielake generate: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {json.dumps(manifest['counts'])} to {out} in "
+          f"{time.perf_counter() - started:.0f}s; noise floor RMSE "
+          f"{manifest['noise_floor_rmse']:.4f} (generated.json)")
+    raw = f", raw_dir: {out}" if args.out else ""
+    print(f"build it with: dbt build --vars '{{dataset: {preset.release}{raw}}}'")
     return 0
 
 
@@ -125,12 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     releases.set_defaults(func=_releases)
 
     gen = commands.add_parser(
-        "generate", help="write MovieLens-shaped synthetic data (CSV family) for tests and benchmarks"
+        "generate", help="write a MovieLens-shaped synthetic release (a preset's files and "
+                         "counts, or the small CSV release of the tests)"
     )
-    gen.add_argument("--users", type=int, default=1000)
-    gen.add_argument("--movies", type=int, default=2000)
+    gen.add_argument("--preset", choices=sorted(PRESETS), metavar="NAME",
+                     help=f"a release's shape: {', '.join(PRESETS)}; written in its own files "
+                          "(default folder: $MOVIELAKE_HOME/raw/NAME)")
+    gen.add_argument("--ratings", type=int,
+                     help="scale the preset (default ml-20m) to this many ratings")
+    gen.add_argument("--force", action="store_true",
+                     help="overwrite a folder that holds files not made by generate")
+    gen.add_argument("--users", type=int, default=1000, help="without --preset: users")
+    gen.add_argument("--movies", type=int, default=2000, help="without --preset: movies")
     gen.add_argument("--ratings-per-user", type=float, default=60.0,
-                     help="mean ratings per user (log-normal, at least 20)")
+                     help="without --preset: mean ratings per user (log-normal, at least 20)")
     gen.add_argument("--twins", type=int, default=0, help="near-duplicate user pairs to plant")
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--out", help="folder (default: $MOVIELAKE_HOME/raw/synthetic)")

@@ -25,6 +25,35 @@ def delta_jars() -> list[str]:
     return sorted(str(p) for p in cache.glob(f"io.delta_*-{version('delta-spark')}.jar"))
 
 
+def machine() -> tuple[int, int]:
+    """(cores, physical memory in bytes) of this machine."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def sized_settings() -> dict[str, str]:
+    """Memory and shuffle settings derived from the machine (and, through adaptive query
+    execution, from the data); MOVIELAKE_DRIVER_MEMORY / MOVIELAKE_SHUFFLE_PARTITIONS or a
+    profile's server_side_parameters override them.
+
+    - driver memory: a third of physical memory, 2 to 32 GiB. With `local[*]` the driver JVM
+      is also the executor, so this is the whole build's heap.
+    - shuffle partitions: an upper bound of 4 per core (at least 16); adaptive execution then
+      coalesces each shuffle's output towards 64 MB partitions, so a 100K-rating build runs a
+      few tasks per stage and a 20M-rating one as many as its data needs."""
+    cores, memory = machine()
+    gib = max(2, min(32, memory // 3 // 2**30))
+    return {
+        "spark.driver.memory": os.environ.get("MOVIELAKE_DRIVER_MEMORY", f"{gib}g"),
+        "spark.sql.shuffle.partitions": os.environ.get("MOVIELAKE_SHUFFLE_PARTITIONS",
+                                                       str(max(16, 4 * cores))),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        # size partitions by data (advisory 64 MB), not by the number of cores
+        "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
+    }
+
+
 def session_conf(home: Path | None = None) -> dict[str, str]:
     """Static session configuration; a profile's server_side_parameters override entries."""
     home = home or data_home()
@@ -39,7 +68,6 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.app.name": "movielake",
         "spark.driver.host": LOOPBACK,
         "spark.driver.bindAddress": LOOPBACK,
-        "spark.driver.memory": "6g",
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
         "spark.jars.packages": delta_package(),
@@ -56,8 +84,8 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.hadoop.hive.exec.scratchdir": str(tmp / "hive-scratch"),
         "spark.local.dir": str(tmp / "spark-local"),
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": "16",
         "spark.ui.showConsoleProgress": "false",
+        **sized_settings(),
     }
 
 

@@ -1,0 +1,250 @@
+"""Scale benchmark: the whole `dbt build` on generated releases of growing size.
+
+For each size it generates an ml-20m-shaped release (`movielake generate --preset ml-20m
+--ratings N`), runs the full `dbt build` (unit tests excluded) in a fresh data home, and
+records every model's wall time (dbt's run_results.json), the build's peak memory (resident set
+of the dbt process and its Spark JVM, sampled twice a second), and each model's test RMSE next
+to the generator's noise floor. It then prints the per-model growth exponent (slope of log
+time against log ratings over the sizes run) and draws a log-log plot.
+
+    make bench-scale                                   # 100K and 1M ratings
+    make bench-scale BENCH_ARGS="--sizes 100000 1000000 5000000 20000000"
+    python benchmarks/bench_scale.py --sizes 1000000 --keep     # keep the data home
+
+Results accumulate in benchmarks/results/scale.json (one entry per size, the last run wins),
+with scale.txt (the table) and scale.png (the plot) rewritten from all entries. A script that
+prints figures, not a test; run it on an otherwise idle machine, and note the load it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+RESULTS = PROJECT / "benchmarks" / "results"
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        children.setdefault(int(stat[1]), []).append(int(entry.name))
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss[int(entry.name)] = int(line.split()[1]) * 1024
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss.get(current, 0)
+        todo.extend(children.get(current, []))
+    return total
+
+
+def run_measured(command: list[str], env: dict, log: Path) -> tuple[int, float, int]:
+    """(exit code, wall seconds, peak resident bytes of the process tree)."""
+    peak = 0
+    started = time.perf_counter()
+    with log.open("w") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   cwd=PROJECT)
+        done = threading.Event()
+
+        def sample():
+            nonlocal peak
+            while not done.wait(0.5):
+                peak = max(peak, tree_rss(process.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = process.wait()
+        done.set()
+        sampler.join()
+    return code, time.perf_counter() - started, peak
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
+def metrics(env: dict) -> list[dict]:
+    """model_metrics and the tuning table of the build in env's data home (a short Spark job
+    in a separate process, after dbt has released the metastore)."""
+    code = (
+        "import json\n"
+        "from movielake.session import spark_session\n"
+        "s = spark_session()\n"
+        "m = [r.asDict() for r in s.sql('select model, split, rmse, mae, precision_at_k, "
+        "ndcg_at_k from movielake_recommenders.model_metrics').collect()]\n"
+        "t = [r.asDict() for r in s.sql('select model, rank, reg_param, fit_users, fit_ratings, "
+        "fit_seconds from movielake_recommenders.als_tuning where selected').collect()]\n"
+        "print('JSON' + json.dumps({'metrics': m, 'tuning': t}))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=PROJECT)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("JSON")), None)
+    if line is None:
+        print(out.stderr[-2000:], file=sys.stderr)
+        return {}
+    return json.loads(line[4:])
+
+
+def bench_size(ratings: int, preset: str, base: Path, dbt_vars: dict, keep: bool) -> dict:
+    home = base / f"{preset}-{ratings}"
+    shutil.rmtree(home, ignore_errors=True)
+    raw = home / "raw" / preset
+    env = {**os.environ, "MOVIELAKE_HOME": str(home),
+           "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
+    movielake = str(Path(sys.executable).with_name("movielake"))
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    home.mkdir(parents=True)
+    print(f"\n== {ratings:,} ratings ({preset} shape); load {load()} ==", flush=True)
+    code, gen_seconds, gen_peak = run_measured(
+        [movielake, "generate", "--preset", preset, "--ratings", str(ratings), "--out", str(raw)],
+        env, home / "generate.log")
+    if code:
+        raise SystemExit(f"generate failed, see {home / 'generate.log'}")
+    manifest = json.loads((raw / "generated.json").read_text())
+    print(f"generated in {gen_seconds:.0f}s (peak {gen_peak / 2**20:.0f} MiB): "
+          f"{manifest['counts']}; noise floor RMSE {manifest['noise_floor_rmse']:.4f}", flush=True)
+    load_before = load()
+    code, build_seconds, build_peak = run_measured(
+        [dbt, "build", "--exclude-resource-type", "unit_test", "--project-dir", str(PROJECT),
+         "--target-path", str(home / "target"), "--log-path", str(home / "logs"),
+         "--vars", json.dumps({"dataset": preset, "raw_dir": str(raw), **dbt_vars})],
+        env, home / "build.log")
+    results = json.loads((home / "target" / "run_results.json").read_text())
+    models = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results["results"]
+              if r["unique_id"].startswith("model.")}
+    print(f"dbt build {'ok' if code == 0 else 'FAILED'} in {build_seconds:.0f}s, peak "
+          f"{build_peak / 2**30:.1f} GiB; load before {load_before}, after {load()}", flush=True)
+    found = metrics(env) if code == 0 else {}
+    entry = {
+        "ratings": manifest["counts"]["ratings"], "users": manifest["counts"]["users"],
+        "movies": manifest["counts"]["movies"], "preset": preset, "vars": dbt_vars,
+        "generate_seconds": gen_seconds, "generate_peak_bytes": gen_peak,
+        "build_ok": code == 0, "build_seconds": build_seconds, "build_peak_bytes": build_peak,
+        "model_seconds": models, "noise_floor_rmse": manifest["noise_floor_rmse"],
+        "rating_sd": manifest["rating_sd"], **found,
+        "load_before": load_before, "load_after": load(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores, "
+                   f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+    }
+    if not keep:
+        shutil.rmtree(home, ignore_errors=True)
+    elif code:
+        print(f"build log: {home / 'build.log'}")
+    return entry
+
+
+def slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of log(y) on log(x)."""
+    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    den = sum((p[0] - mx) ** 2 for p in pts)
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
+
+
+def report(entries: list[dict]) -> str:
+    entries = sorted((e for e in entries if e["build_ok"]), key=lambda e: e["ratings"])
+    models = sorted({m for e in entries for m in e["model_seconds"]},
+                    key=lambda m: -max(e["model_seconds"].get(m, 0) for e in entries))
+    head = f"{'model':32}" + "".join(f"{e['ratings']:>12,}" for e in entries) + "   exponent"
+    lines = ["Wall seconds per model (dbt run_results), by ratings in the release", head]
+    for name in models:
+        points = [(e["ratings"], e["model_seconds"].get(name, 0.0)) for e in entries]
+        k = slope(points)
+        lines.append(f"{name:32}" + "".join(f"{s:12.1f}" for _, s in points)
+                     + (f"   {k:8.2f}" if k is not None else ""))
+    for label, key, scale in (("build wall seconds", "build_seconds", 1),
+                              ("build peak GiB", "build_peak_bytes", 2**30),
+                              ("generate seconds", "generate_seconds", 1)):
+        points = [(e["ratings"], e[key] / scale) for e in entries]
+        k = slope(points)
+        lines.append(f"{label:32}" + "".join(f"{v:12.1f}" for _, v in points)
+                     + (f"   {k:8.2f}" if k is not None else ""))
+    lines += ["", "Test RMSE / noise floor (model refit on train + validation, scored on test)"]
+    for e in entries:
+        tests = {m["model"]: m for m in e.get("metrics", []) if m["split"] == "test"}
+        parts = [f"{name} {m['rmse']:.4f} ({m['rmse'] / e['noise_floor_rmse']:.3f}x)"
+                 for name, m in sorted(tests.items()) if m.get("rmse")]
+        lines.append(f"{e['ratings']:>12,}: floor {e['noise_floor_rmse']:.4f}; " + "; ".join(parts))
+    lines += ["", "Runs"]
+    for e in entries:
+        lines.append(f"{e['ratings']:>12,} ratings, {e['users']:,} users, {e['movies']:,} "
+                     f"movies: {e['when']}, {e['machine']}, load before {e['load_before']} "
+                     f"after {e['load_after']}, vars {e['vars']}")
+    return "\n".join(lines) + "\n"
+
+
+def plot(entries: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = sorted((e for e in entries if e["build_ok"]), key=lambda e: e["ratings"])
+    if not entries:
+        return
+    fig, ax = plt.subplots(figsize=(8, 5))
+    x = [e["ratings"] for e in entries]
+    ax.plot(x, [e["build_seconds"] for e in entries], "k-o", label="whole build")
+    top = sorted({m for e in entries for m in e["model_seconds"]},
+                 key=lambda m: -entries[-1]["model_seconds"].get(m, 0))[:6]
+    for name in top:
+        ax.plot(x, [max(e["model_seconds"].get(name, 0), 0.1) for e in entries], "-o",
+                label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ratings in the release")
+    ax.set_ylabel("wall seconds")
+    ax.set_title("MovieLake dbt build: wall time by release size")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--preset", default="ml-20m")
+    parser.add_argument("--vars", default="{}", help="extra dbt vars (JSON)")
+    parser.add_argument("--keep", action="store_true", help="keep each size's data home")
+    parser.add_argument("--results", default=str(RESULTS / "scale.json"))
+    args = parser.parse_args(argv)
+    base = Path(os.environ.get("MOVIELAKE_HOME", PROJECT / ".lakehouse")) / "bench-scale"
+    path = Path(args.results)
+    entries = json.loads(path.read_text()) if path.is_file() else []
+    for size in args.sizes:
+        entry = bench_size(size, args.preset, base, json.loads(args.vars), args.keep)
+        entries = [e for e in entries if e["ratings"] != entry["ratings"]] + [entry]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(entries, indent=1) + "\n")
+        text = report(entries)
+        path.with_suffix(".txt").write_text(text)
+        plot(entries, path.with_suffix(".png"))
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
