@@ -37,7 +37,7 @@ run: setup
 lint: setup
 	$(BIN)/sqlfluff lint models tests/dbt
 
-pytest: setup
+pytest: setup kafka-jars
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
@@ -65,6 +65,17 @@ serve-stop: setup
 # The full build on a local Spark standalone cluster (master + worker on loopback, stopped after).
 cluster-build: setup
 	$(BIN)/movielake cluster -- dbt build $(DBT_ARGS)
+
+# The Kafka broker of the streaming ingest (README "Streaming"); its jars come from Maven Central.
+.PHONY: kafka-jars kafka-start kafka-status kafka-stop
+kafka-jars: setup
+	$(BIN)/movielake kafka fetch
+kafka-start: setup
+	$(BIN)/movielake kafka start $(KAFKA_ARGS)
+kafka-status: setup
+	$(BIN)/movielake kafka status
+kafka-stop: setup
+	$(BIN)/movielake kafka stop
 
 clean:
 	rm -rf target logs

@@ -108,6 +108,23 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka(args: argparse.Namespace) -> int:
+    from movielake import kafka
+
+    if args.action == "start":
+        return kafka.start(port=args.port, controller_port=args.controller_port)
+    if args.action == "status":
+        return kafka.status()
+    if args.action == "fetch":
+        try:
+            print(f"kafka: {len(kafka.fetch_jars())} jars in {kafka.jars_dir()}")
+        except kafka.KafkaError as exc:
+            print(f"movielake kafka fetch: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    return kafka.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="movielake", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="HTML file to write, PNGs beside it "
                                       "(default: $MOVIELAKE_HOME/report/index.html)")
     report.set_defaults(func=_report)
+
+    kafka = commands.add_parser(
+        "kafka", help="a single-node Apache Kafka broker (KRaft) on loopback, data in the data home"
+    )
+    kafka.add_argument("action", choices=["start", "status", "stop", "fetch"],
+                       help="fetch: only resolve the broker's jars from Maven Central")
+    kafka.add_argument("--port", type=int, default=9092, help="broker port (default 9092)")
+    kafka.add_argument("--controller-port", type=int, default=9093,
+                       help="KRaft controller port (default 9093)")
+    kafka.set_defaults(func=_kafka)
 
     recommend = commands.add_parser(
         "recommend", help="top-K movies for your ratings, from the built recommenders (no retraining)"
