@@ -77,6 +77,12 @@ kafka-status: setup
 kafka-stop: setup
 	$(BIN)/movielake kafka stop
 
+# Streaming: ingest rate and produce-to-recommendations latency (p50/p95) on the built lakehouse,
+# e.g. make bench-stream BENCH_ARGS="--rate 500 --messages 50000".
+.PHONY: bench-stream
+bench-stream: kafka-jars
+	$(BIN)/python benchmarks/bench_stream.py $(BENCH_ARGS)
+
 clean:
 	rm -rf target logs
 	rm -rf $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \
