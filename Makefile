@@ -37,7 +37,7 @@ run: setup
 lint: setup
 	$(BIN)/sqlfluff lint models tests/dbt
 
-pytest: setup
+pytest: setup kafka-jars
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
@@ -65,6 +65,23 @@ serve-stop: setup
 # The full build on a local Spark standalone cluster (master + worker on loopback, stopped after).
 cluster-build: setup
 	$(BIN)/movielake cluster -- dbt build $(DBT_ARGS)
+
+# The Kafka broker of the streaming ingest (README "Streaming"); its jars come from Maven Central.
+.PHONY: kafka-jars kafka-start kafka-status kafka-stop
+kafka-jars: setup
+	$(BIN)/movielake kafka fetch
+kafka-start: setup
+	$(BIN)/movielake kafka start $(KAFKA_ARGS)
+kafka-status: setup
+	$(BIN)/movielake kafka status
+kafka-stop: setup
+	$(BIN)/movielake kafka stop
+
+# Streaming: ingest rate and produce-to-recommendations latency (p50/p95) on the built lakehouse,
+# e.g. make bench-stream BENCH_ARGS="--rate 500 --messages 50000".
+.PHONY: bench-stream
+bench-stream: kafka-jars
+	$(BIN)/python benchmarks/bench_stream.py $(BENCH_ARGS)
 
 CLEANED := target logs $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \
 	$(MOVIELAKE_HOME)/tmp $(MOVIELAKE_HOME)/derby.log $(MOVIELAKE_HOME)/.spark-ready

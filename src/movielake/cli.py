@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import sys
 
@@ -116,10 +118,15 @@ def _doctor(_args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from movielake.personal import PersonalRatingsError, recommend_from_lake
+    from movielake.personal import PersonalRatingsError, recommend_from_lake, recommend_for_user
 
+    if (args.ratings is None) == (args.user is None):
+        print("movielake recommend: give either --ratings FILE or --user ID", file=sys.stderr)
+        return 2
     try:
-        for rank, movie_id, title, score in recommend_from_lake(args.ratings, args.k):
+        top = (recommend_for_user(args.user, args.k) if args.user is not None
+               else recommend_from_lake(args.ratings, args.k))
+        for rank, movie_id, title, score in top:
             print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f})")
     except PersonalRatingsError as exc:
         print(f"movielake recommend: {exc}", file=sys.stderr)
@@ -137,6 +144,70 @@ def _report(args: argparse.Namespace) -> int:
         return 1
     print(f"report: {out}")
     return 0
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from movielake.produce import ProduceError, file_lines, produce, release_lines, write_landing
+
+    dbt_vars = json.loads(args.vars) if args.vars else {}
+    dataset = dbt_vars.get("dataset", "ml-latest-small")
+    try:
+        if args.file:
+            lines = file_lines(args.file, dataset)
+        else:
+            lines = release_lines(args.release or dataset, dbt_vars.get("raw_dir") or None)
+        if args.limit:
+            lines = itertools.islice(lines, args.limit)
+        if args.landing:
+            from movielake.stream import landing_dir
+
+            print(f"produce: wrote {write_landing(list(lines), landing_dir(), dataset)}")
+            return 0
+        from movielake.kafka import KafkaError, bootstrap_servers
+
+        try:
+            bootstrap = args.bootstrap or bootstrap_servers()
+        except KafkaError as exc:
+            raise ProduceError(f"{exc}, or use --bootstrap or --landing") from None
+        produce(lines, bootstrap, topic=args.topic, dataset=dataset, fmt=args.format,
+                rate=args.rate)
+    except ProduceError as exc:
+        print(f"movielake produce: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _stream(args: argparse.Namespace) -> int:
+    from movielake.kafka import KafkaError
+    from movielake.stream import StreamError, run
+
+    try:
+        return run(source=args.source, topic=args.topic, bootstrap=args.bootstrap,
+                   dbt_vars=json.loads(args.vars) if args.vars else {},
+                   trigger_seconds=args.trigger_seconds, available_now=args.available_now,
+                   max_per_batch=args.max_per_batch, k=args.k)
+    except (StreamError, KafkaError) as exc:
+        print(f"movielake stream: {exc}", file=sys.stderr)
+        return 1
+
+
+def _kafka(args: argparse.Namespace) -> int:
+    from movielake import kafka
+
+    if args.action == "start":
+        return kafka.start(port=args.port, controller_port=args.controller_port)
+    if args.action == "status":
+        return kafka.status()
+    if args.action == "fetch":
+        try:
+            print(f"kafka: {len(kafka.fetch_jars())} jars in {kafka.jars_dir()}")
+        except kafka.KafkaError as exc:
+            print(f"movielake kafka fetch: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    return kafka.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,11 +288,62 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default: $MOVIELAKE_HOME/report/index.html)")
     report.set_defaults(func=_report)
 
+    kafka = commands.add_parser(
+        "kafka", help="a single-node Apache Kafka broker (KRaft) on loopback, data in the data home"
+    )
+    kafka.add_argument("action", choices=["start", "status", "stop", "fetch"],
+                       help="fetch: only resolve the broker's jars from Maven Central")
+    kafka.add_argument("--port", type=int, default=9092, help="broker port (default 9092)")
+    kafka.add_argument("--controller-port", type=int, default=9093,
+                       help="KRaft controller port (default 9093)")
+    kafka.set_defaults(func=_kafka)
+
+    prod = commands.add_parser(
+        "produce", help="send ratings to the Kafka `ratings` topic (keyed by user), or to the "
+                        "stream's landing folder")
+    what = prod.add_mutually_exclusive_group()
+    what.add_argument("--file", help="a ratings file in the release's format: every data line "
+                                     "is sent as it is (malformed ones too)")
+    what.add_argument("--release", help="replay this release's ratings in timestamp order "
+                                        "(default: the dataset var's release)")
+    prod.add_argument("--rate", type=float, default=0.0,
+                      help="messages per second (default 0: as fast as possible)")
+    prod.add_argument("--limit", type=int, help="send only the first N")
+    prod.add_argument("--format", choices=["csv", "json"], default="csv",
+                      help="message value: the ratings line, or a JSON object with its fields")
+    prod.add_argument("--topic", default="ratings")
+    prod.add_argument("--bootstrap", help="host:port (default: the broker `movielake kafka` runs)")
+    prod.add_argument("--landing", action="store_true",
+                      help="write one file into the landing folder instead of Kafka")
+    prod.add_argument("--vars", help="dbt vars as JSON, as for the build (dataset, raw_dir)")
+    prod.set_defaults(func=_produce)
+
+    stream = commands.add_parser(
+        "stream", help="Spark Structured Streaming: ratings from Kafka (or the landing folder) "
+                       "into Delta, exactly once, and fold-in recommendations")
+    stream.add_argument("--source", choices=["auto", "kafka", "landing"], default="auto",
+                        help="auto (default): Kafka when this data home's broker runs, else "
+                             "the landing folder $MOVIELAKE_HOME/stream/landing")
+    stream.add_argument("--topic", default="ratings")
+    stream.add_argument("--bootstrap", help="host:port (default: the broker `movielake kafka` runs)")
+    stream.add_argument("--vars", help="dbt vars as JSON, as for the build (dataset, raw_dir)")
+    stream.add_argument("--trigger-seconds", type=float, default=1.0,
+                        help="micro-batch interval (default 1)")
+    stream.add_argument("--available-now", action="store_true",
+                        help="process what is there, then exit")
+    stream.add_argument("--max-per-batch", type=int,
+                        help="at most this many messages (files) per micro-batch")
+    stream.add_argument("--k", type=int, default=10, help="recommendations per user (default 10)")
+    stream.set_defaults(func=_stream)
+
     recommend = commands.add_parser(
         "recommend", help="top-K movies for your ratings, from the built recommenders (no retraining)"
     )
-    recommend.add_argument("--ratings", required=True, metavar="FILE",
+    recommend.add_argument("--ratings", metavar="FILE",
                            help="CSV with header movie_id,rating (0.5-5.0 in half stars)")
+    recommend.add_argument("--user", type=int, metavar="ID",
+                           help="a known user: the stream's latest top-K for them (after new "
+                                "ratings), else the built recommendations table's")
     recommend.add_argument("--k", type=int, default=10, help="how many movies (default 10)")
     recommend.set_defaults(func=_recommend)
     return parser

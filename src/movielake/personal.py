@@ -80,6 +80,12 @@ def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
 
     items: pandas frame of the served model's item rows (id, features, bias, global_mean);
     settings: its model, reg_param, alpha, user_damping (one row of als_factors)."""
+    return fold_in_user(items, settings, rows, k)[2]
+
+
+def fold_in_user(items, settings: dict, rows, k: int):
+    """(user factor, user bias, top-K (movie_id, score)) for a user with `rows`, folded into
+    the served item factors; see recommend()."""
     if items.empty:
         raise PersonalRatingsError("no served model's item factors: build the recommenders first")
     ids = items["id"].to_numpy()
@@ -107,7 +113,7 @@ def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
     scores = mean + user_bias + item_bias + factors @ user
     rated = {m for _, m, _ in rows}
     order = [i for i in np.lexsort((ids, -scores)) if int(ids[i]) not in rated][:k]
-    return [(int(ids[i]), float(scores[i])) for i in order]
+    return user, user_bias, [(int(ids[i]), float(scores[i])) for i in order]
 
 
 def recommend_from_lake(path: str | Path, k: int) -> list[tuple[int, int, str, float]]:
@@ -143,3 +149,29 @@ def recommend_from_lake(path: str | Path, k: int) -> list[tuple[int, int, str, f
     title = dict(zip(movies["movie_id"], movies["title"]))
     top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
     return [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]
+
+
+def recommend_for_user(user_id: int, k: int) -> list[tuple[int, int, str, float]]:
+    """(rank, movie_id, title, score) for a known user: the stream's latest fold-in when it
+    has one (after the user's new ratings), else the built `recommendations` table."""
+    import os
+
+    from movielake.session import spark_session
+    from movielake.stream import stream_recommendations
+
+    prefix = os.environ.get("MOVIELAKE_SCHEMA", "movielake")
+    spark = spark_session()
+    fresh = stream_recommendations(spark, user_id)
+    if fresh is not None:
+        return fresh[:k]
+    try:
+        built = spark.sql(f"select rank, movie_id, title, score from "
+                          f"{prefix}_recommenders.recommendations where user_id = {int(user_id)} "
+                          "order by rank").collect()
+    except Exception as exc:  # noqa: BLE001 - Spark raises several types for these
+        if "TABLE_OR_VIEW_NOT_FOUND" in str(exc) or "SCHEMA_NOT_FOUND" in str(exc):
+            raise PersonalRatingsError("no recommendations built yet: run make run first") from None
+        raise
+    if not built:
+        raise PersonalRatingsError(f"user {user_id} has no recommendations (unknown user?)")
+    return [(int(r.rank), int(r.movie_id), r.title, float(r.score)) for r in built][:k]

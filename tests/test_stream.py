@@ -1,0 +1,209 @@
+"""Streaming ingest end to end, on the shared synthetic build: a real Kafka broker (KRaft) started
+by `movielake kafka`, ratings produced to it (malformed ones among them), `movielake stream`
+(Spark Structured Streaming) killed with SIGKILL mid-way and restarted; then exactly the valid
+ratings are in the bronze table once each, every bad message is quarantined with the staging
+reason and its offset, and a user with new ratings has new recommendations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, rows
+
+STREAM_TIMEOUT = 600
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def broker(lake_home):
+    from movielake import kafka
+
+    assert kafka.start(port=_free_port(), controller_port=_free_port()) == 0
+    try:
+        yield kafka.bootstrap_servers()
+    finally:
+        broker = kafka.running()
+        assert kafka.stop() == 0
+        if broker:  # nothing left: no process, no listener
+            assert not Path(f"/proc/{broker['pid']}").exists()
+            assert not any(_listening(broker[p]) for p in ("port", "controller_port"))
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stream_command(synthetic_release: Path, *extra: str) -> list[str]:
+    dbt_vars = {"dataset": "synthetic", "raw_dir": str(synthetic_release), **SYNTHETIC_VARS}
+    return [sys.executable, "-m", "movielake.cli", "stream", "--vars", json.dumps(dbt_vars),
+            "--trigger-seconds", "0.5", *extra]
+
+
+def _env() -> dict:
+    return {**os.environ, "MOVIELAKE_SCHEMA": SYNTHETIC_SCHEMA, "PYTHONUNBUFFERED": "1"}
+
+
+def _run_until(command, log: Path, until=None, timeout=STREAM_TIMEOUT) -> int | None:
+    """Run the stream; with `until` (a test of its output), SIGKILL its whole process group
+    (Python and the Spark JVM) as soon as the output passes it."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=_env(),
+                                   cwd=PROJECT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return process.returncode
+            if until and until(log.read_text(errors="replace")):
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return None
+            time.sleep(0.2)
+        raise AssertionError(f"stream did not finish in {timeout}s; log:\n{log.read_text()[-3000:]}")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+# Malformed messages and the staging reason each must be quarantined with.
+BAD = [
+    ("1,1,7.0,964982224", "rating 7.0 outside 0.5-5.0"),
+    ("1,2,3.7,964982224", "rating 3.7 is not a multiple of 0.5"),
+    ("1,3,abc,964982224", "rating 'abc' is not a number"),
+    ("u3,1,4.0,964982224", "userId 'u3' is not a positive integer"),
+    ("3,99999,4.0,964982224", "movieId 99999 is not in the movies file"),
+    ("3,1,4.0,yesterday", "timestamp 'yesterday' is not epoch seconds"),
+    ("3,1,4.0", "expected 4 fields, found 3"),
+    ("", "empty line"),
+    ("userId,movieId,rating,timestamp", "userId 'userId' is not a positive integer"),
+]
+
+
+def _new_ratings(spark, count: int, user: int, built: list[int]) -> list[tuple]:
+    """`count` new (user, movie, rating, epoch) for movies the users have not rated; `user`
+    gives 5 stars to the movies of their built top-K, so that these must leave their list."""
+    S = f"{SYNTHETIC_SCHEMA}_staging"
+    rated = {(r["user_id"], r["movie_id"]) for r in rows(
+        spark, f"select user_id, movie_id from {S}.stg_movielens__ratings")}
+    users = sorted({u for u, _ in rated})
+    movies = sorted(r["movie_id"] for r in rows(spark, f"select movie_id from {S}.stg_movielens__movies"))
+    new = [(user, m, 5.0, 1_700_000_000 + i) for i, m in enumerate(built)]
+    taken = set(rated) | {(user, m) for m in built}
+    i = 0
+    while len(new) < count:
+        u, m = users[i % len(users)], movies[(i * 7) % len(movies)]
+        i += 1
+        if (u, m) in taken or u == user:
+            continue
+        taken.add((u, m))
+        new.append((u, m, float(1 + i % 9) / 2, 1_700_000_100 + i))
+    return new
+
+
+def test_kafka_stream_is_exactly_once_across_a_crash(spark, synthetic_build, synthetic_release,
+                                                     broker, lake_home, tmp_path, capsys,
+                                                     monkeypatch):
+    from movielake.produce import produce
+    from movielake.stream import table_path
+
+    R = f"{SYNTHETIC_SCHEMA}_recommenders"
+    user = rows(spark, f"select min(user_id) as u from {R}.recommendations")[0]["u"]
+    built = [r["movie_id"] for r in rows(
+        spark, f"select movie_id from {R}.recommendations where user_id = {user} order by rank")]
+    new = _new_ratings(spark, 300, user, built)
+
+    # offsets: the topic has one partition, so the n-th message sent has offset n
+    csv_part = [f"{u},{m},{r},{t}" for u, m, r, t in new[:200]] + [line for line, _ in BAD]
+    json_part = [f"{u},{m},{r},{t}" for u, m, r, t in new[200:]] + ["{not json"]
+    assert produce(csv_part, broker, dataset="synthetic", fmt="csv") == len(csv_part)
+    assert produce(json_part, broker, dataset="synthetic", fmt="json") == len(json_part)
+    expected_bad = {200 + i: reason for i, (_, reason) in enumerate(BAD)}
+    expected_bad[len(csv_part) + 100] = "expected 4 fields, found 1"
+    expected_valid = {(i if i < 200 else i + len(BAD)): rating for i, rating in enumerate(new)}
+
+    log = tmp_path / "stream.log"
+    # first run: batches of 100, killed (SIGKILL, no clean-up) once two batches are in
+    killed = _run_until(_stream_command(synthetic_release, "--source", "kafka",
+                                        "--max-per-batch", "100"), log,
+                        until=lambda text: "stream: batch 1:" in text)
+    assert killed is None, log.read_text()[-3000:]
+    first_run = log.read_text()
+    # second run: resumes from the checkpoint, processes what is left and exits
+    assert _run_until(_stream_command(synthetic_release, "--source", "kafka", "--available-now",
+                                      "--max-per-batch", "100"), log) == 0, log.read_text()[-3000:]
+
+    bronze = rows(spark, f"select *, unix_timestamp(rated_at) as epoch "
+                         f"from delta.`{table_path('bronze_ratings')}` where source like 'kafka:%'")
+    assert len(bronze) == len(expected_valid), "a rating lost or written twice"
+    assert {r["offset"]: (r["user_id"], r["movie_id"], r["rating"], r["epoch"])
+            for r in bronze} == expected_valid
+    quarantine = rows(spark, f"select * from delta.`{table_path('quarantine')}` "
+                             "where source like 'kafka:%'")
+    assert len(quarantine) == len(expected_bad)
+    assert {r["offset"]: r["reject_reason"] for r in quarantine} == expected_bad
+    assert all(r["source"] == "kafka:ratings/0" for r in quarantine + bronze)
+
+    # the crash happened after some batches were committed, and the rerun did not repeat them
+    assert "stream: batch 1:" in first_run
+    batches = rows(spark, f"select batch_id, count(*) as n from "
+                          f"delta.`{table_path('bronze_ratings')}` where source like 'kafka:%' "
+                          "group by batch_id")
+    assert len(batches) >= 3
+
+    # recommendations followed the user's new ratings (fold-in), and the CLI shows them
+    monkeypatch.setenv("MOVIELAKE_SCHEMA", SYNTHETIC_SCHEMA)
+    from movielake.cli import main
+
+    capsys.readouterr()
+    assert main(["recommend", "--user", str(user)]) == 0
+    shown = [int(line.split("(movie ")[1].split(",")[0])
+             for line in capsys.readouterr().out.splitlines()]
+    # the movies the user just rated were their built top-K: none of them is recommended now
+    assert len(shown) == 10 and not set(shown) & set(built)
+    factors = rows(spark, f"select * from delta.`{table_path('user_factors')}` "
+                          f"where user_id = {user}")
+    assert factors and all(len(f["features"]) > 0 for f in factors)
+
+
+def test_landing_folder_files_are_ingested_with_line_numbers(spark, synthetic_build,
+                                                             synthetic_release, tmp_path):
+    """No broker needed: CSV files dropped into the landing folder, each line parsed like a
+    release file's (header on line 1 skipped, bad lines quarantined with their line number)."""
+    from movielake.produce import write_landing
+    from movielake.stream import landing_dir, table_path
+
+    first = write_landing(["5,10,4.0,1700000000", "5,11,9.0,1700000001", "6,12,3.0,1700000002"],
+                          landing_dir(), dataset="synthetic", name="a.csv")
+    second = write_landing(["6,13,2.5,1700000003", "", "6,14,2.0,1700000004"],
+                           landing_dir(), dataset="synthetic", name="b.csv")
+    log = tmp_path / "landing.log"
+    assert _run_until(_stream_command(synthetic_release, "--source", "landing",
+                                      "--available-now"), log) == 0, log.read_text()[-3000:]
+    bronze = rows(spark, f"select source, line_number, user_id, movie_id, rating from "
+                         f"delta.`{table_path('bronze_ratings')}` where source like 'file:%'")
+    assert sorted((Path(r["source"][5:]).name, r["line_number"], r["user_id"], r["movie_id"],
+                   r["rating"]) for r in bronze) == [
+        ("a.csv", 2, 5, 10, 4.0), ("a.csv", 4, 6, 12, 3.0),
+        ("b.csv", 2, 6, 13, 2.5), ("b.csv", 4, 6, 14, 2.0)]
+    bad = rows(spark, f"select source, line_number, offset, reject_reason from "
+                      f"delta.`{table_path('quarantine')}` where source like 'file:%'")
+    assert sorted((Path(r["source"][5:]).name, r["line_number"], r["offset"], r["reject_reason"])
+                  for r in bad) == [("a.csv", 3, None, "rating 9.0 outside 0.5-5.0"),
+                                    ("b.csv", 3, None, "empty line")]
+    assert first.name == "a.csv" and second.name == "b.csv"
