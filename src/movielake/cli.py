@@ -85,12 +85,13 @@ def _doctor(_args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
+    from movielake.lake import NotBuiltError
     from movielake.personal import PersonalRatingsError, recommend_from_lake
 
     try:
         for rank, movie_id, title, score in recommend_from_lake(args.ratings, args.k):
             print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f})")
-    except PersonalRatingsError as exc:
+    except (PersonalRatingsError, NotBuiltError) as exc:
         print(f"movielake recommend: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -106,6 +107,24 @@ def _report(args: argparse.Namespace) -> int:
         return 1
     print(f"report: {out}")
     return 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    """Streamlit on movielake/app.py, loopback only; replaces this process (stop it by PID)."""
+    from pathlib import Path
+
+    import movielake
+
+    if args.schema_prefix:
+        os.environ["MOVIELAKE_SCHEMA"] = args.schema_prefix
+    command = [sys.executable, "-m", "streamlit", "run",
+               str(Path(movielake.__file__).with_name("app.py")),
+               "--server.address", "127.0.0.1", "--server.port", str(args.port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    print(f"MovieLake app on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
+    os.execv(sys.executable, command)
+    return 1  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,8 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="draw the HTML report (plots and tables) from the lakehouse's tables"
     )
-    report.add_argument("--schema-prefix", default=os.environ.get("MOVIELAKE_SCHEMA", "movielake"),
-                        help="prefix of the schemas to read, as in <prefix>_eda "
+    report.add_argument("--schema-prefix", help="prefix of the schemas to read, as in <prefix>_eda "
                              "(default: $MOVIELAKE_SCHEMA, else movielake)")
     report.add_argument("--out", help="HTML file to write, PNGs beside it "
                                       "(default: $MOVIELAKE_HOME/report/index.html)")
@@ -185,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
                            help="CSV with header movie_id,rating (0.5-5.0 in half stars)")
     recommend.add_argument("--k", type=int, default=10, help="how many movies (default 10)")
     recommend.set_defaults(func=_recommend)
+
+    app = commands.add_parser(
+        "app", help="the web app: rate movies and get recommendations, explore the lakehouse")
+    app.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default 8501)")
+    app.add_argument("--schema-prefix", help="prefix of the schemas to read "
+                                             "(default: $MOVIELAKE_SCHEMA, else movielake)")
+    app.set_defaults(func=_app)
     return parser
 
 
