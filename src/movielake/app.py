@@ -163,6 +163,7 @@ def explore_sections(prefix: str, home: str, versions: tuple) -> list:
     from movielake import report
 
     current = Lake(prefix, home)
+    report.use_theme()
     drawn = []
     for section in [*report.eda_sections(current), *report.model_sections(current)]:
         parts = []
@@ -218,10 +219,10 @@ def lineage_page() -> None:
         ref = current.ref(model)
         if current.exists(model):
             version = current.version(model)
-            rows.append((model, ref.name, version.version,
+            rows.append((model, ref.name, str(version.version),
                          f"{version.written_at:%Y-%m-%d %H:%M:%S} UTC", str(ref.path)))
         else:
-            rows.append((model, ref.name, None, "not built", str(ref.path)))
+            rows.append((model, ref.name, "–", "not built", str(ref.path)))
     table = pd.DataFrame(rows, columns=["model", "table", "Delta version", "written",
                                         "location"])
     if not current.exists("als_factors"):

@@ -121,7 +121,7 @@ def _app(args: argparse.Namespace) -> int:
                str(Path(movielake.__file__).with_name("app.py")),
                "--server.address", "127.0.0.1", "--server.port", str(args.port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+               "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
     print(f"MovieLake app on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
     os.execv(sys.executable, command)
     return 1  # not reached

@@ -215,6 +215,11 @@ TOP_COLUMNS = ["movie_rank", "title", "release_year", "ratings_count", "mean_rat
                "damped_mean_rating"]
 
 
+def use_theme() -> None:
+    """The plots' look (seaborn's), for the report and the app alike."""
+    sns.set_theme(style="whitegrid", context="notebook")
+
+
 def eda_sections(lake: Lake) -> Iterator[Section]:
     """The EDA marts' sections, one at a time (ReportError when the marts are not built)."""
     missing = [lake.name(t) for t in EDA_MARTS if not lake.exists(t)]
@@ -344,7 +349,7 @@ def render(schema_prefix: str | None = None, out: Path | str | None = None) -> P
     out.parent.mkdir(parents=True, exist_ok=True)
     page = Page(out.parent)
     page.progress(f"reading the {lake.prefix}_* tables in {lake.warehouse}")
-    sns.set_theme(style="whitegrid", context="notebook")
+    use_theme()
     for section in eda_sections(lake):
         page.add(section)
     for section in model_sections(lake):
