@@ -84,6 +84,7 @@ class Advisor:
             movies["ratings_count"] = 0
         movies["ratings_count"] = movies["ratings_count"].fillna(0).astype(int)
         self.movies = movies.set_index("movie_id", drop=False)
+        self._known = set(self.movies.index)
         self.scale = scale
         self.top_k_items, self.top_k_settings = top_k
         self.rating_items, self.rating_settings = rating
@@ -142,7 +143,7 @@ class Advisor:
 
     def check(self, rows) -> None:
         """personal.check_ratings on this release's scale (whole stars where it has no halves)."""
-        check_ratings(rows, set(self.movies.index), self.scale.low, self.scale.high)
+        check_ratings(rows, self._known, self.scale.low, self.scale.high)
         for row_label, _, stars in rows:
             if stars not in self.scale.values:
                 raise PersonalRatingsError(f"{row_label}: rating {stars} is off the scale "
@@ -160,9 +161,13 @@ class Advisor:
 
     def predicted_stars(self, rows, movie_ids: list[int]) -> dict[int, float]:
         """The served rating model's prediction for each movie, on the release's scale."""
-        everything = recommend(self.rating_items, self.rating_settings, rows,
-                               len(self.rating_items))
-        score = dict(everything)
+        items = self.rating_items
+        if self.rating_model != "als_implicit":
+            # an explicit fold-in reads only the rated movies' factors: scoring just the rated
+            # and the shown movies gives the same numbers as scoring the whole catalog
+            wanted = {movie for _, movie, _ in rows} | set(movie_ids)
+            items = items[items["id"].isin(wanted)]
+        score = dict(recommend(items, self.rating_settings, rows, len(items)))
         return {m: float(np.clip(score[m], self.scale.low, self.scale.high))
                 for m in movie_ids if m in score}
 
