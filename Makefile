@@ -13,6 +13,7 @@ DBT_ARGS ?=
 .PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
 .PHONY: bench-twins
 .PHONY: bench-accuracy bench-scale
+.PHONY: app browser bench-app
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -37,8 +38,21 @@ run: setup
 lint: setup
 	$(BIN)/sqlfluff lint models tests/dbt
 
-pytest: setup kafka-jars
+pytest: setup kafka-jars browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium and chromedriver, for the app's browser tests (tests/test_app_browser.py);
+# installed with apt when missing (root, or sudo).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+			-y -qq --no-install-recommends chromium chromium-driver fonts-liberation; }
+
+# The web app on http://127.0.0.1:8501 (APP_ARGS="--port 8600 --schema-prefix synth")
+APP_ARGS ?=
+app: setup
+	$(BIN)/movielake app $(APP_ARGS)
 
 test: lint pytest
 
@@ -106,3 +120,7 @@ bench-accuracy: setup
 # e.g. make bench-scale BENCH_ARGS="--sizes 100000 1000000 5000000 20000000".
 bench-scale: setup
 	nice -n 10 $(BIN)/python benchmarks/bench_scale.py $(BENCH_ARGS)
+
+# The app's recommendation latency (50 ratings) and the Spark-free CLI start, on a built lakehouse.
+bench-app: setup
+	$(BIN)/python benchmarks/bench_app.py $(BENCH_ARGS)

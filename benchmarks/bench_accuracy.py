@@ -50,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         if node.node.resource_type == "model":
             print(f"  {node.node.name:28} {node.execution_time:7.1f} s")
 
+    from movielake.lake import Lake
+
     spark = spark_session()
-    schema = "movielake_recommenders"
+    table = Lake().name  # model -> <schema>.<table>, as dbt named it ($MOVIELAKE_SCHEMA)
     show = lambda sql: spark.sql(sql).show(100, truncate=False)  # noqa: E731
     print("== Model metrics (test: refit on train + validation, scored once) ==")
     show(f"""select model, split, k, round(rmse, 4) rmse, round(mae, 4) mae,
@@ -59,17 +61,17 @@ def main(argv: list[str] | None = None) -> int:
                     round(recall_at_k, 4) r_at_k, round(ndcg_at_k, 4) ndcg_at_k,
                     round(map_at_k, 4) map_at_k, round(catalog_coverage, 4) coverage,
                     users_evaluated
-             from {schema}.model_metrics order by split desc, model""")
+             from {table('model_metrics')} order by split desc, model""")
     print("== ALS grid (validation) ==")
     show(f"""select model, rank, reg_param, alpha, round(val_rmse, 4) val_rmse,
                     round(val_mae, 4) val_mae, round(val_precision_at_k, 4) val_p_at_k,
                     round(val_ndcg_at_k, 4) val_ndcg_at_k, round(fit_seconds, 1) fit_s, selected
-             from {schema}.als_tuning order by model, rank, reg_param""")
+             from {table('als_tuning')} order by model, rank, reg_param""")
     print("== Served models (chosen on validation) ==")
-    show(f"select * from {schema}.served_models order by job")
+    show(f"select * from {table('served_models')} order by job")
 
     test = {r["model"]: r for r in spark.sql(
-        f"select * from {schema}.model_metrics where split = 'test'").collect()}
+        f"select * from {table('model_metrics')} where split = 'test'").collect()}
     best_rmse = min((r["rmse"], m) for m, r in test.items()
                     if m.startswith("als_") and r["rmse"] is not None)
     best_p = max((r["precision_at_k"], m) for m, r in test.items() if m != "popularity")
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{popular['precision_at_k']:.4f}: ratio {best_p[0] / popular['precision_at_k']:.2f}x; "
           f"{'beats' if best_p[0] > popular['precision_at_k'] else 'does NOT beat'} the baseline")
     print("== my_recommendations (seeds/my_ratings.csv) ==")
-    show(f"select * from {schema}.my_recommendations order by rank")
+    show(f"select * from {table('my_recommendations')} order by rank")
     return 0
 
 

@@ -47,13 +47,15 @@ def assert_real_png(path: Path) -> None:
 
 
 def alias_eda_marts(spark, prefix: str) -> None:
-    """Views <prefix>_eda.* over the synthetic build's marts: a prefix whose other layers we
-    control, whatever the rest of the project builds."""
+    """Delta copies <prefix>_eda.* of the synthetic build's marts: a prefix whose other layers
+    we control, whatever the rest of the project builds (the report reads Delta files, so
+    views would not do)."""
     from movielake.report import EDA_MARTS
 
     spark.sql(f"create database if not exists {prefix}_eda")
     for mart in EDA_MARTS:
-        spark.sql(f"create or replace view {prefix}_eda.{mart} as select * from {EDA}.{mart}")
+        spark.sql(f"create or replace table {prefix}_eda.{mart} using delta "
+                  f"as select * from {EDA}.{mart}")
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,8 @@ def test_sections_say_plainly_when_tables_are_absent(synthetic_build, spark, tmp
     assert code == 0, printed
     text = page.read_text()
     for table in ("rpta_recommenders.model_metrics", "rpta_recommenders.als_tuning",
-                  "rpta_twins.twin_pair_correlations", "rpta_twins.twin_validation"):
+                  "rpta_twins.user_twins", "rpta_twins.twin_pair_correlations",
+                  "rpta_twins.twin_validation"):
         assert re.search(rf'<p class="absent">Not available:[^\n]*{re.escape(table)}', text), table
     assert linked_images(page) == EDA_IMAGES
     assert not MODEL_IMAGES & {p.name for p in tmp_path.glob("*.png")}
@@ -176,6 +179,11 @@ def write_model_tables(spark, prefix: str) -> None:
              for group, centre in (("twins", 0.8), ("random", 0.0))
              for a, r in zip(range(0, 120, 2), rng.normal(centre, 0.2, 60))]
     pairs.append(("random", 999, 1000, 1, None))  # undefined correlation
+    spark.createDataFrame([(10, 11, 0.75, 30, 35, 35, 1), (20, 21, 0.5, 20, 30, 30, 2)],
+                          "user_a int, user_b int, jaccard double, movies_in_common int, "
+                          "set_size_a int, set_size_b int, pair_rank int"
+                          ).write.format("delta").mode("overwrite").saveAsTable(
+                              f"{prefix}_twins.user_twins")
     spark.createDataFrame(pairs, "pair_group string, user_a int, user_b int, co_rated int, "
                           "pearson double").write.format("delta").mode("overwrite").saveAsTable(
                               f"{prefix}_twins.twin_pair_correlations")

@@ -118,6 +118,7 @@ def _doctor(_args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
+    from movielake.lake import NotBuiltError
     from movielake.personal import PersonalRatingsError, recommend_from_lake, recommend_for_user
 
     if (args.ratings is None) == (args.user is None):
@@ -128,7 +129,7 @@ def _recommend(args: argparse.Namespace) -> int:
                else recommend_from_lake(args.ratings, args.k))
         for rank, movie_id, title, score in top:
             print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f})")
-    except PersonalRatingsError as exc:
+    except (PersonalRatingsError, NotBuiltError) as exc:
         print(f"movielake recommend: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -210,6 +211,24 @@ def _kafka(args: argparse.Namespace) -> int:
     return kafka.stop()
 
 
+def _app(args: argparse.Namespace) -> int:
+    """Streamlit on movielake/app.py, loopback only; replaces this process (stop it by PID)."""
+    from pathlib import Path
+
+    import movielake
+
+    if args.schema_prefix:
+        os.environ["MOVIELAKE_SCHEMA"] = args.schema_prefix
+    command = [sys.executable, "-m", "streamlit", "run",
+               str(Path(movielake.__file__).with_name("app.py")),
+               "--server.address", "127.0.0.1", "--server.port", str(args.port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
+    print(f"MovieLake app on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
+    os.execv(sys.executable, command)
+    return 1  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="movielake", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -281,8 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="draw the HTML report (plots and tables) from the lakehouse's tables"
     )
-    report.add_argument("--schema-prefix", default=os.environ.get("MOVIELAKE_SCHEMA", "movielake"),
-                        help="prefix of the schemas to read, as in <prefix>_eda "
+    report.add_argument("--schema-prefix", help="prefix of the schemas to read, as in <prefix>_eda "
                              "(default: $MOVIELAKE_SCHEMA, else movielake)")
     report.add_argument("--out", help="HTML file to write, PNGs beside it "
                                       "(default: $MOVIELAKE_HOME/report/index.html)")
@@ -346,6 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 "ratings), else the built recommendations table's")
     recommend.add_argument("--k", type=int, default=10, help="how many movies (default 10)")
     recommend.set_defaults(func=_recommend)
+
+    app = commands.add_parser(
+        "app", help="the web app: rate movies and get recommendations, explore the lakehouse")
+    app.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default 8501)")
+    app.add_argument("--schema-prefix", help="prefix of the schemas to read "
+                                             "(default: $MOVIELAKE_SCHEMA, else movielake)")
+    app.set_defaults(func=_app)
     return parser
 
 

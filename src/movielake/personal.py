@@ -116,38 +116,21 @@ def fold_in_user(items, settings: dict, rows, k: int):
     return user, user_bias, [(int(ids[i]), float(scores[i])) for i in order]
 
 
-def recommend_from_lake(path: str | Path, k: int) -> list[tuple[int, int, str, float]]:
+def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, int, str, float]]:
     """(rank, movie_id, title, score) for the ratings in `path`, from the tables a dbt build
-    stored (served model's item factors, movie titles); the file is checked before Spark starts."""
-    import os
+    stored (served model's item factors, movie titles), read without Spark (movielake.lake);
+    the file is checked first. A missing table raises movielake.lake.NotBuiltError."""
+    from movielake.lake import Lake
 
     rows = read_ratings_file(path)
-    prefix = os.environ.get("MOVIELAKE_SCHEMA", "movielake")
-    from movielake.session import spark_session
-
-    try:
-        spark = spark_session()
-        movies = spark.table(f"{prefix}_staging.stg_movielens__movies") \
-            .select("movie_id", "title").toPandas()
-        items = spark.sql(
-            f"select f.* from {prefix}_recommenders.als_factors as f "
-            f"inner join {prefix}_recommenders.served_models as s on f.model = s.model "
-            "where s.job = 'top_k' and f.scored_split = 'test' and f.side = 'item'").toPandas()
-    except Exception as exc:  # noqa: BLE001 - Spark raises several types for these
-        text = str(exc)
-        if "XSDB6" in text or "Another instance of Derby" in text or "metastore" in text.lower():
-            raise PersonalRatingsError(
-                "cannot open the lakehouse's metastore: is a dbt build (or another Spark "
-                "process) running on this data home? Wait for it to finish.") from None
-        if "TABLE_OR_VIEW_NOT_FOUND" in text or "SCHEMA_NOT_FOUND" in text:
-            raise PersonalRatingsError(
-                "no trained recommender found: build it first (make run, or dbt build "
-                "-s +my_recommendations)") from None
-        raise
-    stars = spark.sql(f"select distinct rating from {prefix}_staging.stg_movielens__ratings")
-    check_ratings(rows, set(movies["movie_id"]), rating_scale(r["rating"] for r in stars.collect()))
+    lake = lake or Lake()
+    movies = lake.read("stg_movielens__movies", columns=["movie_id", "title"])
+    items, settings = lake.served_item_factors("top_k")
+    # the built release's own scale, from the one-row-per-rating-value EDA mart
+    stars = lake.read("rating_distribution", columns=["rating"])["rating"]
+    check_ratings(rows, set(movies["movie_id"]), rating_scale(stars))
     title = dict(zip(movies["movie_id"], movies["title"]))
-    top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
+    top = recommend(items, settings, rows, k)
     return [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]
 
 

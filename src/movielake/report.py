@@ -2,13 +2,14 @@
 
 Every figure comes from an aggregate table (the EDA marts, and the recommenders' and twins'
 tables when they have been built); the page never re-aggregates raw ratings. Images are PNGs
-written beside the HTML file."""
+written beside the HTML file. Tables are read with movielake.lake (no Spark); `movielake app`
+draws the same figures with the functions below."""
 
 from __future__ import annotations
 
 import html
-import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +22,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-# Layers the report reads, as schema suffixes of the prefix (movielake_eda, ...).
-EDA, RECOMMENDERS, TWINS = "eda", "recommenders", "twins"
+from movielake.lake import Lake  # noqa: E402
+
 EDA_MARTS = ("rating_distribution", "monthly_activity", "genre_stats", "genre_trends",
              "rating_count_vs_mean", "mean_rating_by_count_bucket", "user_stats",
              "top_rated_movies", "most_rated_movies")
@@ -34,14 +35,42 @@ class ReportError(RuntimeError):
     """The report cannot be drawn (e.g. the EDA marts have not been built)."""
 
 
-def default_schema_prefix() -> str:
-    return os.environ.get("MOVIELAKE_SCHEMA", "movielake")
-
-
 def default_out() -> Path:
     from movielake.paths import data_home
 
     return data_home() / "report" / "index.html"
+
+
+# --- What a section holds: the report writes it as HTML, `movielake app` draws it in Streamlit
+
+@dataclass
+class Text:
+    text: str
+
+
+@dataclass
+class Figure:
+    name: str  # file stem of the report's PNG
+    figure: object  # a matplotlib figure; whoever shows it closes it
+
+
+@dataclass
+class Table:
+    frame: pd.DataFrame
+
+
+@dataclass
+class Absent:
+    """Tables a section needs that are not built (built_by: what makes them)."""
+
+    tables: list[str]
+    built_by: str | None = None
+
+
+@dataclass
+class Section:
+    title: str
+    parts: list
 
 
 @dataclass
@@ -65,38 +94,30 @@ class Page:
         self.progress(f"drew {file}")
         return f'<img src="{file}" alt="{html.escape(name)}">'
 
-    def section(self, title: str, *parts: str) -> None:
-        self.sections.append(f"<section><h2>{html.escape(title)}</h2>\n" + "\n".join(parts)
-                             + "\n</section>")
-
-    def absent(self, title: str, tables: list[str], built_by: str) -> None:
-        names = ", ".join(f"<code>{html.escape(t)}</code>" for t in tables)
-        self.section(title, f'<p class="absent">Not available: {names} not built yet '
-                            f"(made by {html.escape(built_by)}). Build it and run the report "
-                            "again to see this section.</p>")
-        self.progress(f"skipped '{title}': {', '.join(tables)} not built")
+    def add(self, section: Section) -> None:
+        parts = []
+        for part in section.parts:
+            if isinstance(part, Text):
+                parts.append(f"<p>{html.escape(part.text)}</p>")
+            elif isinstance(part, Figure):
+                parts.append(self.save(part.figure, part.name))
+            elif isinstance(part, Table):
+                parts.append(_table_html(part.frame))
+            elif isinstance(part, Absent):
+                names = ", ".join(f"<code>{html.escape(t)}</code>" for t in part.tables)
+                made_by = (f" (made by {html.escape(part.built_by)}). Build it and run the "
+                           "report again to see this section" if part.built_by else "")
+                parts.append(f'<p class="absent">Not available: {names} not built yet'
+                             f"{made_by}.</p>")
+                if len(section.parts) == 1:
+                    self.progress(f"skipped '{section.title}': {', '.join(part.tables)} not built")
+        self.sections.append(f"<section><h2>{html.escape(section.title)}</h2>\n"
+                             + "\n".join(parts) + "\n</section>")
 
 
 def _table_html(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, classes="data", na_rep="–",
                          float_format=lambda v: f"{v:.4g}")
-
-
-class Lake:
-    """Reads aggregate tables of one schema prefix into pandas."""
-
-    def __init__(self, spark, prefix: str) -> None:
-        self.spark, self.prefix = spark, prefix
-
-    def name(self, layer: str, table: str) -> str:
-        return f"{self.prefix}_{layer}.{table}"
-
-    def exists(self, layer: str, table: str) -> bool:
-        return self.spark.catalog.tableExists(self.name(layer, table))
-
-    def read(self, layer: str, table: str, order_by: str | None = None) -> pd.DataFrame:
-        sql = f"select * from {self.name(layer, table)}"
-        return self.spark.sql(sql + (f" order by {order_by}" if order_by else "")).toPandas()
 
 
 # --- EDA figures: each takes the mart's rows and returns a matplotlib figure ---------------
@@ -190,48 +211,51 @@ def user_activity_figure(users: pd.DataFrame):
     return fig
 
 
-def _eda_sections(page: Page, lake: Lake) -> None:
-    missing = [lake.name(EDA, t) for t in EDA_MARTS if not lake.exists(EDA, t)]
+TOP_COLUMNS = ["movie_rank", "title", "release_year", "ratings_count", "mean_rating",
+               "damped_mean_rating"]
+
+
+def use_theme() -> None:
+    """The plots' look (seaborn's), for the report and the app alike."""
+    sns.set_theme(style="whitegrid", context="notebook")
+
+
+def eda_sections(lake: Lake) -> Iterator[Section]:
+    """The EDA marts' sections, one at a time (ReportError when the marts are not built)."""
+    missing = [lake.name(t) for t in EDA_MARTS if not lake.exists(t)]
     if missing:
         raise ReportError(f"the EDA marts are not built ({', '.join(missing)} missing); "
                           "run `make run` (dbt build) first")
-    page.progress(f"reading the EDA marts of {lake.prefix}_{EDA}")
-    dist = lake.read(EDA, "rating_distribution", "rating")
-    monthly = lake.read(EDA, "monthly_activity", "month_start")
-    genres = lake.read(EDA, "genre_stats")
-    users = lake.read(EDA, "user_stats")
+    dist = lake.read("rating_distribution", order_by=["rating"])
+    monthly = lake.read("monthly_activity", order_by=["month_start"])
+    genres = lake.read("genre_stats")
+    users = lake.read("user_stats")
     total = int(dist["ratings_count"].sum())
-    page.section(
-        "Overview",
-        f"<p>{total:,} ratings by {len(users):,} users, from "
+    yield Section("Overview", [Text(
+        f"{total:,} ratings by {len(users):,} users, from "
         f"{pd.to_datetime(monthly['month_start']).min():%B %Y} to "
         f"{pd.to_datetime(monthly['month_start']).max():%B %Y}; mean rating "
-        f"{(dist['rating'] * dist['ratings_count']).sum() / total:.3f} stars.</p>")
-    page.section("Rating distribution", page.save(rating_distribution_figure(dist),
-                                                  "rating_distribution"))
-    page.section("Monthly activity", page.save(monthly_activity_figure(monthly),
-                                               "monthly_activity"))
-    page.section("Mean rating by genre", page.save(genre_means_figure(genres), "genre_means"))
-    trends = lake.read(EDA, "genre_trends", "year_kind, genre, calendar_year")
-    page.section("Genre trends over the years", page.save(genre_trends_figure(trends, genres),
-                                                          "genre_trends"))
-    bins = lake.read(EDA, "rating_count_vs_mean")
-    buckets = lake.read(EDA, "mean_rating_by_count_bucket", "bucket_start")
+        f"{(dist['rating'] * dist['ratings_count']).sum() / total:.3f} stars.")])
+    yield Section("Rating distribution",
+                  [Figure("rating_distribution", rating_distribution_figure(dist))])
+    yield Section("Monthly activity", [Figure("monthly_activity", monthly_activity_figure(monthly))])
+    yield Section("Mean rating by genre", [Figure("genre_means", genre_means_figure(genres))])
+    trends = lake.read("genre_trends", order_by=["year_kind", "genre", "calendar_year"])
+    yield Section("Genre trends over the years",
+                  [Figure("genre_trends", genre_trends_figure(trends, genres))])
+    bins = lake.read("rating_count_vs_mean")
+    buckets = lake.read("mean_rating_by_count_bucket", order_by=["bucket_start"])
     r = bins["pearson_log_count_vs_mean"].iloc[0] if len(bins) else None
-    page.section(
-        "Popularity vs rating",
-        f"<p>Pearson correlation of log10(ratings count) and mean rating over "
-        f"{int(bins['movies_total'].iloc[0]) if len(bins) else 0:,} rated movies: "
-        f"<strong>{'undefined' if r is None or pd.isna(r) else f'{r:.3f}'}</strong>.</p>",
-        page.save(count_vs_mean_figure(bins), "rating_count_vs_mean"),
-        page.save(count_bucket_boxes_figure(buckets), "mean_rating_by_count_bucket"))
-    page.section("User activity", page.save(user_activity_figure(users), "user_activity"))
-    columns = ["movie_rank", "title", "release_year", "ratings_count", "mean_rating",
-               "damped_mean_rating"]
+    yield Section("Popularity vs rating", [
+        Text(f"Pearson correlation of log10(ratings count) and mean rating over "
+             f"{int(bins['movies_total'].iloc[0]) if len(bins) else 0:,} rated movies: "
+             f"{'undefined' if r is None or pd.isna(r) else f'{r:.3f}'}."),
+        Figure("rating_count_vs_mean", count_vs_mean_figure(bins)),
+        Figure("mean_rating_by_count_bucket", count_bucket_boxes_figure(buckets))])
+    yield Section("User activity", [Figure("user_activity", user_activity_figure(users))])
     for table, title in (("top_rated_movies", "Top-rated movies"),
                          ("most_rated_movies", "Most-rated movies")):
-        page.section(title, _table_html(lake.read(EDA, table, "movie_rank")[columns]))
-        page.progress(f"tabled {table}")
+        yield Section(title, [Table(lake.read(table, order_by=["movie_rank"])[TOP_COLUMNS])])
 
 
 # --- Sections of other layers: drawn when their tables exist ----------------------------
@@ -277,37 +301,41 @@ def twin_correlations_figure(pairs: pd.DataFrame):
     return fig
 
 
-def _model_sections(page: Page, lake: Lake) -> None:
-    if lake.exists(RECOMMENDERS, "model_metrics"):
-        metrics = lake.read(RECOMMENDERS, "model_metrics", "split, model, k")
-        page.section("Model metrics", page.save(model_metrics_figure(metrics), "model_metrics"),
-                     _table_html(metrics))
+TWINS_SHOWN = 10  # pairs of user_twins tabled
+
+
+def model_sections(lake: Lake) -> Iterator[Section]:
+    """The recommenders' and the twins' sections; each says which tables are not built."""
+    if lake.exists("model_metrics"):
+        metrics = lake.read("model_metrics", order_by=["split", "model", "k"])
+        yield Section("Model metrics", [Figure("model_metrics", model_metrics_figure(metrics)),
+                                        Table(metrics)])
     else:
-        page.absent("Model metrics", [lake.name(RECOMMENDERS, "model_metrics")],
-                    "the recommender models")
-    if lake.exists(RECOMMENDERS, "als_tuning"):
-        tuning = lake.read(RECOMMENDERS, "als_tuning", "model, rank, reg_param")
-        page.section("ALS tuning curves", page.save(als_tuning_figure(tuning), "als_tuning"))
+        yield Section("Model metrics", [Absent([lake.name("model_metrics")],
+                                               "the recommender models")])
+    if lake.exists("als_tuning"):
+        tuning = lake.read("als_tuning", order_by=["model", "rank", "reg_param"])
+        yield Section("ALS tuning curves", [Figure("als_tuning", als_tuning_figure(tuning))])
     else:
-        page.absent("ALS tuning curves", [lake.name(RECOMMENDERS, "als_tuning")],
-                    "the ALS tuning model")
-    twins = [t for t in ("twin_pair_correlations", "twin_validation")
-             if lake.exists(TWINS, t)]
+        yield Section("ALS tuning curves", [Absent([lake.name("als_tuning")],
+                                                   "the ALS tuning model")])
+    tables = ("user_twins", "twin_pair_correlations", "twin_validation")
+    built = {t for t in tables if lake.exists(t)}
     parts = []
-    if "twin_pair_correlations" in twins:
-        pairs = lake.read(TWINS, "twin_pair_correlations")
-        parts.append(page.save(twin_correlations_figure(pairs), "twin_correlations"))
-    if "twin_validation" in twins:
-        parts.append(_table_html(lake.read(TWINS, "twin_validation", "pair_group")))
-    missing = [lake.name(TWINS, t) for t in ("twin_pair_correlations", "twin_validation")
-               if t not in twins]
-    if parts:
-        if missing:
-            parts.append(f'<p class="absent">Not available: {html.escape(", ".join(missing))} '
-                         "not built yet.</p>")
-        page.section("Taste twins", *parts)
-    else:
-        page.absent("Taste twins", missing, "the twins models")
+    if "user_twins" in built:
+        pairs = lake.read("user_twins", order_by=["pair_rank"])
+        parts.append(Text(f"The {min(TWINS_SHOWN, len(pairs))} most alike pairs of users "
+                          f"(of {len(pairs)}), by the Jaccard similarity of their rated movies:"))
+        parts.append(Table(pairs.head(TWINS_SHOWN)))
+    if "twin_pair_correlations" in built:
+        pairs = lake.read("twin_pair_correlations")
+        parts.append(Figure("twin_correlations", twin_correlations_figure(pairs)))
+    if "twin_validation" in built:
+        parts.append(Table(lake.read("twin_validation", order_by=["pair_group"])))
+    missing = [lake.name(t) for t in tables if t not in built]
+    if missing:
+        parts.append(Absent(missing, None if parts else "the twins models"))
+    yield Section("Taste twins", parts)
 
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -316,26 +344,23 @@ table.data td,table.data th{padding:3px 8px;border-bottom:1px solid #ddd;text-al
 .absent{color:#8a4b00;background:#fff4e0;padding:.6em}"""
 
 
-def render(schema_prefix: str | None = None, out: Path | str | None = None, spark=None) -> Path:
+def render(schema_prefix: str | None = None, out: Path | str | None = None) -> Path:
     """Draws the report of the tables under `schema_prefix` into `out` (an .html file; its PNGs
     go beside it) and returns the HTML file's path."""
-    prefix = schema_prefix or default_schema_prefix()
+    lake = Lake(schema_prefix)
     out = Path(out) if out else default_out()
     out.parent.mkdir(parents=True, exist_ok=True)
     page = Page(out.parent)
-    page.progress(f"starting Spark to read the {prefix}_* tables")
-    if spark is None:
-        from movielake.session import spark_session
-
-        spark = spark_session()
-    lake = Lake(spark, prefix)
-    sns.set_theme(style="whitegrid", context="notebook")
-    _eda_sections(page, lake)
-    _model_sections(page, lake)
+    page.progress(f"reading the {lake.prefix}_* tables in {lake.warehouse}")
+    use_theme()
+    for section in eda_sections(lake):
+        page.add(section)
+    for section in model_sections(lake):
+        page.add(section)
     out.write_text(
         "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>MovieLake report: {html.escape(prefix)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>MovieLake report</h1><p>Tables <code>{html.escape(prefix)}_*</code>, "
+        f"<title>MovieLake report: {html.escape(lake.prefix)}</title><style>{STYLE}</style></head>"
+        f"<body><h1>MovieLake report</h1><p>Tables <code>{html.escape(lake.prefix)}_*</code>, "
         f"drawn {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>\n"
         + "\n".join(page.sections) + "\n</body></html>\n", encoding="utf-8")
     page.progress(f"wrote {out} ({len(page.images)} images beside it)")

@@ -1,0 +1,200 @@
+"""Read the lakehouse's tables without Spark: straight from their Delta logs with the `deltalake`
+package (delta-rs). No JVM and no metastore, so it starts in a moment and works while a dbt
+build or `movielake serve` holds the metastore; a reader sees the last committed version.
+
+This is also the one place that knows where dbt puts a model's table:
+schema `<prefix>_<custom schema>` (dbt's default `generate_schema_name`), table = the model's
+alias, files in `<warehouse>/<schema>.db/<table>` (Spark's managed-table layout). The custom
+schema and alias come from dbt's manifest when there is one, else from the `+schema` configs of
+dbt_project.yml that apply to the folder holding the model's file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+DEFAULT_PREFIX = "movielake"
+
+
+class NotBuiltError(RuntimeError):
+    """A table the caller needs has not been built (yet) in this data home."""
+
+
+def default_schema_prefix() -> str:
+    """The prefix of every schema dbt writes: $MOVIELAKE_SCHEMA (as profiles/profiles.yml
+    reads it), else `movielake`."""
+    return os.environ.get("MOVIELAKE_SCHEMA") or DEFAULT_PREFIX
+
+
+@dataclass(frozen=True)
+class TableRef:
+    model: str
+    schema: str
+    table: str
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    """A Delta table's current version and when it was committed."""
+
+    version: int
+    written_at: datetime
+
+
+def schema_name(prefix: str, custom_schema: str | None) -> str:
+    """dbt's default generate_schema_name: the target schema, suffixed with the custom one."""
+    return f"{prefix}_{custom_schema.strip()}" if custom_schema else prefix
+
+
+def _manifest_path() -> Path:
+    """dbt's target folder ($DBT_TARGET_PATH, else target/ in the project)."""
+    from movielake.paths import project_dir
+
+    target = os.environ.get("DBT_TARGET_PATH")
+    folder = Path(target) if target else project_dir() / "target"
+    if not folder.is_absolute():
+        folder = project_dir() / folder
+    return folder / "manifest.json"
+
+
+def _project_configs() -> dict[str, dict]:
+    """model/seed name -> {"schema": custom schema or None, "alias": None} from dbt_project.yml:
+    each `+schema` applies to the folders below it, the deepest one wins (dbt's cascade)."""
+    import yaml
+
+    from movielake.paths import project_dir
+
+    root = project_dir()
+    project = yaml.safe_load((root / "dbt_project.yml").read_text())
+    name = project["name"]
+    found: dict[str, dict] = {}
+    for kind, paths_key, suffixes, default_paths in (
+        ("models", "model-paths", (".sql", ".py"), ["models"]),
+        ("seeds", "seed-paths", (".csv",), ["seeds"]),
+    ):
+        tree = (project.get(kind) or {}).get(name) or {}
+        for base in project.get(paths_key, default_paths):
+            for file in sorted((root / base).rglob("*")):
+                if file.suffix not in suffixes:
+                    continue
+                schema, node = tree.get("+schema"), tree
+                for folder in file.relative_to(root / base).parent.parts:
+                    node = node.get(folder) if isinstance(node, dict) else None
+                    if not isinstance(node, dict):
+                        break
+                    schema = node.get("+schema", schema)
+                found.setdefault(file.stem, {"schema": schema, "alias": None,
+                                             "location_root": None})
+    return found
+
+
+def _manifest_configs(path: Path) -> dict[str, dict]:
+    """model/seed name -> custom schema, alias and location_root, as dbt resolved them."""
+    manifest = json.loads(path.read_text())
+    project = manifest.get("metadata", {}).get("project_name")
+    found: dict[str, dict] = {}
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") not in ("model", "seed", "snapshot"):
+            continue
+        if project and node.get("package_name") != project:
+            continue
+        config = node.get("config") or {}
+        found[node["name"]] = {"schema": config.get("schema"), "alias": node.get("alias"),
+                               "location_root": config.get("location_root")}
+    return found
+
+
+class Lake:
+    """The tables of one schema prefix in one data home, read with deltalake into pandas."""
+
+    def __init__(self, prefix: str | None = None, home: Path | None = None,
+                 manifest: Path | None = None) -> None:
+        from movielake.paths import data_home
+        from movielake.spark_conf import session_conf
+
+        self.prefix = prefix or default_schema_prefix()
+        self.home = Path(home) if home else data_home()
+        self.warehouse = Path(session_conf(self.home)["spark.sql.warehouse.dir"])
+        self._manifest = manifest
+
+    @cached_property
+    def _configs(self) -> dict[str, dict]:
+        configs = _project_configs()
+        manifest = self._manifest or _manifest_path()
+        if manifest.is_file():
+            try:
+                configs.update(_manifest_configs(manifest))
+            except (OSError, ValueError, KeyError):
+                pass  # a half-written or foreign manifest: the project's own configs stand
+        return configs
+
+    def ref(self, model: str) -> TableRef:
+        """Where `model`'s table is (whether or not it has been built)."""
+        config = self._configs.get(model)
+        if config is None:
+            raise KeyError(f"{model}: no such model or seed in the dbt project")
+        schema = schema_name(self.prefix, config["schema"])
+        table = (config["alias"] or model).lower()
+        root = config.get("location_root")
+        path = Path(root) / table if root else self.warehouse / f"{schema.lower()}.db" / table
+        return TableRef(model, schema, table, path)
+
+    def name(self, model: str) -> str:
+        return self.ref(model).name
+
+    def exists(self, model: str) -> bool:
+        return (self.ref(model).path / "_delta_log").is_dir()
+
+    def _table(self, model: str):
+        from deltalake import DeltaTable
+
+        ref = self.ref(model)
+        if not (ref.path / "_delta_log").is_dir():
+            raise NotBuiltError(
+                f"{ref.name} is not built (no Delta table at {ref.path}); build it with "
+                f"`make run` (dbt build -s +{model}) with MOVIELAKE_HOME={self.home} and "
+                f"MOVIELAKE_SCHEMA={self.prefix}")
+        return DeltaTable(str(ref.path))
+
+    def read(self, model: str, columns: list[str] | None = None, filters=None,
+             order_by: list[str] | str | None = None) -> pd.DataFrame:
+        """The table's rows (the latest committed version); `filters` as pyarrow's DNF list,
+        e.g. [("side", "=", "item")]."""
+        frame = self._table(model).to_pandas(columns=columns, filters=filters)
+        if order_by:
+            frame = frame.sort_values(order_by, kind="stable").reset_index(drop=True)
+        return frame
+
+    def version(self, model: str) -> TableVersion:
+        table = self._table(model)
+        last = table.history(1)[0]
+        return TableVersion(table.version(),
+                            datetime.fromtimestamp(last["timestamp"] / 1000, tz=timezone.utc))
+
+    def served_item_factors(self, job: str = "top_k") -> tuple[pd.DataFrame, dict]:
+        """The item rows of the model served for `job` ("top_k" or "rating"), as refit on
+        train + validation, and its settings (one row of als_factors as a dict)."""
+        served = self.read("served_models", filters=[("job", "=", job)])
+        if served.empty:
+            raise NotBuiltError(f"{self.name('served_models')} names no model for job {job!r}")
+        model = str(served["model"].iloc[0])
+        items = self.read("als_factors", filters=[("model", "=", model),
+                                                  ("scored_split", "=", "test"),
+                                                  ("side", "=", "item")],
+                          order_by="id")
+        if items.empty:
+            raise NotBuiltError(f"{self.name('als_factors')} has no item factors of the served "
+                                f"model {model}")
+        return items, items.iloc[0].to_dict()
