@@ -12,7 +12,7 @@ DBT_ARGS ?=
 
 .PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
 .PHONY: bench-twins
-.PHONY: bench-accuracy
+.PHONY: bench-accuracy bench-peers
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -37,7 +37,8 @@ run: setup
 lint: setup
 	$(BIN)/sqlfluff lint models tests/dbt
 
-pytest: setup
+# the tests also run the peers benchmark: they need the [bench] extra
+pytest: setup $(VENV)/.bench-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
@@ -79,3 +80,11 @@ bench-twins: setup
 # Recommenders' accuracy on the bundled ml-latest-small: every model's metrics, stage times.
 bench-accuracy: setup
 	$(BIN)/python benchmarks/bench_accuracy.py $(BENCH_ARGS)
+
+# Peers (Surprise, implicit, EASE) tuned, refit and scored like our models, on the split tables
+# of a built data home, e.g. make bench-peers BENCH_ARGS="--peers ease,implicit_als".
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	@touch $@
+bench-peers: setup $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/bench_peers.py $(BENCH_ARGS)

@@ -64,8 +64,9 @@ def spark(lake_home):
 
 
 SYNTHETIC_SCHEMA = "synth"
-# Vars that keep the synthetic build quick (recommenders: a 2 x 1 ALS grid instead of 4 x 4).
-SYNTHETIC_VARS = {"als_ranks": [4, 8], "als_reg_params": [0.1]}
+# Vars that keep the synthetic build quick (recommenders: a 2 x 1 ALS grid instead of 4 x 4,
+# two item_item lambdas instead of four).
+SYNTHETIC_VARS = {"als_ranks": [4, 8], "als_reg_params": [0.1], "item_item_lambdas": [20, 200]}
 
 
 @pytest.fixture(scope="session")

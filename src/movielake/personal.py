@@ -1,5 +1,6 @@
 """Personal recommendations for a new user: their ratings file checked, folded into the served
-ALS model's item factors (movielake.foldin), and the top K movies they have not rated."""
+top-K model (an ALS variant's item factors, movielake.foldin; or item_item's weights, their
+ratings times B, movielake.item_item), and the top K movies they have not rated."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from movielake import item_item
 from movielake.foldin import fold_in
 
 
@@ -55,10 +57,14 @@ def check_ratings(rows, known_movies, low: float = 0.5, high: float = 5.0) -> No
 def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
     """Top-K (movie_id, score) for a new user with `rows` (label, movie_id, rating).
 
-    items: pandas frame of the served model's item rows (id, features, bias, global_mean);
-    settings: its model, reg_param, alpha, user_damping (one row of als_factors)."""
+    items: pandas frame of the served model's item rows: for an ALS variant (id, features,
+    bias, global_mean) from als_factors, settings its model, reg_param, alpha, user_damping (one
+    row of als_factors); for item_item (movie_id, neighbour_ids, weights, weighting) from
+    item_item_weights, settings its model and weighting (one row of it)."""
     if items.empty:
         raise PersonalRatingsError("no served model's item factors: build the recommenders first")
+    if settings.get("model") == item_item.MODEL:
+        return _recommend_item_item(items, settings, rows, k)
     ids = items["id"].to_numpy()
     factors = np.vstack(items["features"].to_numpy())
     item_bias = items["bias"].to_numpy(dtype=float)
@@ -88,6 +94,36 @@ def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
     return [(int(ids[i]), float(scores[i])) for i in order]
 
 
+def _recommend_item_item(weights, settings: dict, rows, k: int) -> list[tuple[int, float]]:
+    """item_item fold-in: the new user's values of X (binarised or stars, as the model was
+    fit) times the stored rows of B; no retraining."""
+    known = set(weights["movie_id"].astype(int))
+    if not any(m in known for _, m, _ in rows):
+        raise PersonalRatingsError("none of the rated movies is known to the model "
+                                   "(too few ratings in the training data)")
+    ids, scores = item_item.fold_in_scores(weights, [m for _, m, _ in rows],
+                                           [r for _, _, r in rows], settings["weighting"])
+    rated = {m for _, m, _ in rows}
+    order = [i for i in np.lexsort((ids, -scores)) if int(ids[i]) not in rated][:k]
+    return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def served_items(spark, prefix: str):
+    """The served top-K model's stored item rows (its train + validation refit) as pandas,
+    whatever its kind: als_factors' item rows, or item_item_weights' rows."""
+    served = spark.sql(f"select model from {prefix}_recommenders.served_models "
+                       "where job = 'top_k'").first()
+    if served is None:
+        raise PersonalRatingsError("no served top-K model: build the recommenders first")
+    if served["model"] == item_item.MODEL:
+        table = f"{prefix}_recommenders.item_item_weights"
+        where = f"model = '{item_item.MODEL}' and scored_split = 'test'"
+    else:
+        table = f"{prefix}_recommenders.als_factors"
+        where = f"model = '{served['model']}' and scored_split = 'test' and side = 'item'"
+    return spark.sql(f"select * from {table} where {where}").toPandas()
+
+
 def recommend_from_lake(path: str | Path, k: int) -> list[tuple[int, int, str, float]]:
     """(rank, movie_id, title, score) for the ratings in `path`, from the tables a dbt build
     stored (served model's item factors, movie titles); the file is checked before Spark starts."""
@@ -101,10 +137,7 @@ def recommend_from_lake(path: str | Path, k: int) -> list[tuple[int, int, str, f
         spark = spark_session()
         movies = spark.table(f"{prefix}_staging.stg_movielens__movies") \
             .select("movie_id", "title").toPandas()
-        items = spark.sql(
-            f"select f.* from {prefix}_recommenders.als_factors as f "
-            f"inner join {prefix}_recommenders.served_models as s on f.model = s.model "
-            "where s.job = 'top_k' and f.scored_split = 'test' and f.side = 'item'").toPandas()
+        items = served_items(spark, prefix)
     except Exception as exc:  # noqa: BLE001 - Spark raises several types for these
         text = str(exc)
         if "XSDB6" in text or "Another instance of Derby" in text or "metastore" in text.lower():

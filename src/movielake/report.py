@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 # Layers the report reads, as schema suffixes of the prefix (movielake_eda, ...).
-EDA, RECOMMENDERS, TWINS = "eda", "recommenders", "twins"
+EDA, RECOMMENDERS, TWINS, BENCHMARKS = "eda", "recommenders", "twins", "benchmarks"
 EDA_MARTS = ("rating_distribution", "monthly_activity", "genre_stats", "genre_trends",
              "rating_count_vs_mean", "mean_rating_by_count_bucket", "user_stats",
              "top_rated_movies", "most_rated_movies")
@@ -274,6 +274,23 @@ def twin_correlations_figure(pairs: pd.DataFrame):
     return fig
 
 
+def _peers_section(page: Page, lake: Lake) -> None:
+    """Our models' test figures beside the peers' (make bench-peers writes them), each as a
+    ratio to the best peer's."""
+    from movielake.comparison import PEERS_TABLE, ours, side_by_side
+
+    title = "MovieLake and its peers (test split)"
+    if not (lake.exists(RECOMMENDERS, "model_metrics") and lake.exists(BENCHMARKS, PEERS_TABLE)):
+        page.absent(title, [lake.name(BENCHMARKS, PEERS_TABLE)], "`make bench-peers`")
+        return
+    peers = lake.read(BENCHMARKS, PEERS_TABLE, "model")
+    both = pd.concat([ours(lake.spark, lake.prefix), peers], ignore_index=True)
+    page.section(title, "<p>Each figure, and in brackets its ratio to the best peer's (K = "
+                 f"{int(peers['k'].iloc[0])}). Peers tuned on validation and refit on train + "
+                 "validation, scored with the same metric code.</p>",
+                 _table_html(side_by_side(both)))
+
+
 def _model_sections(page: Page, lake: Lake) -> None:
     if lake.exists(RECOMMENDERS, "model_metrics"):
         metrics = lake.read(RECOMMENDERS, "model_metrics", "split, model, k")
@@ -282,6 +299,10 @@ def _model_sections(page: Page, lake: Lake) -> None:
     else:
         page.absent("Model metrics", [lake.name(RECOMMENDERS, "model_metrics")],
                     "the recommender models")
+    _peers_section(page, lake)
+    if lake.exists(RECOMMENDERS, "item_item_tuning"):
+        page.section("Item-item tuning (validation)",
+                     _table_html(lake.read(RECOMMENDERS, "item_item_tuning", "reg_lambda")))
     if lake.exists(RECOMMENDERS, "als_tuning"):
         tuning = lake.read(RECOMMENDERS, "als_tuning", "model, rank, reg_param")
         page.section("ALS tuning curves", page.save(als_tuning_figure(tuning), "als_tuning"))
