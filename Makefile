@@ -12,7 +12,7 @@ DBT_ARGS ?=
 
 .PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
 .PHONY: bench-twins
-.PHONY: bench-accuracy bench-scale
+.PHONY: bench-accuracy bench-scale bench-peers
 .PHONY: app browser bench-app
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
@@ -38,7 +38,8 @@ run: setup
 lint: setup
 	$(BIN)/sqlfluff lint models tests/dbt
 
-pytest: setup kafka-jars browser
+# the tests also run the peers benchmark: they need the [bench] extra
+pytest: setup kafka-jars browser $(VENV)/.bench-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium and chromedriver, for the app's browser tests (tests/test_app_browser.py);
@@ -124,3 +125,11 @@ bench-scale: setup
 # The app's recommendation latency (50 ratings) and the Spark-free CLI start, on a built lakehouse.
 bench-app: setup
 	$(BIN)/python benchmarks/bench_app.py $(BENCH_ARGS)
+
+# Peers (Surprise, implicit, EASE) tuned, refit and scored like our models, on the split tables
+# of a built data home, e.g. make bench-peers BENCH_ARGS="--peers ease,implicit_als".
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	@touch $@
+bench-peers: setup $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/bench_peers.py $(BENCH_ARGS)

@@ -182,3 +182,85 @@ def test_als_result_does_not_depend_on_input_partitioning(spark):
     assert np.allclose(predictions[0], predictions[1], atol=1e-6)
     assert als.num_blocks(20_000_263) == 21 and als.num_blocks(100) == 2
     assert als.num_blocks(100, 9) == 9
+
+
+def _ease(x: np.ndarray, reg_lambda: float) -> np.ndarray:
+    """EASE written out from its definition, in float64: B = I - P diag(1/diag(P))."""
+    p = np.linalg.inv(x.T @ x + reg_lambda * np.eye(x.shape[1]))
+    return np.eye(x.shape[1]) - p @ np.diag(1 / np.diag(p))
+
+
+def _ratings(spark, seed: int = 5):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame([(u, m, float(rng.integers(1, 11)) / 2) for u in range(1, 31)
+                          for m in range(100, 140) if rng.random() < 0.35],
+                         columns=["user_id", "movie_id", "rating"])
+    return frame, spark.createDataFrame(frame, "user_id int, movie_id int, rating double")
+
+
+@pytest.mark.parametrize("weighting", ["binary", "rating"])
+def test_item_item_weights_are_ease_on_the_spark_gram_matrix(spark, weighting):
+    from movielake import item_item
+
+    frame, ratings = _ratings(spark)
+    counts = frame.movie_id.value_counts()
+    items = np.sort(counts[counts >= 3].index.to_numpy())
+    kept = frame[frame.movie_id.isin(items)]
+    users = np.sort(kept.user_id.unique())
+    x = np.zeros((len(users), len(items)))
+    x[np.searchsorted(users, kept.user_id), np.searchsorted(items, kept.movie_id)] = (
+        1.0 if weighting == "binary" else kept.rating)
+    rows, seconds = item_item.fit(ratings, 5.0, weighting, min_ratings=3, max_items=1000,
+                                  neighbours=0)
+    got_items, b = item_item.dense(rows)
+    assert seconds > 0 and list(got_items) == list(items)
+    assert np.allclose(b, _ease(x, 5.0), atol=1e-5)
+    assert np.all(np.diag(b) == 0)
+
+
+def test_item_item_catalogue_cap_keeps_the_most_rated(spark, capsys):
+    from movielake import item_item
+
+    frame, ratings = _ratings(spark)
+    counts = frame.groupby("movie_id").size().reset_index(name="n").sort_values(
+        ["n", "movie_id"], ascending=[False, True])
+    got = item_item.catalogue(ratings, 1, 10)
+    assert list(got) == sorted(counts.movie_id.iloc[:10])
+    assert "more than item_item_max_items = 10" in capsys.readouterr().out
+
+
+def test_item_item_pruning_keeps_the_largest_weights(spark):
+    from movielake import item_item
+
+    _, ratings = _ratings(spark)
+    full, _ = item_item.fit(ratings, 5.0, "binary", 1, 1000, neighbours=0)
+    pruned, _ = item_item.fit(ratings, 5.0, "binary", 1, 1000, neighbours=4)
+    _, b = item_item.dense(full)
+    _, p = item_item.dense(pruned)
+    assert all(len(ids) == 4 for ids in pruned.neighbour_ids)
+    for row_full, row_pruned in zip(b, p):
+        kept = row_pruned != 0
+        assert kept.sum() == 4 and np.allclose(row_pruned[kept], row_full[kept])
+        assert np.abs(row_full[~kept]).max() <= np.abs(row_full[kept]).min() + 1e-7
+
+
+def test_item_item_fold_in_is_the_models_own_scoring(spark):
+    """A user's fold-in (their ratings times B, movielake.personal) ranks exactly as the model
+    scores that user from the fit data (item_item.top_k_unseen), rated movies excluded."""
+    from movielake import item_item
+
+    frame, ratings = _ratings(spark)
+    rows, _ = item_item.fit(ratings, 5.0, "binary", 3, 1000, neighbours=0)
+    weights = rows.assign(model=item_item.MODEL, weighting="binary")
+    stored = spark.createDataFrame(weights)
+    top = item_item.top_k_unseen(stored, ratings, ratings, 5).toPandas()
+    for user_id in (1, 7, 30):
+        mine = frame[frame.user_id == user_id]
+        got = recommend(weights, weights.iloc[0].to_dict(),
+                        [("r", int(m), r) for m, r in zip(mine.movie_id, mine.rating)], 5)
+        expected = top[top.user_id == user_id].sort_values("rank")
+        assert [m for m, _ in got] == expected.movie_id.tolist()
+        assert np.allclose([s for _, s in got], expected.score, atol=1e-5)
+        assert not {m for m, _ in got} & set(mine.movie_id)

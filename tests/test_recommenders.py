@@ -27,12 +27,12 @@ def test_every_rating_is_split_once_with_train_for_every_user(spark, synthetic_b
 
 def test_model_metrics_cover_every_model_and_split(spark, synthetic_build):
     metrics = {(r["model"], r["split"]): r for r in rows(spark, f"select * from {R}.model_metrics")}
-    models = {"popularity", "als_explicit", "als_residual", "als_implicit"}
+    models = {"popularity", "als_explicit", "als_residual", "als_implicit", "item_item"}
     assert set(metrics) == {(m, s) for m in models for s in ("validation", "test")}
     for (model, _), row in metrics.items():
         assert row["k"] == 10 and row["users_evaluated"] > 100
         assert 0 <= row["precision_at_k"] <= 1 and 0 < row["catalog_coverage"] <= 1
-        if model == "als_implicit":
+        if model in ("als_implicit", "item_item"):
             assert row["rmse"] is None
         else:
             assert 0 < row["rmse"] < 2 and row["accuracy"] == pytest.approx(1 - row["mae"] / 5)
@@ -56,6 +56,69 @@ def test_tuning_selects_one_setting_per_variant(spark, synthetic_build):
     assert {r["fit_users"] for r in tuning} == {SYNTHETIC_VARS["als_tuning_max_users"]}
     assert len({r["fit_ratings"] for r in tuning}) == 1
     assert 0 < tuning[0]["fit_ratings"] < train
+
+
+def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_build):
+    """The stored weights are EASE's B, solved here directly in float64 from the fit ratings
+    (this checks the Gram matrix Spark aggregated, the solve and the stored layout)."""
+    tuning = rows(spark, f"select * from {R}.item_item_tuning")
+    assert sorted(r["reg_lambda"] for r in tuning) == sorted(SYNTHETIC_VARS["item_item_lambdas"])
+    chosen = [r for r in tuning if r["selected"]]
+    assert len(chosen) == 1 and chosen[0]["val_precision_at_k"] == max(
+        r["val_precision_at_k"] for r in tuning)
+    assert all(r["fit_seconds"] > 0 and r["weighting"] == "binary" for r in tuning)
+
+    fit = spark.sql(f"""select user_id, movie_id from {R}.rating_splits
+        where split in ('train', 'validation')""").toPandas()
+    counts = fit.movie_id.value_counts()
+    items = np.sort(counts[counts >= chosen[0]["min_ratings"]].index.to_numpy())
+    fit = fit[fit.movie_id.isin(items)]
+    users = np.sort(fit.user_id.unique())
+    x = np.zeros((len(users), len(items)))
+    x[np.searchsorted(users, fit.user_id), np.searchsorted(items, fit.movie_id)] = 1.0
+    p = np.linalg.inv(x.T @ x + chosen[0]["reg_lambda"] * np.eye(len(items)))
+    expected = -p / np.diag(p)[None, :]
+    np.fill_diagonal(expected, 0.0)
+
+    stored = spark.sql(f"""select * from {R}.item_item_weights
+        where scored_split = 'test'""").toPandas()
+    assert len(stored) == len(items) == chosen[0]["items"]
+    assert set(stored.reg_lambda) == {chosen[0]["reg_lambda"]}
+    for row in stored.itertuples():
+        i = np.searchsorted(items, row.movie_id)
+        got = np.zeros(len(items))
+        got[np.searchsorted(items, row.neighbour_ids)] = row.weights
+        assert np.allclose(got, expected[i], rtol=1e-3, atol=1e-5), row.movie_id
+
+
+def test_top_k_is_served_by_the_best_validation_model(spark, synthetic_build):
+    served = {r["job"]: r for r in rows(spark, f"select * from {R}.served_models")}
+    validation = rows(spark, f"""select model, precision_at_k, ndcg_at_k, rmse
+        from {R}.model_metrics where split = 'validation' and model != 'popularity'""")
+    best = max(validation, key=lambda r: (r["precision_at_k"], r["ndcg_at_k"]))
+    assert served["top_k"]["model"] == best["model"]
+    assert served["rating"]["model"] == min(
+        (r for r in validation if r["rmse"] is not None), key=lambda r: r["rmse"])["model"]
+
+
+def test_recommendations_come_from_the_served_model(spark, synthetic_build):
+    """recommendations equals the served top-K model's own top-K for each user (ALS variant:
+    user . item factors; item_item: train + validation ratings times B)."""
+    from movielake import als, item_item
+
+    served = rows(spark, f"select model from {R}.served_models where job = 'top_k'")[0]["model"]
+    seen = spark.table(f"{R}.rating_splits")
+    if served == item_item.MODEL:
+        fit = seen.where("split in ('train', 'validation')")
+        top = item_item.top_k_unseen(
+            spark.table(f"{R}.item_item_weights").where("scored_split = 'test'"), fit, seen, 10)
+    else:
+        top = als.top_k_unseen(spark.table(f"{R}.als_factors").where(
+            f"scored_split = 'test' and model = '{served}'"), seen, 10)
+    expected = {(r["user_id"], r["rank"], r["movie_id"]) for r in top.collect()}
+    got = {(r["user_id"], r["rank"], r["movie_id"]) for r in rows(
+        spark, f"select user_id, rank, movie_id from {R}.recommendations")}
+    assert got == expected
 
 
 def test_recommendations_are_top_k_unseen_with_titles(spark, synthetic_build):
@@ -136,6 +199,28 @@ def test_fold_in_of_a_training_user_reproduces_als_residual(spark, synthetic_bui
             assert score == pytest.approx(expected[movie], rel=1e-3, abs=1e-3), (user_id, movie)
         checked += 1
     assert checked == 5
+
+
+def test_item_item_fold_in_reproduces_the_model_scores_of_training_users(spark,
+                                                                        synthetic_build):
+    """Fold-in for item_item is the user's ratings times B: a training user folded in from
+    their train + validation ratings gets the top-K the model itself scores for them."""
+    from movielake import item_item
+    from movielake.personal import recommend
+
+    weights_df = spark.table(f"{R}.item_item_weights").where("scored_split = 'test'")
+    weights = weights_df.toPandas()
+    fit = spark.table(f"{R}.rating_splits").where("split in ('train', 'validation')")
+    users = fit.select("user_id").distinct().orderBy("user_id").limit(5)
+    model_top = item_item.top_k_unseen(weights_df, fit, fit, 10, users=users).toPandas()
+    mine = fit.join(users, "user_id").toPandas()
+    for user_id, ratings in mine.groupby("user_id"):
+        got = recommend(weights, weights.iloc[0].to_dict(),
+                        [("r", int(m), float(r)) for m, r in zip(ratings.movie_id, ratings.rating)],
+                        10)
+        expected = model_top[model_top.user_id == user_id].sort_values("rank")
+        assert [m for m, _ in got] == expected.movie_id.tolist(), user_id
+        assert np.allclose([s for _, s in got], expected.score, rtol=1e-4, atol=1e-6)
 
 
 def test_my_recommendations_exclude_the_rated_movies(spark, synthetic_build):

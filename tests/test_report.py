@@ -175,6 +175,16 @@ def write_model_tables(spark, prefix: str) -> None:
                               f"{prefix}_recommenders.model_metrics")
     spark.createDataFrame(tuning_rows(), TUNING_SCHEMA).write.format("delta").mode(
         "overwrite").saveAsTable(f"{prefix}_recommenders.als_tuning")
+    # what benchmarks/bench_peers.py writes: one row per peer, test figures
+    spark.sql(f"create database if not exists {prefix}_benchmarks")
+    spark.createDataFrame(
+        [("ease", True, "reg_lambda 200.0", None, None, 0.1, 0.08, 0.14, 0.06, 0.05, 4.0, 1.0, 10),
+         ("surprise_svd", True, "n_factors 50", 0.9, 0.7, None, None, None, None, None, 9.0, 2.0,
+          10)],
+        "model string, is_peer boolean, setting string, rmse double, mae double, "
+        "precision_at_k double, recall_at_k double, ndcg_at_k double, map_at_k double, "
+        "catalog_coverage double, tune_s double, fit_s double, k bigint"
+    ).write.format("delta").mode("overwrite").saveAsTable(f"{prefix}_benchmarks.peer_metrics")
     pairs = [(group, int(a), int(a) + 1, 12, float(np.clip(r, -1, 1)))
              for group, centre in (("twins", 0.8), ("random", 0.0))
              for a, r in zip(range(0, 120, 2), rng.normal(centre, 0.2, 60))]
@@ -205,6 +215,9 @@ def test_sections_render_when_tables_exist(synthetic_build, spark, tmp_path):
     for name in MODEL_IMAGES:
         assert_real_png(tmp_path / name)
     assert "0.812" in text and "als_implicit" in text  # the validation and metrics tables
+    # side by side: our als_implicit P@K 0.12 is 1.20x the best peer's (ease, 0.1)
+    assert "MovieLake als_implicit" in text and "0.1200 (1.20x)" in text
+    assert "0.8800 (0.98x)" in text  # our als RMSE against surprise_svd's 0.9
 
 
 def test_report_without_eda_marts_fails_with_a_message(synthetic_build, tmp_path, capsys):

@@ -6,13 +6,14 @@ Validation rows come from models fit on train, test rows from the refits on trai
 validation. Rating metrics are over the split's pairs whose user and movie occur in the fit
 data (what every model can score); ranking metrics over the users with relevant held-out
 items, candidates excluding what the user rated in the fit data. als_implicit predicts
-preference, not stars: it has no rating metrics.
+preference, not stars: it has no rating metrics, nor has item_item (movielake.item_item,
+scored from its stored weights like the ALS variants from their factors).
 """
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake import als
+from movielake import als, item_item
 from movielake.metrics import ranking_metrics, rating_metrics
 from movielake.recommenders import fit_ratings, held_out, setting
 
@@ -31,6 +32,7 @@ def model(dbt, spark):
                         float)
     splits = dbt.ref("rating_splits")
     factors = dbt.ref("als_factors")
+    weights = dbt.ref("item_item_weights")
     models = [r["model"] for r in factors.select("model").distinct().orderBy("model").collect()]
     catalog = dbt.ref("stg_movielens__movies").count()
     popular_predictions = dbt.ref("popularity_predictions")
@@ -59,6 +61,10 @@ def model(dbt, spark):
                                       relevant, k, catalog)
             rows.append({"model": name, "split": split, "k": k, **rating, **ranking})
             mine.unpersist()
+        top = item_item.top_k_unseen(weights.where(F.col("scored_split") == split), fit, fit, k,
+                                     users=relevant)
+        rows.append({"model": item_item.MODEL, "split": split, "k": k,
+                     **ranking_metrics(top, relevant, k, catalog)})
         fit.unpersist()
         pairs.unpersist()
     return spark.createDataFrame([[row.get(c) for c in COLUMNS] for row in rows], SCHEMA)

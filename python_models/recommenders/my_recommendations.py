@@ -1,7 +1,9 @@
-"""Top-K for a new user, from seeds/my_ratings.csv: the user is folded into the served ALS
-model's item factors (regularised least squares, no retraining); rated movies are excluded.
-`movielake recommend --ratings FILE` does the same from the stored tables."""
+"""Top-K for a new user, from seeds/my_ratings.csv, folded into the model served for top-K
+(no retraining): an ALS variant's item factors (regularised least squares) or item_item's
+weights (the ratings times B); rated movies are excluded. `movielake recommend --ratings FILE`
+does the same from the stored tables."""
 
+from movielake import item_item
 from movielake.personal import check_ratings, recommend
 from movielake.recommenders import setting
 
@@ -18,8 +20,12 @@ def model(dbt, spark):
     check_ratings(rows, set(movies["movie_id"]))
 
     served = dbt.ref("served_models").where("job = 'top_k'").select("model")
-    items = (dbt.ref("als_factors").where("scored_split = 'test' and side = 'item'")
-             .join(served, "model").toPandas())
+    if served.first()["model"] == item_item.MODEL:
+        items = (dbt.ref("item_item_weights").where("scored_split = 'test'")
+                 .join(served, "model").toPandas())
+    else:
+        items = (dbt.ref("als_factors").where("scored_split = 'test' and side = 'item'")
+                 .join(served, "model").toPandas())
     top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
     title = dict(zip(movies["movie_id"], movies["title"]))
     result = [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from movielake import item_item
 from movielake.lake import Lake
 from movielake.personal import PersonalRatingsError, check_ratings, read_ratings_file, recommend
 
@@ -88,6 +89,15 @@ class Advisor:
         self.scale = scale
         self.top_k_items, self.top_k_settings = top_k
         self.rating_items, self.rating_settings = rating
+        if self.top_k_model == item_item.MODEL:
+            # item_item: a rated movie's row of B says how much it adds to each movie's score
+            self._weights = {int(m): dict(zip(np.asarray(n, dtype=int).tolist(),
+                                              np.asarray(w, dtype=float).tolist()))
+                             for m, n, w in zip(self.top_k_items["movie_id"],
+                                                self.top_k_items["neighbour_ids"],
+                                                self.top_k_items["weights"])}
+            self._position = {}
+            return
         ids = self.top_k_items["id"].to_numpy().astype(int)
         factors = np.vstack(self.top_k_items["features"].to_numpy()).astype(float)
         norms = np.linalg.norm(factors, axis=1, keepdims=True)
@@ -143,7 +153,7 @@ class Advisor:
 
     def check(self, rows) -> None:
         """personal.check_ratings on this release's scale (whole stars where it has no halves)."""
-        check_ratings(rows, self._known, self.scale.low, self.scale.high)
+        check_ratings(rows, self._known, (self.scale.low, self.scale.high, self.scale.step))
         for row_label, _, stars in rows:
             if stars not in self.scale.values:
                 raise PersonalRatingsError(f"{row_label}: rating {stars} is off the scale "
@@ -171,8 +181,18 @@ class Advisor:
         return {m: float(np.clip(score[m], self.scale.low, self.scale.high))
                 for m in movie_ids if m in score}
 
-    def because(self, rated: list[int], movie_id: int) -> int | None:
-        """The rated movie whose item factors are closest (cosine) to `movie_id`'s."""
+    def because(self, ratings: dict[int, float], movie_id: int) -> int | None:
+        """The rated movie that explains `movie_id` best: for an ALS variant the one whose item
+        factors are closest (cosine) to its factors; for item_item the one that adds most to its
+        score (x_i * B[i, movie])."""
+        if self.top_k_model == item_item.MODEL:
+            movies = list(ratings)
+            values = item_item.history_values(np.array([ratings[m] for m in movies], dtype=float),
+                                              self.top_k_settings["weighting"])
+            added = {m: v * self._weights[m].get(movie_id, 0.0)
+                     for m, v in zip(movies, values) if m in self._weights}
+            return max(added, key=lambda m: (added[m], -m)) if added else None
+        rated = list(ratings)
         known = [m for m in rated if m in self._position]
         if movie_id not in self._position or not known:
             return None
@@ -189,7 +209,7 @@ class Advisor:
         result = []
         for rank, (movie, score) in enumerate(top, start=1):
             row = self.movies.loc[movie]
-            because = self.because(list(ratings), movie)
+            because = self.because(ratings, movie)
             result.append(Recommendation(
                 rank, movie, str(row["title"]),
                 None if pd.isna(row["release_year"]) else int(row["release_year"]),

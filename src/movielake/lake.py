@@ -177,6 +177,17 @@ class Lake:
             frame = frame.sort_values(order_by, kind="stable").reset_index(drop=True)
         return frame
 
+    def table_path(self, layer: str, table: str) -> Path:
+        """A table that is not a dbt model (e.g. the peers benchmark's) in <prefix>_<layer>."""
+        return self.warehouse / f"{schema_name(self.prefix, layer).lower()}.db" / table.lower()
+
+    def read_table(self, layer: str, table: str) -> pd.DataFrame | None:
+        """Such a table's rows, or None when it has not been written."""
+        from deltalake import DeltaTable
+
+        path = self.table_path(layer, table)
+        return DeltaTable(str(path)).to_pandas() if (path / "_delta_log").is_dir() else None
+
     def version(self, model: str) -> TableVersion:
         table = self._table(model)
         last = table.history(1)[0]
@@ -185,11 +196,19 @@ class Lake:
 
     def served_item_factors(self, job: str = "top_k") -> tuple[pd.DataFrame, dict]:
         """The item rows of the model served for `job` ("top_k" or "rating"), as refit on
-        train + validation, and its settings (one row of als_factors as a dict)."""
+        train + validation, and its settings (one row as a dict): an ALS variant's item rows
+        of als_factors, or item_item's rows of item_item_weights."""
         served = self.read("served_models", filters=[("job", "=", job)])
         if served.empty:
             raise NotBuiltError(f"{self.name('served_models')} names no model for job {job!r}")
         model = str(served["model"].iloc[0])
+        if model == "item_item":  # the item-item model stores rows of B, not factors
+            weights = self.read("item_item_weights", filters=[("scored_split", "=", "test")],
+                                order_by="movie_id")
+            if weights.empty:
+                raise NotBuiltError(f"{self.name('item_item_weights')} has no rows of the "
+                                    "served item_item model")
+            return weights, weights.iloc[0].to_dict()
         items = self.read("als_factors", filters=[("model", "=", model),
                                                   ("scored_split", "=", "test"),
                                                   ("side", "=", "item")],

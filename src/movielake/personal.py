@@ -1,5 +1,6 @@
 """Personal recommendations for a new user: their ratings file checked, folded into the served
-ALS model's item factors (movielake.foldin), and the top K movies they have not rated."""
+top-K model (an ALS variant's item factors, movielake.foldin; or item_item's weights, their
+ratings times B, movielake.item_item), and the top K movies they have not rated."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from movielake import item_item
 from movielake.foldin import fold_in
 
 
@@ -78,14 +80,18 @@ def damped_user_bias(ratings, global_mean: float, item_bias, damping: float) -> 
 def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
     """Top-K (movie_id, score) for a new user with `rows` (label, movie_id, rating).
 
-    items: pandas frame of the served model's item rows (id, features, bias, global_mean);
-    settings: its model, reg_param, alpha, user_damping (one row of als_factors)."""
+    items: pandas frame of the served model's item rows: for an ALS variant (id, features,
+    bias, global_mean) from als_factors, settings its model, reg_param, alpha, user_damping (one
+    row of als_factors); for item_item (movie_id, neighbour_ids, weights, weighting) from
+    item_item_weights, settings its model and weighting (one row of it)."""
+    if settings.get("model") == item_item.MODEL:
+        return _recommend_item_item(items, settings, rows, k)
     return fold_in_user(items, settings, rows, k)[2]
 
 
 def fold_in_user(items, settings: dict, rows, k: int):
     """(user factor, user bias, top-K (movie_id, score)) for a user with `rows`, folded into
-    the served item factors; see recommend()."""
+    the served ALS variant's item factors; see recommend()."""
     if items.empty:
         raise PersonalRatingsError("no served model's item factors: build the recommenders first")
     ids = items["id"].to_numpy()
@@ -114,6 +120,22 @@ def fold_in_user(items, settings: dict, rows, k: int):
     rated = {m for _, m, _ in rows}
     order = [i for i in np.lexsort((ids, -scores)) if int(ids[i]) not in rated][:k]
     return user, user_bias, [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def _recommend_item_item(weights, settings: dict, rows, k: int) -> list[tuple[int, float]]:
+    """item_item fold-in: the new user's values of X (binarised or stars, as the model was
+    fit) times the stored rows of B; no retraining."""
+    if weights.empty:
+        raise PersonalRatingsError("no served model's item weights: build the recommenders first")
+    known = set(weights["movie_id"].astype(int))
+    if not any(m in known for _, m, _ in rows):
+        raise PersonalRatingsError("none of the rated movies is known to the model "
+                                   "(too few ratings in the training data)")
+    ids, scores = item_item.fold_in_scores(weights, [m for _, m, _ in rows],
+                                           [r for _, _, r in rows], settings["weighting"])
+    rated = {m for _, m, _ in rows}
+    order = [i for i in np.lexsort((ids, -scores)) if int(ids[i]) not in rated][:k]
+    return [(int(ids[i]), float(scores[i])) for i in order]
 
 
 def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, int, str, float]]:

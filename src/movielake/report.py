@@ -301,6 +301,22 @@ def twin_correlations_figure(pairs: pd.DataFrame):
     return fig
 
 
+def peers_section(lake: Lake) -> Section | None:
+    """Our models' test figures beside the peers' (`make bench-peers` writes them), each as a
+    ratio to the best peer's; None (no section) until the benchmark has run."""
+    from movielake.comparison import PEERS_LAYER, PEERS_TABLE, ours, side_by_side
+
+    peers = lake.read_table(PEERS_LAYER, PEERS_TABLE)
+    if peers is None or peers.empty or not lake.exists("model_metrics"):
+        return None
+    both = pd.concat([ours(lake), peers.sort_values("model")], ignore_index=True)
+    return Section("MovieLake and its peers (test split)", [
+        Text(f"Each figure, and in brackets its ratio to the best peer's (K = "
+             f"{int(peers['k'].iloc[0])}). Peers tuned on validation and refit on train + "
+             "validation, scored with the same metric code (make bench-peers)."),
+        Table(side_by_side(both))])
+
+
 TWINS_SHOWN = 10  # pairs of user_twins tabled
 
 
@@ -313,6 +329,12 @@ def model_sections(lake: Lake) -> Iterator[Section]:
     else:
         yield Section("Model metrics", [Absent([lake.name("model_metrics")],
                                                "the recommender models")])
+    peers = peers_section(lake)
+    if peers is not None:
+        yield peers
+    if lake.exists("item_item_tuning"):
+        yield Section("Item-item tuning (validation)",
+                      [Table(lake.read("item_item_tuning", order_by=["reg_lambda"]))])
     if lake.exists("als_tuning"):
         tuning = lake.read("als_tuning", order_by=["model", "rank", "reg_param"])
         yield Section("ALS tuning curves", [Figure("als_tuning", als_tuning_figure(tuning))])

@@ -1,9 +1,36 @@
--- The ALS variant served for each job, chosen on validation (never on test):
--- `rating` (predict stars): lowest validation RMSE; `top_k` (recommend): highest
--- validation P@K, then NDCG@K. Recommendations and `movielake recommend` use the top_k one.
+-- The model served for each job, chosen on validation (never on test):
+-- `rating` (predict stars): the ALS variant with the lowest validation RMSE; `top_k`
+-- (recommend): the model (an ALS variant or item_item) with the highest validation P@K, then
+-- NDCG@K. Recommendations and `movielake recommend` use the top_k one, whatever its kind.
 with validation as (
     select * from {{ ref('model_metrics') }}
-    where split = 'validation' and model like 'als_%'
+    where split = 'validation' and model != 'popularity'
+),
+
+als_settings as (
+    select * from {{ ref('als_tuning') }}
+    where selected
+),
+
+item_item_settings as (
+    select * from {{ ref('item_item_tuning') }}
+    where selected
+),
+
+settings as (
+    select
+        model,
+        rank,  -- noqa: RF04
+        reg_param,
+        alpha
+    from als_settings
+    union all
+    select
+        model,
+        cast(null as int) as rank,  -- noqa: RF04
+        reg_lambda as reg_param,
+        cast(null as double) as alpha
+    from item_item_settings
 ),
 
 ranked as (
@@ -27,9 +54,9 @@ select
     ranked.job,
     ranked.model,
     ranked.criterion,
-    tuning.rank,  -- noqa: RF04
-    tuning.reg_param,
-    tuning.alpha
+    settings.rank,  -- noqa: RF04
+    settings.reg_param,
+    settings.alpha
 from ranked
-inner join {{ ref('als_tuning') }} as tuning on ranked.model = tuning.model and tuning.selected
+inner join settings on ranked.model = settings.model
 where ranked.choice = 1

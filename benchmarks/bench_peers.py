@@ -1,0 +1,292 @@
+"""Peers benchmark: MovieLake's models side by side with the libraries a user would pick
+instead, on MovieLake's own split, scored with MovieLake's own metric code.
+
+Reads `rating_splits` and `model_metrics` from a built data home (it builds nothing); each peer
+is tuned on validation (fit on train) over the grid in PEERS below, refit on train + validation
+with the best setting, and scored once on test with movielake.metrics, over the pairs and users
+model_metrics scores (held-out pairs whose user and movie are in the fit data; every held-out
+rating at least `relevance_threshold` relevant; candidates: every movie of the fit data the user
+has not rated there). Rating peers (Surprise) are chosen by validation RMSE and have no top-K
+figures; top-K peers (implicit, EASE) by validation P@K, then NDCG@K. Prints one table: every
+figure, the seconds spent (tune = the whole grid, fit = the final refit) and each figure as a
+ratio to the best peer's.
+
+    make bench-peers                                   # installs the [bench] extra first
+    python benchmarks/bench_peers.py --peers ease,implicit_als --schema-prefix synth
+
+Needs the peers of the `bench` extra (scikit-surprise, implicit), in the project's virtualenv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+METRICS = ["rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k",
+           "catalog_coverage"]
+
+
+def grid(**axes) -> list[dict]:
+    return [dict(zip(axes, values)) for values in product(*axes.values())]
+
+
+@dataclass
+class Peer:
+    name: str
+    kind: str  # "rating" (predicts stars) or "top_k" (ranks movies)
+    settings: list[dict] = field(default_factory=list)
+
+
+PEERS = [  # the documented grids (README "Benchmarks")
+    Peer("surprise_baseline_only", "rating", grid(reg_i=[5, 10, 20], reg_u=[5, 15])),
+    Peer("surprise_svd", "rating", grid(n_factors=[50, 100], reg_all=[0.02, 0.05],
+                                        n_epochs=[20, 40])),
+    Peer("surprise_svdpp", "rating", grid(n_factors=[20], reg_all=[0.02, 0.05])),
+    Peer("surprise_knn_baseline", "rating", grid(k=[20, 40])),
+    Peer("implicit_als", "top_k", grid(factors=[32, 64], regularization=[0.1, 1.0],
+                                       alpha=[1.0, 10.0])),
+    Peer("implicit_bpr", "top_k", grid(factors=[64, 128], learning_rate=[0.01, 0.05])),
+    Peer("implicit_bm25", "top_k", grid(K=[50, 100, 200])),
+    Peer("ease", "top_k", grid(reg_lambda=[100.0, 200.0, 400.0, 800.0])),
+]
+
+
+# ---- the peers: fit on a pandas frame of (user_id, movie_id, rating) ------------------------
+
+class Surprise:
+    def __init__(self, name: str, params: dict, fit: pd.DataFrame):
+        from surprise import SVD, BaselineOnly, Dataset, KNNBaseline, Reader, SVDpp
+
+        reader = Reader(rating_scale=(fit.rating.min(), fit.rating.max()))
+        data = Dataset.load_from_df(fit[["user_id", "movie_id", "rating"]], reader)
+        if name == "surprise_baseline_only":
+            algo = BaselineOnly(bsl_options={"method": "als", **params}, verbose=False)
+        elif name == "surprise_svd":
+            algo = SVD(random_state=42, **params)
+        elif name == "surprise_svdpp":
+            algo = SVDpp(random_state=42, cache_ratings=True, **params)
+        else:
+            algo = KNNBaseline(k=params["k"], verbose=False,
+                               sim_options={"name": "pearson_baseline", "user_based": False})
+        self.algo = algo.fit(data.build_full_trainset())
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        return np.array([self.algo.predict(u, i).est
+                         for u, i in zip(pairs.user_id, pairs.movie_id)])
+
+
+class Matrix:
+    """The fit data as a users x items CSR matrix, with the id maps."""
+
+    def __init__(self, fit: pd.DataFrame, binary: bool = False):
+        from scipy.sparse import csr_matrix
+
+        self.users = np.sort(fit.user_id.unique())
+        self.items = np.sort(fit.movie_id.unique())
+        rows = np.searchsorted(self.users, fit.user_id)
+        cols = np.searchsorted(self.items, fit.movie_id)
+        values = np.ones(len(fit)) if binary else fit.rating.to_numpy(dtype=float)
+        self.x = csr_matrix((values.astype(np.float32), (rows, cols)),
+                            shape=(len(self.users), len(self.items)))
+
+    def frame(self, users: np.ndarray, ids: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+        keep = np.isfinite(scores) & (ids >= 0)
+        k = ids.shape[1]
+        return pd.DataFrame({"user_id": np.repeat(self.users[users], k).reshape(-1, k)[keep],
+                             "rank": np.tile(np.arange(1, k + 1), (len(users), 1))[keep],
+                             "movie_id": self.items[np.where(ids >= 0, ids, 0)][keep]})
+
+
+class Implicit:
+    def __init__(self, name: str, params: dict, fit: pd.DataFrame):
+        from implicit.als import AlternatingLeastSquares
+        from implicit.bpr import BayesianPersonalizedRanking
+        from implicit.nearest_neighbours import BM25Recommender
+
+        self.m = Matrix(fit, binary=name != "implicit_als")
+        if name == "implicit_als":  # stars as confidence (scaled by alpha), as our als_implicit
+            model = AlternatingLeastSquares(iterations=15, random_state=42, **params)
+        elif name == "implicit_bpr":
+            model = BayesianPersonalizedRanking(iterations=100, regularization=0.01,
+                                                random_state=42, **params)
+        else:
+            model = BM25Recommender(K=params["K"], K1=1.2, B=0.75)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):  # implicit's own threads; BLAS threads slow it
+            model.fit(self.m.x, show_progress=False)
+        self.model = model
+
+    def recommend(self, user_ids: np.ndarray, k: int) -> pd.DataFrame:
+        users = np.searchsorted(self.m.users, user_ids)
+        ids, scores = self.model.recommend(users, self.m.x[users], N=k,
+                                           filter_already_liked_items=True)
+        return self.m.frame(users, ids, scores)
+
+
+class Ease:
+    """EASE as published: B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1 over every
+    movie of the fit data, X binary; the solve in float32 (half the time of float64)."""
+
+    def __init__(self, name: str, params: dict, fit: pd.DataFrame, gram_cache: dict):
+        self.m = Matrix(fit, binary=True)
+        key = len(fit), int(fit.user_id.sum()), int(fit.movie_id.sum())
+        if key not in gram_cache:
+            gram_cache.clear()
+            gram_cache[key] = (self.m.x.T @ self.m.x).toarray()
+        p = gram_cache[key].astype(np.float32)
+        p[np.diag_indices_from(p)] += np.float32(params["reg_lambda"])
+        p = np.linalg.inv(p)
+        self.b = p / (-np.diag(p))[None, :]
+        np.fill_diagonal(self.b, 0.0)
+
+    def recommend(self, user_ids: np.ndarray, k: int) -> pd.DataFrame:
+        users = np.searchsorted(self.m.users, user_ids)
+        x = self.m.x[users]
+        scores = np.asarray(x @ self.b, dtype=np.float64)
+        scores[x.nonzero()] = -np.inf
+        best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(scores, best, axis=1)
+        order = np.argsort(-top, axis=1, kind="stable")
+        best, top = np.take_along_axis(best, order, 1), np.take_along_axis(top, order, 1)
+        return self.m.frame(users, best, top)
+
+
+# ---- the protocol ------------------------------------------------------------------------------
+
+class Split:
+    """One scored split's data, as model_metrics sees it (movielake.recommenders)."""
+
+    def __init__(self, spark, splits, scored_split: str, threshold: float):
+        from pyspark.sql import functions as F
+
+        from movielake.recommenders import fit_ratings, held_out
+
+        fit = fit_ratings(splits, scored_split).cache()
+        self.fit = fit.toPandas()
+        pairs = held_out(splits, scored_split, fit)
+        self.pairs = pairs.toPandas()
+        self.relevant = pairs.where(F.col("rating") >= threshold).select("user_id", "movie_id")
+        self.relevant = spark.createDataFrame(self.relevant.toPandas())  # detach from the lake
+        self.users = np.sort(self.pairs[self.pairs.rating >= threshold].user_id.unique())
+        self.low, self.high = self.fit.rating.min(), self.fit.rating.max()
+
+
+def evaluate(spark, peer: Peer, fitted, data: Split, k: int, catalog: int) -> dict:
+    from movielake.metrics import ranking_metrics, rating_metrics
+
+    if peer.kind == "rating":
+        scored = data.pairs.assign(prediction=np.clip(fitted.predict(data.pairs), data.low,
+                                                       data.high))
+        return rating_metrics(spark.createDataFrame(scored[["rating", "prediction"]]))
+    top = fitted.recommend(data.users, k)
+    frame = spark.createDataFrame(top.astype({"user_id": "int32", "rank": "int32",
+                                              "movie_id": "int32"}))
+    return ranking_metrics(frame, data.relevant, k, catalog)
+
+
+def make(peer: Peer, params: dict, fit: pd.DataFrame, gram_cache: dict):
+    if peer.name.startswith("surprise_"):
+        return Surprise(peer.name, params, fit)
+    if peer.name.startswith("implicit_"):
+        return Implicit(peer.name, params, fit)
+    return Ease(peer.name, params, fit, gram_cache)
+
+
+def run_peer(spark, peer: Peer, validation: Split, test: Split, k: int, catalog: int) -> dict:
+    gram_cache: dict = {}
+    tried = []
+    started = time.perf_counter()
+    for params in peer.settings:
+        fitted = make(peer, params, validation.fit, gram_cache)
+        scores = evaluate(spark, peer, fitted, validation, k, catalog)
+        tried.append((params, scores))
+        del fitted
+        print(f"  {peer.name} {params}: " + ", ".join(
+            f"{m} {scores[m]:.4f}" for m in ("rmse", "precision_at_k", "ndcg_at_k")
+            if scores.get(m) is not None), flush=True)
+    if peer.kind == "rating":
+        params, _ = min(tried, key=lambda t: t[1]["rmse"])
+    else:
+        params, _ = max(tried, key=lambda t: (t[1]["precision_at_k"], t[1]["ndcg_at_k"]))
+    tune = time.perf_counter() - started
+    started = time.perf_counter()
+    fitted = make(peer, params, test.fit, gram_cache)
+    fit_seconds = time.perf_counter() - started
+    scores = evaluate(spark, peer, fitted, test, k, catalog)
+    return {"model": peer.name, "is_peer": True,
+            "setting": ", ".join(f"{key} {value}" for key, value in params.items()),
+            "tune_s": tune, "fit_s": fit_seconds, **{m: scores.get(m) for m in METRICS}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--schema-prefix", default=os.environ.get("MOVIELAKE_SCHEMA",
+                                                                  "movielake"))
+    parser.add_argument("--peers", default=",".join(p.name for p in PEERS),
+                        help="comma-separated subset of: " + ", ".join(p.name for p in PEERS))
+    parser.add_argument("--relevance-threshold", type=float, default=None,
+                        help="default: the relevance_threshold var of dbt_project.yml")
+    args = parser.parse_args(argv)
+    chosen = args.peers.split(",")
+    unknown = set(chosen) - {p.name for p in PEERS}
+    if unknown:
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    try:
+        import implicit  # noqa: F401
+        import surprise  # noqa: F401
+    except ImportError as exc:
+        print(f"peers not installed ({exc}): run `make bench-peers` (installs the [bench] "
+              "extra)", file=sys.stderr)
+        return 1
+
+    from movielake.paths import project_dir
+    from movielake.session import spark_session
+
+    threshold = args.relevance_threshold
+    if threshold is None:
+        project = yaml.safe_load((Path(project_dir()) / "dbt_project.yml").read_text())
+        threshold = float(project["vars"]["relevance_threshold"])
+    spark = spark_session()
+    schema = f"{args.schema_prefix}_recommenders"
+    if not spark.catalog.tableExists(f"{schema}.model_metrics"):
+        print(f"{schema}.model_metrics not found: build the recommenders first (make run)",
+              file=sys.stderr)
+        return 1
+    k = spark.sql(f"select first(k) from {schema}.model_metrics").first()[0]
+    catalog = spark.table(f"{args.schema_prefix}_staging.stg_movielens__movies").count()
+    splits = spark.createDataFrame(spark.table(f"{schema}.rating_splits")
+                                   .select("user_id", "movie_id", "rating", "split").toPandas())
+    validation = Split(spark, splits, "validation", threshold)
+    test = Split(spark, splits, "test", threshold)
+    print(f"{splits.count()} ratings; {catalog} movies; K {k}; relevance threshold "
+          f"{threshold}; test: {len(test.pairs)} pairs, {len(test.users)} users ranked")
+
+    from movielake.comparison import PEERS_LAYER, PEERS_TABLE, markdown, ours, side_by_side
+    from movielake.lake import Lake
+
+    peer_rows = pd.DataFrame([run_peer(spark, peer, validation, test, k, catalog)
+                              for peer in PEERS if peer.name in chosen])
+    # kept in the lake for `movielake report` (its side-by-side section)
+    spark.sql(f"create schema if not exists {args.schema_prefix}_{PEERS_LAYER}")
+    (spark.createDataFrame(peer_rows.assign(k=k).astype(
+        {c: float for c in ["tune_s", "fit_s", *METRICS]}))
+     .write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+     .saveAsTable(f"{args.schema_prefix}_{PEERS_LAYER}.{PEERS_TABLE}"))
+    both = pd.concat([ours(Lake(args.schema_prefix)), peer_rows], ignore_index=True)
+    print(f"\n== Test figures (K = {k}); in brackets: ratio to the best peer ==")
+    print(markdown(side_by_side(both)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The item-item model's (EASE, movielake.item_item) lambda grid: each lambda fit on train and
+scored on validation by P@K and NDCG@K, as als_tuning scores als_implicit. The Gram matrix is
+computed once and solved per lambda. `selected` marks the highest P@K (then NDCG@K)."""
+
+import time
+
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from movielake import item_item
+from movielake.metrics import ranking_metrics
+from movielake.recommenders import fit_ratings, held_out, setting
+
+SCHEMA = T.StructType([
+    T.StructField("model", T.StringType()), T.StructField("reg_lambda", T.DoubleType()),
+    T.StructField("weighting", T.StringType()), T.StructField("min_ratings", T.IntegerType()),
+    T.StructField("items", T.IntegerType()), T.StructField("neighbours", T.IntegerType()),
+    T.StructField("val_precision_at_k", T.DoubleType()),
+    T.StructField("val_ndcg_at_k", T.DoubleType()),
+    T.StructField("fit_seconds", T.DoubleType()), T.StructField("selected", T.BooleanType()),
+])
+
+
+def model(dbt, spark):
+    lambdas = [float(v) for v in setting("lambdas", dbt.config.meta_get("lambdas"), list)]
+    weighting = setting("weighting", dbt.config.meta_get("weighting"))
+    min_ratings = setting("min_ratings", dbt.config.meta_get("min_ratings"), int)
+    max_items = setting("max_items", dbt.config.meta_get("max_items"), int)
+    neighbours = setting("neighbours", dbt.config.meta_get("neighbours"), int)
+    k = setting("top_k", dbt.config.meta_get("top_k"), int)
+    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"),
+                        float)
+
+    splits = dbt.ref("rating_splits")
+    train = fit_ratings(splits, "validation").cache()
+    relevant = (held_out(splits, "validation", train)
+                .where(F.col("rating") >= threshold).cache())
+    catalog = dbt.ref("stg_movielens__movies").count()
+    history = train.join(relevant.select("user_id").distinct(), "user_id").toPandas()
+
+    started = time.perf_counter()
+    items = item_item.catalogue(train, min_ratings, max_items, " (tuning)")
+    gram = item_item.gram(train, items, weighting)
+    gram_seconds = time.perf_counter() - started
+
+    rows = []
+    for reg_lambda in lambdas:
+        weights, seconds = item_item.fit(train, reg_lambda, weighting, min_ratings, max_items,
+                                         neighbours, items=items, g=gram)
+        ids, b = item_item.dense(weights)
+        top = item_item.top_k_frame(ids, b, weighting, history, history, k)
+        scores = ranking_metrics(spark.createDataFrame(top, item_item.SCHEMA), relevant, k,
+                                 catalog)
+        rows.append([item_item.MODEL, reg_lambda, weighting, min_ratings, len(items),
+                     neighbours, scores["precision_at_k"], scores["ndcg_at_k"],
+                     gram_seconds + seconds, False])
+    best = max(rows, key=lambda r: (r[6], r[7]))
+    best[9] = True
+    train.unpersist()
+    relevant.unpersist()
+    return spark.createDataFrame(rows, SCHEMA)

@@ -1,0 +1,200 @@
+"""The item-item top-K model (`item_item`): EASE's closed form on the item Gram matrix.
+
+With X the users x items matrix of the fit ratings (1 per rating, or the stars: `weighting`),
+    G = X^T X (computed with Spark),   P = (G + lambda I)^-1 (solved on the driver),
+    B = I - P diag(1/diag(P)), i.e. B_ij = -P_ij / P_jj and B_jj = 0,
+and a user's score for movie j is sum_i x_ui B_ij: their own rating vector times B. A new user is
+scored the same way (fold-in is that product: no retraining).
+
+The solve holds G and P in driver memory (n^2 floats each) and costs O(n^3), so the catalogue is
+the movies with at least `min_ratings` fit ratings, capped at `max_items` (the most rated kept,
+the rest logged as dropped): those movies can then neither be recommended nor count as history.
+B is stored row by row (the weights of rated movie i on every other movie), each row pruned to
+its `neighbours` largest weights by magnitude (0 keeps them all).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+MODEL = "item_item"
+WEIGHTINGS = ("binary", "rating")
+SCHEMA = "user_id int, rank int, movie_id int, score double"
+
+
+def _values(ratings: DataFrame, weighting: str):
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"item_item weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    return F.lit(1.0) if weighting == "binary" else F.col("rating").cast("double")
+
+
+def catalogue(fit: DataFrame, min_ratings: int, max_items: int, label: str = "") -> np.ndarray:
+    """The movie ids the model covers, sorted: at least `min_ratings` fit ratings, and at most
+    `max_items` of them (the most rated; ties by lower id), the cut reported on stdout."""
+    counts = (fit.groupBy("movie_id").count().where(F.col("count") >= min_ratings)
+              .toPandas().sort_values(["count", "movie_id"], ascending=[False, True]))
+    if len(counts) > max_items:
+        print(f"item_item{label}: {len(counts)} movies have >= {min_ratings} ratings, more than "
+              f"item_item_max_items = {max_items}; keeping the {max_items} most rated (the "
+              f"others, down to {int(counts['count'].iloc[max_items])} ratings, are left out)")
+        counts = counts.iloc[:max_items]
+    return np.sort(counts["movie_id"].to_numpy(dtype=np.int64))
+
+
+def gram(fit: DataFrame, items: np.ndarray, weighting: str) -> np.ndarray:
+    """G = X^T X over the catalogue `items`, aggregated by Spark (each user's pairs of rated
+    movies, upper triangle only) and mirrored on the driver."""
+    spark = fit.sparkSession
+    positions = spark.createDataFrame(
+        pd.DataFrame({"movie_id": items.astype("int32"), "pos": np.arange(len(items),
+                                                                          dtype="int32")}))
+    x = (fit.join(F.broadcast(positions), "movie_id")
+         .select("user_id", "pos", _values(fit, weighting).alias("w")))
+    a, b = x.alias("a"), x.alias("b")
+    pairs = (a.join(b, (F.col("a.user_id") == F.col("b.user_id"))
+                    & (F.col("a.pos") <= F.col("b.pos")))
+             .groupBy(F.col("a.pos").alias("i"), F.col("b.pos").alias("j"))
+             .agg(F.sum(F.col("a.w") * F.col("b.w")).alias("g"))
+             .toPandas())
+    g = np.zeros((len(items), len(items)))
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    g[i, j] = pairs["g"].to_numpy()
+    g[j, i] = pairs["g"].to_numpy()
+    return g
+
+
+def solve(g: np.ndarray, reg_lambda: float) -> np.ndarray:
+    """EASE's B from the Gram matrix (float32 solve: half the time of float64, and ample for
+    lambda >= 1 on counts)."""
+    p = g.astype(np.float32)
+    p[np.diag_indices_from(p)] += np.float32(reg_lambda)
+    p = np.linalg.inv(p)
+    b = p / (-np.diag(p))[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+def weight_rows(items: np.ndarray, b: np.ndarray, neighbours: int) -> pd.DataFrame:
+    """B as rows (movie_id, neighbour_ids, weights): row i's weights on the movies it scores,
+    the `neighbours` largest by magnitude (all when 0 or at least the catalogue)."""
+    n = len(items)
+    if neighbours <= 0 or neighbours >= n - 1:
+        keep = np.tile(np.arange(n), (n, 1))
+    else:
+        keep = np.argpartition(-np.abs(b), neighbours - 1, axis=1)[:, :neighbours]
+        keep.sort(axis=1)
+    weights = np.take_along_axis(b, keep, axis=1).astype(np.float64)
+    return pd.DataFrame({"movie_id": items.astype("int32"),
+                         "neighbour_ids": list(items[keep].astype("int32")),
+                         "weights": list(weights)})
+
+
+def fit(fit_ratings: DataFrame, reg_lambda: float, weighting: str, min_ratings: int,
+        max_items: int, neighbours: int, items: np.ndarray | None = None,
+        g: np.ndarray | None = None, label: str = "") -> tuple[pd.DataFrame, float]:
+    """The stored rows of one fitted model and the seconds the fit took (Gram + solve). Pass
+    `items` and `g` from an earlier fit on the same data to reuse them (a lambda grid)."""
+    started = time.perf_counter()
+    if items is None:
+        items = catalogue(fit_ratings, min_ratings, max_items, label)
+    if g is None:
+        g = gram(fit_ratings, items, weighting)
+    rows = weight_rows(items, solve(g, reg_lambda), neighbours)
+    return rows, time.perf_counter() - started
+
+
+def dense(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, B) from stored rows (pruned weights are 0)."""
+    items = np.sort(rows["movie_id"].to_numpy(dtype=np.int64))
+    pos = pd.Series(np.arange(len(items)), index=items)
+    b = np.zeros((len(items), len(items)), dtype=np.float32)
+    for movie, ids, weights in zip(rows["movie_id"], rows["neighbour_ids"], rows["weights"]):
+        b[pos[int(movie)], pos.loc[np.asarray(ids, dtype=np.int64)].to_numpy()] = weights
+    return items, b
+
+
+def history_values(ratings: np.ndarray, weighting: str) -> np.ndarray:
+    """A user's entries of X: 1 per rated movie (binary) or the stars (rating)."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"item_item weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    ratings = np.asarray(ratings, dtype=float)
+    return np.ones_like(ratings) if weighting == "binary" else ratings
+
+
+def fold_in_scores(rows: pd.DataFrame, movie_ids, ratings, weighting: str):
+    """(item ids, scores) for one user who rated `movie_ids` with `ratings`: their values of X
+    times the stored rows of B (only the rated movies' rows are read). Movies outside the
+    model's catalogue add nothing."""
+    items = np.sort(rows["movie_id"].to_numpy(dtype=np.int64))
+    pos = pd.Series(np.arange(len(items)), index=items)
+    by_movie = rows.set_index("movie_id")
+    values = dict(zip((int(m) for m in movie_ids), history_values(ratings, weighting)))
+    scores = np.zeros(len(items))
+    for movie, value in values.items():
+        if movie in by_movie.index:
+            row = by_movie.loc[movie]
+            ids = np.asarray(row["neighbour_ids"], dtype=np.int64)
+            scores[pos.loc[ids].to_numpy()] += value * np.asarray(row["weights"], dtype=float)
+    return items, scores
+
+
+def top_k_frame(items: np.ndarray, b: np.ndarray, weighting: str, history: pd.DataFrame,
+                known: pd.DataFrame, k: int, chunk: int = 1024) -> pd.DataFrame:
+    """(user_id, rank, movie_id, score) for every user of `history` (user_id, movie_id,
+    rating): their K best-scored movies not in `known` (user_id, movie_id), on the driver, a
+    block of users at a time (X_block @ B)."""
+    columns = {"user_id": "int32", "rank": "int32", "movie_id": "int32", "score": "float64"}
+    if history.empty or not len(items):
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    user_ids = np.sort(history["user_id"].unique())
+    user_pos = pd.Series(np.arange(len(user_ids)), index=user_ids)
+    item_pos = pd.Series(np.arange(len(items)), index=items)
+    hist = history[history["movie_id"].isin(item_pos.index)]
+    known = known[known["movie_id"].isin(item_pos.index) & known["user_id"].isin(user_pos.index)]
+    x_u, x_i = user_pos.loc[hist["user_id"]].to_numpy(), item_pos.loc[hist["movie_id"]].to_numpy()
+    x_v = history_values(hist["rating"].to_numpy(), weighting).astype(np.float32)
+    s_u, s_i = user_pos.loc[known["user_id"]].to_numpy(), item_pos.loc[known["movie_id"]].to_numpy()
+    take = min(k, len(items))
+    parts = []
+    for start in range(0, len(user_ids), chunk):
+        stop = min(start + chunk, len(user_ids))
+        x = np.zeros((stop - start, len(items)), dtype=np.float32)
+        mine = (x_u >= start) & (x_u < stop)
+        x[x_u[mine] - start, x_i[mine]] = x_v[mine]
+        scores = (x @ b).astype(np.float64)
+        mine = (s_u >= start) & (s_u < stop)
+        scores[s_u[mine] - start, s_i[mine]] = -np.inf
+        best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+        top = np.take_along_axis(scores, best, axis=1)
+        order = np.lexsort((items[best], -top), axis=1)  # score desc, then movie id
+        best, top = np.take_along_axis(best, order, 1), np.take_along_axis(top, order, 1)
+        keep = np.isfinite(top)  # a user who has seen nearly everything gets fewer than K
+        parts.append(pd.DataFrame({
+            "user_id": np.repeat(user_ids[start:stop], take).reshape(-1, take)[keep],
+            "rank": np.tile(np.arange(1, take + 1), (stop - start, 1))[keep],
+            "movie_id": items[best][keep], "score": top[keep]}))
+    return pd.concat(parts, ignore_index=True).astype(columns)
+
+
+def top_k_unseen(rows: DataFrame, history: DataFrame, seen: DataFrame, k: int,
+                 users: DataFrame | None = None) -> DataFrame:
+    """top_k_frame from one fitted model's stored rows (one model, one scored split), for the
+    users of `history` (the data the model was fit on), or those of them in `users`."""
+    spark = rows.sparkSession
+    meta = rows.select("weighting").distinct().collect()
+    if len(meta) != 1:
+        raise ValueError(f"top_k_unseen needs one fitted model's rows, got {len(meta)}")
+    items, b = dense(rows.select("movie_id", "neighbour_ids", "weights").toPandas())
+    if users is not None:
+        history = history.join(users.select("user_id").distinct(), "user_id")
+    known = seen.select("user_id", "movie_id").join(history.select("user_id").distinct(),
+                                                    "user_id")
+    frame = top_k_frame(items, b, meta[0]["weighting"],
+                        history.select("user_id", "movie_id", "rating").toPandas(),
+                        known.toPandas(), k)
+    return spark.createDataFrame(frame, SCHEMA)
