@@ -212,53 +212,53 @@ def _as_lines(batch, separator: str):
 
 
 class Recommender:
-    """The served top-K model's item factors (reloaded when a build rewrites them) and the
-    fold-in of users with new ratings."""
+    """The served top-K model (reloaded when a build rewrites served_models) and the fold-in of
+    users with new ratings: personal.recommend, the same function as `movielake recommend`."""
 
     def __init__(self, k: int, log=print) -> None:
+        from movielake.lake import Lake
+
         prefix = schema_prefix()
         self.k = k
         self.log = log
-        self.factors = warehouse_table(f"{prefix}_recommenders", "als_factors")
-        self.served = warehouse_table(f"{prefix}_recommenders", "served_models")
-        self.movies = warehouse_table(f"{prefix}_staging", "stg_movielens__movies")
+        self.lake = Lake(prefix)
         self.ratings = warehouse_table(f"{prefix}_staging", "stg_movielens__ratings")
         self.version = None
         self.items = None
         self.settings = None
         self.titles = {}
 
-    def _delta_version(self) -> str | None:
-        logs = sorted((self.factors / "_delta_log").glob("*.json"))
-        return logs[-1].name if logs else None
-
     def ready(self, spark) -> bool:
-        current = self._delta_version()
-        if current is None:
+        from movielake.lake import NotBuiltError
+
+        if not self.lake.exists("served_models"):
             if self.version != "missing":
                 self.log("stream: no served recommender built yet; ingesting only")
             self.version = "missing"
             return False
+        current = self.lake.version("served_models").version
         if current != self.version:
-            served = spark.read.format("delta").load(str(self.served)) \
-                .where("job = 'top_k'").select("model")
-            self.items = (spark.read.format("delta").load(str(self.factors))
-                          .where("scored_split = 'test' and side = 'item'")
-                          .join(served, "model").toPandas())
-            self.settings = self.items.iloc[0].to_dict() if len(self.items) else {}
-            movies = spark.read.format("delta").load(str(self.movies)).toPandas()
+            try:
+                self.items, self.settings = self.lake.served_item_factors("top_k")
+            except NotBuiltError as exc:
+                self.log(f"stream: {exc}; ingesting only")
+                self.version = "missing"
+                return False
+            movies = self.lake.read("stg_movielens__movies", columns=["movie_id", "title"])
             self.titles = dict(zip(movies["movie_id"], movies["title"]))
             self.version = current
-            self.log(f"stream: serving {self.settings.get('model')} item factors "
-                     f"({len(self.items)} movies, als_factors {current})")
+            self.log(f"stream: serving {self.settings.get('model')} ({len(self.items)} movies, "
+                     f"served_models version {current})")
         return len(self.items) > 0
 
     def fold_in(self, spark, users: list[int], bronze: Path, batch_id: int):
         """(factor rows, recommendation rows) for `users`: all their ratings (release and
-        stream; the latest per movie) folded into the served item factors."""
+        stream; the latest per movie) folded into the served model. An ALS variant gives each
+        user a factor row; item_item has no user factors (a user is their ratings times B)."""
         import pandas as pd
 
-        from movielake.personal import PersonalRatingsError, fold_in_user
+        from movielake import item_item
+        from movielake.personal import PersonalRatingsError, fold_in_user, recommend
 
         wanted = ",".join(str(int(u)) for u in users)
         release = spark.read.format("delta").load(str(self.ratings)) \
@@ -270,17 +270,21 @@ class Recommender:
         history = history.sort_values(["rated_at", "order"]).drop_duplicates(
             ["user_id", "movie_id"], keep="last")
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        model = self.settings["model"]
         factor_rows, rec_rows = [], []
         for user, rows in history.groupby("user_id"):
             ratings = [("stream", int(m), float(r)) for m, r in zip(rows.movie_id, rows.rating)]
             try:
-                factor, bias, top = fold_in_user(self.items, self.settings, ratings, self.k)
+                if model == item_item.MODEL:
+                    top = recommend(self.items, self.settings, ratings, self.k)
+                else:
+                    factor, bias, top = fold_in_user(self.items, self.settings, ratings, self.k)
+                    factor_rows.append((int(user), model, [float(x) for x in factor],
+                                        float(bias), len(ratings), batch_id, now))
             except PersonalRatingsError:
                 continue  # none of the user's movies is known to the model
-            factor_rows.append((int(user), self.settings["model"], [float(x) for x in factor],
-                                float(bias), len(ratings), batch_id, now))
-            rec_rows += [(int(user), rank, movie, self.titles.get(movie), score,
-                          self.settings["model"], batch_id, now)
+            rec_rows += [(int(user), rank, movie, self.titles.get(movie), score, model,
+                          batch_id, now)
                          for rank, (movie, score) in enumerate(top, start=1)]
         return factor_rows, rec_rows
 
