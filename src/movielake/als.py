@@ -10,6 +10,8 @@ scoring, serving and the CLI on one formula.
 
 from __future__ import annotations
 
+import os
+
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,14 +20,29 @@ VARIANTS = ("als_explicit", "als_residual", "als_implicit")
 DOT = "aggregate(zip_with(u.features, i.features, (a, b) -> a * b), 0D, (acc, x) -> acc + x)"
 
 
+def _is_connect(spark: SparkSession) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def set_checkpoint_dir(spark: SparkSession) -> None:
     """ALS honours checkpointInterval only with a checkpoint dir; without one long lineages
-    overflow the stack (DESIGN.md section 5)."""
+    overflow the stack. Every MovieLake session (and `movielake serve`) starts with
+    spark.checkpoint.dir under the data home; a Spark Connect client has no SparkContext to
+    set it on, and needs not."""
     from movielake.paths import data_home
 
     folder = data_home() / "tmp" / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
-    spark.sparkContext.setCheckpointDir(str(folder))
+    if not _is_connect(spark):
+        spark.sparkContext.setCheckpointDir(str(folder))
+
+
+def _parallelism(spark: SparkSession) -> int:
+    """Cores Spark schedules on (over Spark Connect, where there is no SparkContext to ask,
+    the server runs on this machine: its cores)."""
+    if _is_connect(spark):
+        return os.cpu_count() or 2
+    return spark.sparkContext.defaultParallelism
 
 
 def with_biases(ratings: DataFrame, biases: DataFrame) -> DataFrame:
@@ -49,7 +66,7 @@ def fit(ratings: DataFrame, variant: str, rank: int, reg_param: float, alpha: fl
     """Fit one variant; `ratings` must carry `residual` for als_residual (see with_biases)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown ALS variant {variant!r}; expected one of {VARIANTS}")
-    blocks = max(2, ratings.sparkSession.sparkContext.defaultParallelism)
+    blocks = max(2, _parallelism(ratings.sparkSession))
     als = ALS(userCol="user_id", itemCol="movie_id",
               ratingCol="residual" if variant == "als_residual" else "rating",
               rank=rank, regParam=reg_param, maxIter=max_iter, seed=seed,
