@@ -72,14 +72,15 @@ def release_version(folder: Path, version: int) -> Path:
     return folder
 
 
-def dbt_through_server(home: Path, raw_dir: Path, *args: str) -> subprocess.CompletedProcess:
+def dbt_through_server(home: Path, raw_dir: Path, *args: str,
+                       vars: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "MOVIELAKE_HOME": str(home), "MOVIELAKE_TARGET": "connect",
            "SPARK_REMOTE": f"sc://127.0.0.1:{CONNECT_PORT}",
            "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
     dbt = Path(sys.executable).with_name("dbt")
     return subprocess.run(
         [str(dbt), *args, "--project-dir", str(PROJECT), "--target-path", str(home / "target"),
-         "--log-path", str(home / "logs"), "--vars", json.dumps({"raw_dir": str(raw_dir)})],
+         "--log-path", str(home / "logs"), "--vars", json.dumps({"raw_dir": str(raw_dir), **(vars or {})})],
         env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -194,3 +195,19 @@ def test_server_binds_loopback_by_default(server):
     assert f"127.0.0.1:{CONNECT_PORT}" in ports and f"127.0.0.1:{JDBC_PORT}" in ports
     # every port the server listens on (endpoints, UI, RPC, block manager) is on loopback
     assert all(p.startswith("127.0.0.1:") for p in ports), ports
+
+
+@pytest.mark.skipif(os.environ.get("MOVIELAKE_CONNECT_BUILD_TEST") != "1",
+                    reason="slow (a full build through the server): MOVIELAKE_CONNECT_BUILD_TEST=1")
+def test_full_build_through_the_server(server, tmp_path):
+    """Every model, ALS included (no SparkContext over Spark Connect), builds through the server."""
+    from conftest import SYNTHETIC_VARS
+    from movielake.synthetic import generate
+
+    home, _pid = server
+    raw = tmp_path / "synthetic"
+    generate(raw, users=150, movies=300, mean_ratings_per_user=40, seed=11, twins=3)
+    run = dbt_through_server(home, raw, "build", "--exclude-resource-type", "unit_test",
+                             vars={"dataset": "synthetic", **SYNTHETIC_VARS})
+    assert run.returncode == 0, run.stdout[-5000:]
+    assert "ERROR=0" in run.stdout and "model movielake_recommenders.recommendations" in run.stdout

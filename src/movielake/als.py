@@ -20,14 +20,21 @@ VARIANTS = ("als_explicit", "als_residual", "als_implicit")
 DOT = "aggregate(zip_with(u.features, i.features, (a, b) -> a * b), 0D, (acc, x) -> acc + x)"
 
 
+def _is_connect(spark: SparkSession) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def set_checkpoint_dir(spark: SparkSession) -> None:
     """ALS honours checkpointInterval only with a checkpoint dir; without one long lineages
-    overflow the stack (docs/architecture.md section 5)."""
+    overflow the stack. Every MovieLake session (and `movielake serve`) starts with
+    spark.checkpoint.dir under the data home; a Spark Connect client has no SparkContext to
+    set it on, and needs not (docs/architecture.md section 5)."""
     from movielake.paths import data_home
 
     folder = data_home() / "tmp" / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
-    spark.sparkContext.setCheckpointDir(str(folder))
+    if not _is_connect(spark):
+        spark.sparkContext.setCheckpointDir(str(folder))
 
 
 def with_biases(ratings: DataFrame, biases: DataFrame) -> DataFrame:

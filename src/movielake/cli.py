@@ -111,6 +111,12 @@ def _sql(args: argparse.Namespace) -> int:
     return 1  # not reached
 
 
+def _vacuum(args: argparse.Namespace) -> int:
+    from movielake.vacuum import vacuum
+
+    return vacuum(args.schema_prefix, args.hours)
+
+
 def _doctor(_args: argparse.Namespace) -> int:
     from movielake.doctor import doctor
 
@@ -291,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sql.add_argument("sql_args", nargs=argparse.REMAINDER, help="arguments for spark-sql")
     sql.set_defaults(func=_sql)
+
+    vac = commands.add_parser(
+        "vacuum", help="delete old versions' files of the Delta tables (VACUUM), keeping --hours"
+    )
+    vac.add_argument("--schema-prefix", default=os.environ.get("MOVIELAKE_SCHEMA", "movielake"),
+                     help="prefix of the schemas to vacuum (default: $MOVIELAKE_SCHEMA, else movielake)")
+    vac.add_argument("--hours", type=float, default=168.0,
+                     help="history to keep (default 168, Delta's default; less needs no reader of "
+                          "an older version running)")
+    vac.set_defaults(func=_vacuum)
 
     doctor = commands.add_parser(
         "doctor", help="check Java, Spark and Delta (fetches the Delta jars on first use)"

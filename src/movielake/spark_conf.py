@@ -83,6 +83,10 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.hadoop.hive.downloaded.resources.dir": str(tmp / "hive-resources"),
         "spark.hadoop.hive.exec.scratchdir": str(tmp / "hive-scratch"),
         "spark.local.dir": str(tmp / "spark-local"),
+        # ALS checkpoints: here for every session and the server (Connect clients cannot set
+        # it), and deleted by Spark once the checkpointed data is no longer referenced
+        "spark.checkpoint.dir": str(tmp / "checkpoints"),
+        "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
         **sized_settings(),
