@@ -24,20 +24,23 @@ import time
 from pathlib import Path
 
 
-def timed(function, repeat: int) -> list[float]:
-    times = []
+def timed(function, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each call (on a loaded machine wall time is mostly waiting)."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         function()
-        times.append(time.perf_counter() - started)
-    return times
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return walls, cpus
 
 
-def summary(times: list[float]) -> str:
-    ms = sorted(t * 1000 for t in times)
+def summary(times: tuple[list[float], list[float]]) -> str:
+    walls, cpus = times
+    ms = sorted(t * 1000 for t in walls)
     p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-    return (f"median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   max {ms[-1]:7.1f} ms"
-            f"   (n={len(ms)})")
+    return (f"wall median {statistics.median(ms):6.1f} ms, p95 {p95:6.1f}, max {ms[-1]:6.1f}; "
+            f"CPU median {statistics.median(cpus) * 1000:6.1f} ms (n={len(ms)})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                  args.repeat)
     print(f"Advisor.recommend, {len(given)} ratings (the app's answer): {summary(full)}")
     print(f"  of which personal.recommend (top-K fold-in only):    {summary(fold)}")
-    verdict = "met" if statistics.median(full) < 0.3 and max(full) < 0.3 else "NOT met"
-    print(f"target: every answer < 300 ms: {verdict}")
+    verdict = "met" if max(full[0]) < 0.3 else "NOT met"
+    print(f"target: every answer < 300 ms wall: {verdict}")
 
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "mine.csv"
