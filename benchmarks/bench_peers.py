@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema-prefix", default=os.environ.get("MOVIELAKE_SCHEMA",
                                                                   "movielake"))
     parser.add_argument("--peers", default=",".join(p.name for p in PEERS),
-                        help="comma-separated subset of: " + ", ".join(p.name for p in PEERS))
+                        help="comma-separated, run in this order; a subset of: " + ", ".join(p.name for p in PEERS))
+    parser.add_argument("--add", action="store_true",
+                        help="keep the stored figures of the peers this run does not score")
     parser.add_argument("--relevance-threshold", type=float, default=None,
                         help="default: the relevance_threshold var of dbt_project.yml")
     args = parser.parse_args(argv)
@@ -274,15 +276,23 @@ def main(argv: list[str] | None = None) -> int:
     from movielake.comparison import PEERS_LAYER, PEERS_TABLE, markdown, ours, side_by_side
     from movielake.lake import Lake
 
-    peer_rows = pd.DataFrame([run_peer(spark, peer, validation, test, k, catalog)
-                              for peer in PEERS if peer.name in chosen])
-    # kept in the lake for `movielake report` (its side-by-side section)
+    # kept in the lake for `movielake report` (its side-by-side section), saved after each
+    # peer; --add keeps the rows of peers an earlier run scored (e.g. the slow ones apart)
+    table = f"{args.schema_prefix}_{PEERS_LAYER}.{PEERS_TABLE}"
     spark.sql(f"create schema if not exists {args.schema_prefix}_{PEERS_LAYER}")
-    (spark.createDataFrame(peer_rows.assign(k=k).astype(
-        {c: float for c in ["tune_s", "fit_s", *METRICS]}))
-     .write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-     .saveAsTable(f"{args.schema_prefix}_{PEERS_LAYER}.{PEERS_TABLE}"))
-    both = pd.concat([ours(Lake(args.schema_prefix)), peer_rows], ignore_index=True)
+    earlier = (spark.table(table).where(~spark.table(table)["model"].isin(chosen)).toPandas()
+               if args.add and spark.catalog.tableExists(table) else pd.DataFrame())
+    done = []
+    by_name = {peer.name: peer for peer in PEERS}
+    for peer in (by_name[name] for name in chosen):  # in the order given
+        done.append(run_peer(spark, peer, validation, test, k, catalog))
+        peer_rows = pd.concat([earlier, pd.DataFrame(done).assign(k=k)], ignore_index=True)
+        (spark.createDataFrame(peer_rows.astype(
+            {c: float for c in ["tune_s", "fit_s", *METRICS]}).astype({"k": int}))
+         .write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+         .saveAsTable(table))
+    both = pd.concat([ours(Lake(args.schema_prefix)),
+                      spark.table(table).orderBy("model").toPandas()], ignore_index=True)
     print(f"\n== Test figures (K = {k}); in brackets: ratio to the best peer ==")
     print(markdown(side_by_side(both)))
     return 0
