@@ -154,8 +154,6 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _produce(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from movielake.produce import ProduceError, file_lines, produce, release_lines, write_landing
 
     dbt_vars = json.loads(args.vars) if args.vars else {}

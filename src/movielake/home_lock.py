@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from movielake.paths import data_home
 from movielake.procs import command_line
 
 _held: dict[Path, int] = {}  # data home -> open lock file descriptor of this process
+# dbt opens its connections from several threads at once: one of them takes the flock, the
+# others must wait for it here (a second flock of the same process would fail as if another
+# process held the home)
+_guard = threading.Lock()
 
 
 class DataHomeBusy(RuntimeError):
@@ -47,8 +52,12 @@ def holder(home: Path | None = None) -> str | None:
 def acquire(home: Path | None = None) -> None:
     """Lock the data home for this process (a no-op when it already holds it)."""
     home = (home or data_home()).resolve()
-    if home in _held:
-        return
+    with _guard:
+        if home not in _held:
+            _lock(home)
+
+
+def _lock(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     fd = os.open(_lock_file(home), os.O_RDWR | os.O_CREAT, 0o644)
     try:
