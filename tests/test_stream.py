@@ -104,15 +104,11 @@ def _new_ratings(spark, count: int, user: int, built: list[int]) -> list[tuple]:
     users = sorted({u for u, _ in rated})
     movies = sorted(r["movie_id"] for r in rows(spark, f"select movie_id from {S}.stg_movielens__movies"))
     new = [(user, m, 5.0, 1_700_000_000 + i) for i, m in enumerate(built)]
-    taken = set(rated) | {(user, m) for m in built}
-    i = 0
-    while len(new) < count:
-        u, m = users[i % len(users)], movies[(i * 7) % len(movies)]
-        i += 1
-        if (u, m) in taken or u == user:
-            continue
-        taken.add((u, m))
+    # every 37th (user, movie) pair not rated yet: spread over users and movies
+    pairs = [(u, m) for u in users for m in movies if u != user and (u, m) not in rated]
+    for i, (u, m) in enumerate(pairs[::37][:count - len(new)]):
         new.append((u, m, float(1 + i % 9) / 2, 1_700_000_100 + i))
+    assert len(new) == count
     return new
 
 
