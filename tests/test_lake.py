@@ -52,6 +52,9 @@ def test_rows_read_without_spark_equal_spark_rows(spark, synthetic_build, model)
     lake = Lake(SYNTHETIC_SCHEMA)
     ours = lake.read(model)
     theirs = spark.table(lake.name(model)).toPandas()
+    for column in ours.columns:  # deltalake's timestamps are UTC-aware, Spark's naive UTC
+        if isinstance(ours[column].dtype, pd.DatetimeTZDtype):
+            ours[column] = ours[column].dt.tz_convert("UTC").dt.tz_localize(None)
     assert list(ours.columns) == list(theirs.columns)
     key = list(ours.columns[:2])
     norm = lambda f: f.sort_values(key).reset_index(drop=True).astype(str)  # noqa: E731
