@@ -4,6 +4,7 @@ test with movielake.metrics, printed beside MovieLake's models, and kept for the
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
@@ -14,6 +15,7 @@ def bench():
     spec = importlib.util.spec_from_file_location("bench_peers",
                                                   PROJECT / "benchmarks" / "bench_peers.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_peers"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
