@@ -90,9 +90,26 @@ def test_predicted_stars_are_the_rating_models_fold_in(advisor):
         assert 0.5 <= r.predicted_stars <= 5.0
 
 
-def test_because_you_rated_is_the_rated_movie_with_the_closest_factors(advisor):
+def test_because_you_rated_names_the_rated_movie_that_explains_it_best(advisor):
+    """ALS variant served: the rated movie whose item factors are closest (cosine).
+    item_item served: the rated movie that adds most to the score (x_i * B[i, movie])."""
+    recommended = advisor.recommend(RATINGS, 10)
+    assert recommended
+    if advisor.top_k_model == "item_item":
+        rows = advisor.top_k_items.set_index("movie_id")
+        weighting = advisor.top_k_settings["weighting"]
+        for r in recommended:
+            added = {}
+            for m, stars in RATINGS.items():
+                if m in rows.index:
+                    weights = dict(zip(rows.loc[m, "neighbour_ids"], rows.loc[m, "weights"]))
+                    value = 1.0 if weighting == "binary" else stars
+                    added[m] = value * float(weights.get(r.movie_id, 0.0))
+            assert r.because_movie_id == max(added, key=lambda m: (added[m], -m))
+            assert r.because_title == advisor.movies.loc[r.because_movie_id, "label"]
+        return
     items = advisor.top_k_items.set_index("id")["features"]
-    for r in advisor.recommend(RATINGS, 10):
+    for r in recommended:
         target = np.asarray(items[r.movie_id], dtype=float)
         cosine = {m: float(np.dot(items[m], target)
                            / (np.linalg.norm(items[m]) * np.linalg.norm(target)))
