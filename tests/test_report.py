@@ -126,7 +126,7 @@ def tuning_rows() -> list[tuple]:
     for model in ("als_explicit", "als_residual", "als_implicit"):
         for rank in (8, 16):
             for reg in (0.01, 0.05, 0.1, 0.5):
-                off = abs(np.log10(reg) + 1)
+                off = float(abs(np.log10(reg) + 1))  # plain floats: Spark refuses numpy's
                 if model == "als_implicit":
                     p = 0.12 - off / 20 + rank / 1000
                     found.append((model, rank, reg, 1.0, None, None, p, p * 1.4, 3.0, False))

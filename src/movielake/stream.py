@@ -18,6 +18,8 @@ After each batch the users with new ratings are folded into the served model's i
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import hashlib
 import json
 import os
@@ -269,7 +271,8 @@ class Recommender:
                              streamed.toPandas().assign(order=1)])
         history = history.sort_values(["rated_at", "order"]).drop_duplicates(
             ["user_id", "movie_id"], keep="last")
-        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        # a Python datetime: Spark's row check refuses a pandas Timestamp for a timestamp field
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
         model = self.settings["model"]
         factor_rows, rec_rows = [], []
         for user, rows in history.groupby("user_id"):
