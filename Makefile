@@ -39,7 +39,7 @@ lint: setup
 	$(BIN)/sqlfluff lint models tests/dbt
 
 # the tests also run the peers benchmark: they need the [bench] extra
-pytest: setup kafka-jars browser $(VENV)/.bench-installed
+pytest: setup browser $(VENV)/.bench-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium and chromedriver, for the app's browser tests (tests/test_app_browser.py);
