@@ -372,7 +372,7 @@ def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = No
             factor_rows, rec_rows = recommender.fold_in(session, users, bronze, batch_id)
             write(session.createDataFrame(factor_rows, FACTOR_SCHEMA), factors_table, batch_id)
             write(session.createDataFrame(rec_rows, RECOMMENDATION_SCHEMA), recs_table, batch_id)
-            folded = len(factor_rows)
+            folded = len({row[0] for row in rec_rows})  # item_item writes no factor rows
         span = (f", offsets {counts.first - KAFKA_LINE_OFFSET}-{counts.last - KAFKA_LINE_OFFSET}"
                 if is_kafka and counts.first is not None else "")
         log(f"stream: batch {batch_id}: {counts.ok} ratings, {counts.bad} quarantined, "
