@@ -15,7 +15,8 @@ import pandas as pd
 
 from movielake import item_item
 from movielake.lake import Lake
-from movielake.personal import PersonalRatingsError, check_ratings, read_ratings_file, recommend
+from movielake.personal import (check_ratings, rating_scale, read_ratings_file,
+                                recommend)
 
 # MovieLens writes leading articles at the end ("Matrix, The"); searches match either order.
 _TRAILING_ARTICLE = re.compile(r"^(?P<rest>.*), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$")
@@ -50,11 +51,9 @@ class Scale:
 
     @classmethod
     def from_distribution(cls, ratings: pd.Series) -> "Scale":
-        """The scale the release's ratings use (rating_distribution's values): half stars
-        when any rating is fractional, else whole stars."""
-        values = ratings.astype(float)
-        half = bool((values % 1 != 0).any())
-        return cls(float(values.min()), float(values.max()), 0.5 if half else 1.0)
+        """The scale the release's ratings use (rating_distribution's values), by the CLI's
+        rule (personal.rating_scale)."""
+        return cls(*rating_scale(ratings))
 
 
 @dataclass(frozen=True)
@@ -154,10 +153,6 @@ class Advisor:
     def check(self, rows) -> None:
         """personal.check_ratings on this release's scale (whole stars where it has no halves)."""
         check_ratings(rows, self._known, (self.scale.low, self.scale.high, self.scale.step))
-        for row_label, _, stars in rows:
-            if stars not in self.scale.values:
-                raise PersonalRatingsError(f"{row_label}: rating {stars} is off the scale "
-                                           f"({', '.join(map(str, self.scale.values))})")
 
     def read_ratings(self, content: bytes, file_name: str) -> dict[int, float]:
         """An uploaded ratings file (the format of seeds/my_ratings.csv), read by the CLI's

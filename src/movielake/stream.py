@@ -224,7 +224,7 @@ class Recommender:
         self.k = k
         self.log = log
         self.lake = Lake(prefix)
-        self.ratings = warehouse_table(f"{prefix}_staging", "stg_movielens__ratings")
+        self.ratings = self.lake.ref("stg_movielens__ratings").path
         self.version = None
         self.items = None
         self.settings = None
