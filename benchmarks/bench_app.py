@@ -63,10 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     advisor = Advisor.load(lake)
     loaded = time.perf_counter() - started
     version = lake.version("als_factors")
+    items = advisor.top_k_items
+    shape = (f"rank {len(items['features'].iloc[0])}, {len(items):,} items"
+             if "features" in items else f"{len(items):,} movies' weights")  # ALS or item_item
     print(f"lakehouse: {lake.name('als_factors')} version {version.version} "
           f"({version.written_at:%Y-%m-%d %H:%M} UTC); {len(advisor.movies):,} movies; top-K model "
-          f"{advisor.top_k_model} (rank {len(advisor.top_k_items['features'].iloc[0])}, "
-          f"{len(advisor.top_k_items):,} items), rating model {advisor.rating_model}")
+          f"{advisor.top_k_model} ({shape}), rating model {advisor.rating_model}")
     print(f"import movielake.advisor: {imported * 1000:.0f} ms; Advisor.load (movies, scale, both "
           f"served models, read with deltalake): {loaded * 1000:.0f} ms")
 
