@@ -10,44 +10,44 @@ with tags as (
     from {{ ref('stg_movielens__tags') }}
 ),
 
-bucket_counts as (
+term_counts as (
     select
         movie_id,
-        cast(pmod(xxhash64(term), {{ var('content_tag_buckets') }}) as int) as bucket,
+        cast(pmod(xxhash64(term), {{ var('content_tag_buckets') }}) as int) as tag_bucket,
         count(*) as term_count
     from tags
-    group by 1, 2
+    group by movie_id, tag_bucket
 ),
 
 document_frequency as (
     select
-        bucket,
+        tag_bucket,
         count(*) as movie_count
-    from bucket_counts
-    group by bucket
+    from term_counts
+    group by tag_bucket
 ),
 
 tagged_movies as (
     select count(distinct movie_id) as movie_count
-    from bucket_counts
+    from term_counts
 ),
 
 weighted as (
     select
-        bucket_counts.movie_id,
-        bucket_counts.bucket,
-        ln(1 + bucket_counts.term_count)
+        term_counts.movie_id,
+        term_counts.tag_bucket,
+        ln(1 + term_counts.term_count)
         * (ln((1 + tagged_movies.movie_count) / (1 + document_frequency.movie_count)) + 1)
-        as weight
-    from bucket_counts
-    inner join document_frequency on bucket_counts.bucket = document_frequency.bucket
+            as weight
+    from term_counts
+    inner join document_frequency on term_counts.tag_bucket = document_frequency.tag_bucket
     cross join tagged_movies
 ),
 
 per_movie as (
     select
         movie_id,
-        array_sort(collect_list(struct(bucket, weight))) as terms,
+        array_sort(collect_list(struct(tag_bucket, weight))) as terms,
         sqrt(sum(weight * weight)) as norm
     from weighted
     group by movie_id
@@ -55,6 +55,6 @@ per_movie as (
 
 select
     movie_id,
-    transform(terms, term -> term.bucket) as tag_buckets,
+    transform(terms, term -> term.tag_bucket) as tag_buckets,
     transform(terms, term -> term.weight / norm) as tag_weights
 from per_movie

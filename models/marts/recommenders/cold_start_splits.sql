@@ -2,8 +2,9 @@
 -- rating_splits: a seeded `cold_start_movie_fraction` of movies is held out whole
 -- (cold_movie: none of their ratings is fit on), and a seeded sample of up to
 -- `cold_start_new_users` users (and at most a tenth of them) with at least
--- `cold_start_min_user_ratings` ratings (outside the cold movies) is held out whole too (new_user: a model sees only their first few ratings, by
--- time, and must rank the rest). Everything else is `fit`.
+-- `cold_start_min_user_ratings` ratings (outside the cold movies) is held out whole too
+-- (new_user: a model sees only their first few ratings, by time, and must rank the rest).
+-- Everything else is `fit`.
 with ratings as (
     select
         user_id,
@@ -43,7 +44,7 @@ select
         when ratings.cold_movie then 'cold_movie'
         when new_users.user_id is not null then 'new_user'
         else 'fit'
-    end as role,
+    end as role,  -- noqa: RF04
     -- a new user's ratings in the order they were made (1 = first), outside the cold movies
     if(
         new_users.user_id is not null and not ratings.cold_movie,
