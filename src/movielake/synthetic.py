@@ -478,7 +478,10 @@ class Generator:
         self._write_movies()
         genome = self._write_genome(tag_vectors, tag_names) if p.genome_movies else 0
         for entity, layout in self.release.layouts.items():
-            (self.folder / (layout.file + ".partial")).replace(self.folder / layout.file)
+            partial = self.folder / (layout.file + ".partial")
+            if entity in self.release.optional and not partial.exists():
+                continue  # an optional file (the genome) this preset does not have
+            partial.replace(self.folder / layout.file)
 
         mean = sum_stars / total
         counts = {"ratings": int(total), "users": p.users, "movies": p.movies,
@@ -605,13 +608,15 @@ class Generator:
         most rated movies x every tag, relevance in [0, 1] a logistic function of the movie's
         hidden factors (so it carries the taste signal, as the real genome does)."""
         p, rng = self.p, self.rng
-        (self.folder / "genome-tags.csv").write_text(
-            "tagId,tag\n" + "".join(f"{i + 1},{name}\n" for i, name in enumerate(tag_names)))
+        handle, sep = self._open("genome_tags")
+        with handle:
+            self._write_frame(handle, pd.DataFrame(
+                {"tagId": np.arange(1, GENOME_TAGS + 1), "tag": tag_names}), sep)
         chosen = np.sort(np.argsort(-self.weight)[: p.genome_movies])  # ids ascend with index
         tag_bias = rng.normal(-2.3, 0.8, GENOME_TAGS)
         written = 0
-        with (self.folder / "genome-scores.csv.partial").open("wb") as out:
-            out.write(b"movieId,tagId,relevance\n")
+        out, sep = self._open("genome_scores")
+        with out:
             for lo in range(0, len(chosen), 1000):
                 block = chosen[lo: lo + 1000]
                 logit = (self.item_f[block] @ tag_vectors * 3.0 + tag_bias
@@ -621,9 +626,8 @@ class Generator:
                 self._write_numbers(out, {
                     "movieId": np.repeat(self.movie_ids[block], GENOME_TAGS),
                     "tagId": np.tile(np.arange(1, GENOME_TAGS + 1), len(block)),
-                    "relevance": _fmt(np.round(relevance.ravel(), 3), "%.3f")}, "csv")
+                    "relevance": _fmt(np.round(relevance.ravel(), 3), "%.3f")}, sep)
                 written += relevance.size
-        (self.folder / "genome-scores.csv.partial").replace(self.folder / "genome-scores.csv")
         return written
 
 
