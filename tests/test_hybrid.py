@@ -56,9 +56,33 @@ def test_every_movie_gets_hybrid_factors_unrated_ones_from_content(spark, synthe
             where model = 'als_implicit' and side = 'item' and scored_split = '{split}'""")}
         assert als_items <= rated
         assert {m for m, r in items.items() if r["source"] == "content"} == movies - als_items
-        assert movies - als_items, "the synthetic release has movies without fit ratings"
         assert all(np.isfinite(r["features"]).all() and np.any(r["features"])
                    for r in items.values())
+
+
+def test_movies_without_ratings_get_content_factors_and_reach_top_k(spark, synthetic_build):
+    """Every movie of the small release has ratings, so a tenth of them are made unrated here:
+    their ALS factors withheld, as for a movie just added to the movies file."""
+    from movielake import hybrid
+
+    content = hybrid.Content(spark.table(f"{R}.movie_content_features").toPandas(), 128)
+    factors = spark.table(f"{R}.als_factors").where(
+        "model = 'als_implicit' and scored_split = 'validation'").toPandas()
+    items = factors[factors["side"] == "item"][["id", "features"]]
+    users = np.vstack(factors[factors["side"] == "user"]["features"].to_numpy())
+    tuned = rows(spark, f"select * from {R}.hybrid_tuning where selected")[0]
+    cold = np.sort(items["id"].to_numpy())[::10]
+    made = hybrid.item_factors(content, items, tuned["reg_lambda"], tuned["blend"], cold)
+    assert set(made.loc[made["source"] == "content", "id"]) == set(cold)
+    # a cold movie's factors are the map's prediction from the other movies, whatever the blend
+    predicted = hybrid.item_factors(content, items, tuned["reg_lambda"], 1.0, cold)
+    for column in (made, predicted):
+        column.set_index("id", inplace=True)
+    for movie in cold:
+        assert np.allclose(made.loc[movie, "features"], predicted.loc[movie, "features"])
+    top = hybrid.top_k(users @ np.vstack(made["features"].to_numpy()).T, made.index.to_numpy(),
+                       list(range(len(users))), 10)
+    assert set(top["movie_id"]) & set(cold), "no cold movie in any user's top 10"
 
 
 def test_cold_start_roles_hold_out_movies_and_users_whole(spark, synthetic_build):
