@@ -15,7 +15,10 @@ FUTURE = " is in the future (epoch seconds expected)"
 BEFORE_1995 = " is before 1995, the release's first year"
 FLAGS = "|0|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0"  # Action
 
-CSV = {  # ml-latest-small layout
+# The CSV corpus is an ml-25m release: ml-latest-small's files plus the tag genome (required
+# there), so that one build covers every CSV file. Valid movies: 1, 2, 3, 4, 8.
+CSV_RELEASE = "ml-25m"
+CSV = {
     "movies": [
         ("1,Toy Story (1995),Adventure|Animation", STAGED),
         ('2,"American President, The (1995)",Comedy|Drama', STAGED),
@@ -64,6 +67,30 @@ CSV = {  # ml-latest-small layout
         ("0,0113228,15602", "movieId '0' is not a positive integer"),
         ('4,"0056172","11"', STAGED),
     ],
+    "genome_tags": [  # valid tags: 1, 2, 3
+        ("1,dark comedy", STAGED),
+        ("2,based on a book", STAGED),
+        ('3,"twist ending, sort of"', STAGED),
+        ("4,", "empty tag"),
+        ("0,zero id", "tagId '0' is not a positive integer"),
+        ("2,second name", "duplicate tagId 2 (its first line is kept)"),
+        ("5,one,too many", "expected 2 fields, found 3"),
+    ],
+    "genome_scores": [
+        ("1,1,0.025000000000000022", STAGED),  # as GroupLens prints relevance
+        ("1,2,1", STAGED),
+        ("2,1,0.0", STAGED),
+        ("2,2,1.5", "relevance 1.5 outside 0-1"),
+        ("2,3,-0.1", "relevance -0.1 outside 0-1"),
+        ("2,3,abc", "relevance 'abc' is not a number"),
+        ("3,99,0.5", "tagId 99 is not in the genome tags file"),
+        ("3,4,0.5", "tagId 4 is not in the genome tags file"),  # its line has an empty tag
+        ("42,1,0.5", "movieId 42 is not in the movies file"),
+        ("1,1,0.9", "duplicate relevance of tagId 1 to movieId 1 (its first line is kept)"),
+        ("2,3,2.5e-01", STAGED),  # the bad lines of (2, 3) above do not make this a duplicate
+        ("x8,1,0.5", "movieId 'x8' is not a positive integer"),
+        ("8,2,0.5,1", "expected 3 fields, found 4"),
+    ],
 }
 
 DAT = {  # ml-10m layout: '::' separated, UTF-8, no header
@@ -107,7 +134,7 @@ ML100K = {  # ml-100k layout: latin-1 (every byte is a character), '|' and tab s
     ],
 }
 
-FAMILIES = {"ml-latest-small": CSV, "ml-10m": DAT, "ml-100k": ML100K}
+FAMILIES = {CSV_RELEASE: CSV, "ml-10m": DAT, "ml-100k": ML100K}
 
 
 def write(release: str, folder: Path) -> Path:

@@ -1,7 +1,8 @@
 """The bad-input corpus (tests/bad_input_corpus.py) through real staging builds: every good line
 staged, every bad line quarantined with its exact reason, and the build goes on. The CSV build is
 `dbt build -s staging` into schemas of its own, as a new user would type it (no extra flags),
-so it also proves that selecting the staging layer works on a data home without its children.
+so it also proves that selecting the staging layer works on a data home without its children;
+its release (ml-25m) has the tag genome, so the genome files and their tests are in it too.
 Also: a ratings file without a valid rating stops the build at staging with one message, and
 bad vars stop it before anything is written."""
 
@@ -32,7 +33,7 @@ def corpus_build(request, dbt, tmp_path_factory):
     folder = corpus.write(release, tmp_path_factory.mktemp(release))
     # the CSV corpus is built with its tests as a user types it; the others only run (their
     # family's tests run in test_staging_build), to keep CI short
-    command = BUILD_STAGING if release == "ml-latest-small" else ("run", "--select", "staging")
+    command = BUILD_STAGING if release == corpus.CSV_RELEASE else ("run", "--select", "staging")
     result = dbt(*command, schema=schema_for(release),
                  vars={"dataset": release, "raw_dir": str(folder)})
     return release, result
@@ -44,7 +45,7 @@ def test_build_continues(corpus_build):
                                       if str(r.status) in ("error", "fail")] or result.exception)
     statuses = {r.node.name: str(r.status) for r in result.result}
     assert statuses["stg_movielens__ratings"] == "success"
-    if release == "ml-latest-small":
+    if release == corpus.CSV_RELEASE:
         # what was selected is staging, and only the tests that belong to it
         assert not any(name.startswith(("int_", "movie_stats", "relationships_int"))
                        for name in statuses)
@@ -70,7 +71,7 @@ def test_every_line_staged_or_quarantined_with_its_reason(corpus_build, spark):
 
 def test_a_bad_time_never_displaces_a_valid_rating(corpus_build, spark):
     release, _ = corpus_build
-    if release != "ml-latest-small":
+    if release != corpus.CSV_RELEASE:
         pytest.skip("the planted pair is in the CSV corpus")
     got = rows(spark, f"select rating, cast(rated_at as string) as rated_at "
                       f"from {schema_for(release)}_staging.stg_movielens__ratings "
@@ -78,9 +79,27 @@ def test_a_bad_time_never_displaces_a_valid_rating(corpus_build, spark):
     assert got == [{"rating": 4.5, "rated_at": "2000-07-30 18:46:40"}]
 
 
+def test_genome_keeps_the_first_of_duplicates_and_parses_relevance(corpus_build, spark):
+    release, _ = corpus_build
+    if release != corpus.CSV_RELEASE:
+        pytest.skip("only the CSV corpus has a genome")
+    staging = f"{schema_for(release)}_staging"
+    assert rows(spark, f"select movie_id, tag_id, relevance from {staging}.stg_movielens__genome_scores "
+                       "order by movie_id, tag_id") == [
+        {"movie_id": 1, "tag_id": 1, "relevance": 0.025000000000000022},
+        {"movie_id": 1, "tag_id": 2, "relevance": 1.0},
+        {"movie_id": 2, "tag_id": 1, "relevance": 0.0},
+        {"movie_id": 2, "tag_id": 3, "relevance": 0.25},
+    ]
+    assert rows(spark, f"select tag_id, tag from {staging}.stg_movielens__genome_tags "
+                       "order by tag_id") == [
+        {"tag_id": 1, "tag": "dark comedy"}, {"tag_id": 2, "tag": "based on a book"},
+        {"tag_id": 3, "tag": "twist ending, sort of"}]
+
+
 def test_implausible_title_year_is_left_empty_with_its_reason(corpus_build, spark):
     release, _ = corpus_build
-    title = {"ml-latest-small": "Future Film (3000)", "ml-10m": "Far Future (2500)",
+    title = {corpus.CSV_RELEASE: "Future Film (3000)", "ml-10m": "Far Future (2500)",
              "ml-100k": "A\u00f1o Nuevo (0999)"}[release]
     year = title[-5:-1]
     (movie,) = rows(spark, f"select title, release_year, release_year_issue "
@@ -98,7 +117,8 @@ def test_implausible_title_year_is_left_empty_with_its_reason(corpus_build, spar
      "1 x timestamp … is before …, the release's first year"),
 ])
 def test_ratings_without_a_valid_line_fail_at_staging(dbt, tmp_path, lines, message):
-    folder = corpus.write("ml-latest-small", tmp_path / "ml-latest-small")
+    # built as the default ml-latest-small, which reads no genome files
+    folder = corpus.write(corpus.CSV_RELEASE, tmp_path / "ml-latest-small")
     ratings = folder / "ratings.csv"
     ratings.write_text("\r\n".join(["userId,movieId,rating,timestamp", *lines]) + "\r\n")
     result = dbt("run", "--select", "+stg_movielens__ratings", schema="bad_empty",

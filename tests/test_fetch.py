@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from movielake.cli import main
+from movielake.paths import MissingDataError, release_files
 from movielens_samples import write_csv_release, write_dat_release
 
 
@@ -114,6 +115,20 @@ def test_archive_that_is_not_the_release(home, tmp_path, capsys):
     assert not (home / "raw").exists() or list((home / "raw").iterdir()) == []
 
 
+def test_genome_is_required_by_ml20m_and_optional_for_ml32m(home, tmp_path, capsys):
+    folder = write_csv_release(tmp_path / "src")
+    (folder / "genome-tags.csv").write_text("tagId,tag\n1,dark comedy\n")
+    archive = make_zip(folder, tmp_path / "ml-20m.zip", "ml-20m")
+    assert main(["fetch", "ml-20m", "--from", str(archive)]) == 1
+    assert "is not a MovieLens ml-20m release: genome-scores.csv missing" in one_error_line(capsys)
+    assert main(["fetch", "ml-32m", "--from", str(archive)]) == 0
+    files = release_files("ml-32m")  # the fetched copy: one genome file of two
+    assert files["genome_tags"] == str(home / "raw" / "ml-32m" / "genome-tags.csv")
+    assert files["genome_scores"] is None and files["links"].endswith("links.csv")
+    with pytest.raises(MissingDataError, match="required file .*genome-scores.csv is missing"):
+        release_files("ml-20m", str(home / "raw" / "ml-32m"))
+
+
 class _Files(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep test output quiet
         pass
@@ -172,6 +187,7 @@ KILL_BETWEEN_RENAMES = r"""
 import os, signal, sys
 from pathlib import Path
 from movielake.cli import main
+from movielake.paths import MissingDataError, release_files
 from movielake.paths import fetched_dir
 
 real_rename = Path.rename

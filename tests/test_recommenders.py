@@ -27,12 +27,12 @@ def test_every_rating_is_split_once_with_train_for_every_user(spark, synthetic_b
 
 def test_model_metrics_cover_every_model_and_split(spark, synthetic_build):
     metrics = {(r["model"], r["split"]): r for r in rows(spark, f"select * from {R}.model_metrics")}
-    models = {"popularity", "als_explicit", "als_residual", "als_implicit", "item_item"}
+    models = {"popularity", "als_explicit", "als_residual", "als_implicit", "item_item", "hybrid"}
     assert set(metrics) == {(m, s) for m in models for s in ("validation", "test")}
     for (model, _), row in metrics.items():
         assert row["k"] == 10 and row["users_evaluated"] > 100
         assert 0 <= row["precision_at_k"] <= 1 and 0 < row["catalog_coverage"] <= 1
-        if model in ("als_implicit", "item_item"):
+        if model in ("als_implicit", "item_item", "hybrid"):
             assert row["rmse"] is None
         else:
             assert 0 < row["rmse"] < 2 and row["accuracy"] == pytest.approx(1 - row["mae"] / 5)

@@ -19,7 +19,7 @@ EDA = f"{SYNTHETIC_SCHEMA}_eda"
 EDA_IMAGES = {"rating_distribution.png", "monthly_activity.png", "genre_means.png",
               "genre_trends.png", "rating_count_vs_mean.png", "mean_rating_by_count_bucket.png",
               "user_activity.png"}
-MODEL_IMAGES = {"model_metrics.png", "als_tuning.png", "twin_correlations.png"}
+MODEL_IMAGES = {"model_metrics.png", "als_tuning.png", "cold_start.png", "twin_correlations.png"}
 
 
 def render(prefix: str, out: Path) -> tuple[int, str]:
@@ -106,7 +106,7 @@ def test_sections_say_plainly_when_tables_are_absent(synthetic_build, spark, tmp
     assert code == 0, printed
     text = page.read_text()
     for table in ("rpta_recommenders.model_metrics", "rpta_recommenders.als_tuning",
-                  "rpta_twins.user_twins", "rpta_twins.twin_pair_correlations",
+                  "rpta_recommenders.cold_start_metrics", "rpta_twins.user_twins", "rpta_twins.twin_pair_correlations",
                   "rpta_twins.twin_validation"):
         assert re.search(rf'<p class="absent">Not available:[^\n]*{re.escape(table)}', text), table
     assert linked_images(page) == EDA_IMAGES
@@ -175,6 +175,17 @@ def write_model_tables(spark, prefix: str) -> None:
                               f"{prefix}_recommenders.model_metrics")
     spark.createDataFrame(tuning_rows(), TUNING_SCHEMA).write.format("delta").mode(
         "overwrite").saveAsTable(f"{prefix}_recommenders.als_tuning")
+    cold = [("cold_movies", 0, model, 10, p, p * 2, p * 1.5, p, 40, 30)
+            for model, p in (("hybrid", 0.3117), ("content", 0.11), ("popularity", 0.05),
+                             ("random", 0.03))]
+    cold += [("new_users", n, model, 10, p * n ** 0.3, p, p, p, 15, 300)
+             for n in (1, 3, 5) for model, p in (("hybrid", 0.2), ("als_implicit", 0.19),
+                                                  ("popularity", 0.25), ("random", 0.02))]
+    spark.createDataFrame(cold, "scenario string, known_ratings int, model string, k int, "
+                          "precision_at_k double, recall_at_k double, ndcg_at_k double, "
+                          "map_at_k double, users_evaluated bigint, candidates bigint"
+                          ).write.format("delta").mode("overwrite").saveAsTable(
+                              f"{prefix}_recommenders.cold_start_metrics")
     # what benchmarks/bench_peers.py writes: one row per peer, test figures
     spark.sql(f"create database if not exists {prefix}_benchmarks")
     spark.createDataFrame(
@@ -215,6 +226,7 @@ def test_sections_render_when_tables_exist(synthetic_build, spark, tmp_path):
     for name in MODEL_IMAGES:
         assert_real_png(tmp_path / name)
     assert "0.812" in text and "als_implicit" in text  # the validation and metrics tables
+    assert "Hybrid and cold start" in text and "0.3117" in text  # the cold-start table
     # side by side: our als_implicit P@K 0.12 is 1.20x the best peer's (ease, 0.1)
     assert "MovieLake als_implicit" in text and "0.1200 (1.20x)" in text
     assert "0.8800 (0.98x)" in text  # our als RMSE against surprise_svd's 0.9

@@ -117,6 +117,12 @@ def test_csv_tags_and_links(csv_build, spark):
     assert quarantine(spark, "links") == {4: "imdbId 'tt123' is not a number"}
 
 
+def test_csv_release_without_genome_has_empty_genome_tables(csv_build, spark):
+    """ml-latest-small ships no tag genome: its tables are built, empty, like ml-1m's tags."""
+    for table in ("stg_movielens__genome_scores", "stg_movielens__genome_tags"):
+        assert spark.table(f"{STAGING}.{table}").count() == 0
+
+
 def test_every_table_is_delta_under_the_data_home(csv_build, spark, lake_home):
     tables = [r["tableName"] for r in rows(spark, f"show tables in {STAGING}")]
     assert "stg_movielens__ratings" in tables and "base_movielens__ratings" in tables
@@ -147,9 +153,9 @@ def test_dat_family_latin1_whole_stars(dbt, spark, tmp_path):
     assert quarantine(spark, "ratings") == {2: "rating 3.5 is not a multiple of 1.0",
                                             3: "rating 0.0 outside 1.0-5.0"}
     assert spark.table(f"{STAGING}.stg_movielens__ratings").count() == 3
-    # ml-1m ships no tags or links: their tables exist and are empty
-    assert spark.table(f"{STAGING}.stg_movielens__tags").count() == 0
-    assert spark.table(f"{STAGING}.stg_movielens__links").count() == 0
+    # ml-1m ships no tags, links or genome: their tables exist and are empty
+    for entity in ("tags", "links", "genome_scores", "genome_tags"):
+        assert spark.table(f"{STAGING}.stg_movielens__{entity}").count() == 0, entity
 
 
 def test_100k_family_genre_flags(dbt, spark, tmp_path):

@@ -202,7 +202,7 @@ def test_cli_generate_preset_and_refuses_a_fetched_release(tmp_path):
 @pytest.mark.parametrize("name", ["ml-1m", "ml-20m"])
 def test_staging_reads_a_generated_release_as_a_downloaded_one(dbt, spark, tmp_path, name):
     """Every generated line is valid to the staging models of its release: nothing quarantined,
-    every rating, movie and tag staged."""
+    every rating, movie, tag and genome line staged (ml-1m has no genome: empty tables)."""
     preset = scaled(PRESETS[name], 8_000)
     counts = generate_release(tmp_path, preset, seed=6)["counts"]
     result = dbt("run", "--select", "staging", schema="gen",
@@ -212,7 +212,12 @@ def test_staging_reads_a_generated_release_as_a_downloaded_one(dbt, spark, tmp_p
         "select (select count(*) from gen_staging.stg_movielens__ratings) as ratings, "
         "(select count(*) from gen_staging.stg_movielens__movies) as movies, "
         "(select count(*) from gen_staging.stg_movielens__tags) as tags, "
+        "(select count(*) from gen_staging.stg_movielens__genome_scores) as genome_scores, "
+        "(select count(*) from gen_staging.stg_movielens__genome_tags) as genome_tags, "
         "(select count(*) from gen_staging.stg_movielens__quarantine) as quarantined").first()
     assert staged["quarantined"] == 0
-    assert (staged["ratings"], staged["movies"], staged["tags"]) == (
-        counts["ratings"], counts["movies"], counts["tags"])
+    entities = ("ratings", "movies", "tags", "genome_scores", "genome_tags")
+    assert {e: staged[e] for e in entities} == {e: counts.get(e, 0) for e in entities}
+    if name == "ml-20m":  # every genome tag for each of the most rated movies
+        assert counts["genome_tags"] == GENOME_TAGS
+        assert counts["genome_scores"] == preset.genome_movies * GENOME_TAGS > 0

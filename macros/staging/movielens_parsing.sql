@@ -186,7 +186,7 @@ known_checked as (
 
 {# The entities a release can ship, each with a staging model stg_movielens__<entity>. #}
 {% macro movielens_entities() %}
-    {{ return(['ratings', 'movies', 'tags', 'links']) }}
+    {{ return(['ratings', 'movies', 'tags', 'links', 'genome_scores', 'genome_tags']) }}
 {% endmacro %}
 
 {#

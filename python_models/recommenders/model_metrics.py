@@ -6,14 +6,15 @@ Validation rows come from models fit on train, test rows from the refits on trai
 validation. Rating metrics are over the split's pairs whose user and movie occur in the fit
 data (what every model can score); ranking metrics over the users with relevant held-out
 items, candidates excluding what the user rated in the fit data. als_implicit predicts
-preference, not stars: it has no rating metrics, nor has item_item (movielake.item_item,
-scored from its stored weights like the ALS variants from their factors).
+preference, not stars: it has no rating metrics, nor have item_item (movielake.item_item,
+scored from its stored weights like the ALS variants from their factors) and hybrid (scored
+from its factor rows like als_implicit, every movie with content a candidate).
 """
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake import als, item_item
+from movielake import als, hybrid, item_item
 from movielake.metrics import ranking_metrics, rating_metrics
 from movielake.recommenders import fit_ratings, held_out, setting
 
@@ -33,6 +34,7 @@ def model(dbt, spark):
     splits = dbt.ref("rating_splits")
     factors = dbt.ref("als_factors")
     weights = dbt.ref("item_item_weights")
+    hybrid_rows = dbt.ref("hybrid_factors")
     models = [r["model"] for r in factors.select("model").distinct().orderBy("model").collect()]
     catalog = dbt.ref("stg_movielens__movies").count()
     popular_predictions = dbt.ref("popularity_predictions")
@@ -65,6 +67,10 @@ def model(dbt, spark):
                                      users=relevant)
         rows.append({"model": item_item.MODEL, "split": split, "k": k,
                      **ranking_metrics(top, relevant, k, catalog)})
+        mine = hybrid_rows.where(F.col("scored_split") == split)
+        rows.append({"model": hybrid.MODEL, "split": split, "k": k,
+                     **ranking_metrics(als.top_k_unseen(mine, fit, k, users=relevant),
+                                       relevant, k, catalog)})
         fit.unpersist()
         pairs.unpersist()
     return spark.createDataFrame([[row.get(c) for c in COLUMNS] for row in rows], SCHEMA)

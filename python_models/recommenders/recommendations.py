@@ -1,11 +1,13 @@
 """Top-K unseen movies for every user, with titles, from the model served for top-K
-(served_models) as refit on train + validation, whatever its kind: an ALS variant (user .
-item factors) or item_item (the user's train + validation ratings times B). Unseen = not rated
-in any split."""
+(served_models) as refit on train + validation, whatever its kind: an ALS variant or the
+hybrid (user . item factors; the hybrid's cover movies nobody rated) or item_item (the user's
+train + validation ratings times B). Unseen = not rated in any split.
+
+dbt sees a model's refs only where they are literal: both factor tables are named here."""
 
 from pyspark.sql import functions as F
 
-from movielake import als, item_item
+from movielake import als, hybrid, item_item
 from movielake.recommenders import fit_ratings, setting
 
 
@@ -19,8 +21,9 @@ def model(dbt, spark):
         weights = dbt.ref("item_item_weights").where("scored_split = 'test'")
         top = item_item.top_k_unseen(weights, fit_ratings(splits, "test"), seen, k)
     else:
-        factors = (dbt.ref("als_factors").where("scored_split = 'test'")
-                   .join(served, "model"))
+        factors = (dbt.ref("hybrid_factors") if served.first()["model"] == hybrid.MODEL
+                   else dbt.ref("als_factors"))
+        factors = factors.where("scored_split = 'test'").join(served, "model")
         top = als.top_k_unseen(factors, seen, k)
     return (top.join(titles, "movie_id")
             .select("user_id", F.col("rank").cast("int").alias("rank"), "movie_id", "title",

@@ -26,10 +26,14 @@ def _fetch(args: argparse.Namespace) -> int:
 def _releases(_args: argparse.Namespace) -> int:
     from movielake.paths import bundled_dir, fetched_dir
 
+    # [file]: an optional file, staged when present
+    files = {name: ", ".join(f"[{lay.file}]" if entity in release.optional else lay.file
+                             for entity, lay in release.layouts.items())
+             for name, release in RELEASES.items()}
+    width = max(map(len, files.values()))
     for name, release in RELEASES.items():
         where = next((str(d) for d in (fetched_dir(name), bundled_dir(name)) if d.is_dir()), "-")
-        files = ", ".join(lay.file for lay in release.layouts.values())
-        print(f"{name:16} {release.family:5} {files:45} {where}")
+        print(f"{name:16} {release.family:5} {files[name]:{width}} {where}")
     return 0
 
 

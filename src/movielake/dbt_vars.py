@@ -53,6 +53,14 @@ RULES: dict[str, tuple[str, float | None, float | None]] = {
     "als_ranks": ("int list", 1, None),
     "als_reg_params": ("number list", 0, None),
     "eda_count_buckets": ("int list", 2, None),
+    "content_tag_buckets": ("int", 1, None),
+    "hybrid_lambdas": ("number list", 0, None),
+    "hybrid_blends": ("number list", 0, 1),
+    "cold_start_movie_fraction": ("number", 0.000001, 0.5),
+    "cold_start_new_users": ("int", 1, None),
+    "cold_start_min_user_ratings": ("int", 2, None),
+    "cold_start_known_ratings": ("int list", 1, None),
+    "cold_start_max_users": ("int", 1, None),
 }
 
 

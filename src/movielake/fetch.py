@@ -87,7 +87,8 @@ def _release_root(tree: Path, release: Release, origin: str) -> Path:
     if not candidates:
         raise FetchError(f"{origin} is not a MovieLens {release.name} release: no {first} in it")
     root = candidates[0]
-    missing = [lay.file for lay in release.layouts.values() if not (root / lay.file).is_file()]
+    missing = [lay.file for lay in release.required_layouts().values()
+               if not (root / lay.file).is_file()]
     if missing:
         raise FetchError(
             f"{origin} is not a MovieLens {release.name} release: {', '.join(missing)} missing"

@@ -197,7 +197,8 @@ class Lake:
     def served_item_factors(self, job: str = "top_k") -> tuple[pd.DataFrame, dict]:
         """The item rows of the model served for `job` ("top_k" or "rating"), as refit on
         train + validation, and its settings (one row as a dict): an ALS variant's item rows
-        of als_factors, or item_item's rows of item_item_weights."""
+        of als_factors, the hybrid's of hybrid_factors, or item_item's rows of
+        item_item_weights."""
         served = self.read("served_models", filters=[("job", "=", job)])
         if served.empty:
             raise NotBuiltError(f"{self.name('served_models')} names no model for job {job!r}")
@@ -209,11 +210,12 @@ class Lake:
                 raise NotBuiltError(f"{self.name('item_item_weights')} has no rows of the "
                                     "served item_item model")
             return weights, weights.iloc[0].to_dict()
-        items = self.read("als_factors", filters=[("model", "=", model),
+        table = "hybrid_factors" if model == "hybrid" else "als_factors"  # same layout
+        items = self.read(table, filters=[("model", "=", model),
                                                   ("scored_split", "=", "test"),
                                                   ("side", "=", "item")],
                           order_by="id")
         if items.empty:
-            raise NotBuiltError(f"{self.name('als_factors')} has no item factors of the served "
+            raise NotBuiltError(f"{self.name(table)} has no item factors of the served "
                                 f"model {model}")
         return items, items.iloc[0].to_dict()

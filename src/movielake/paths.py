@@ -75,7 +75,8 @@ def release_dir(release: str, raw_dir: str | None = None) -> Path:
 
 def release_files(name: str, raw_dir: str | None = None) -> dict[str, str | None]:
     """Absolute path of each entity's file for a release (None where the release has no such
-    entity). A file the release should have but that is missing is an error naming it."""
+    entity, or an optional one whose file is absent). A required file that is missing is an
+    error naming it."""
     release: Release = get_release(name)
     folder = release_dir(name, raw_dir)
     files: dict[str, str | None] = {}
@@ -85,6 +86,9 @@ def release_files(name: str, raw_dir: str | None = None) -> dict[str, str | None
             files[entity] = None
             continue
         path = folder / layout.file
+        if not path.is_file() and entity in release.optional:
+            files[entity] = None
+            continue
         if not path.is_file():
             raise MissingDataError(
                 f"{name}: required file {path} is missing ({entity} of a {release.family}-family "

@@ -77,13 +77,18 @@ def damped_user_bias(ratings, global_mean: float, item_bias, damping: float) -> 
                  / (len(ratings) + damping))
 
 
+# Models whose factors are implicit-feedback ALS's: the hybrid maps content onto als_implicit's.
+IMPLICIT = ("als_implicit", "hybrid")
+
+
 def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
     """Top-K (movie_id, score) for a new user with `rows` (label, movie_id, rating).
 
     items: pandas frame of the served model's item rows: for an ALS variant (id, features,
     bias, global_mean) from als_factors, settings its model, reg_param, alpha, user_damping (one
     row of als_factors); for item_item (movie_id, neighbour_ids, weights, weighting) from
-    item_item_weights, settings its model and weighting (one row of it)."""
+    item_item_weights, settings its model and weighting (one row of it). The hybrid's rows
+    (hybrid_factors) are als_implicit's layout, cold movies included."""
     if settings.get("model") == item_item.MODEL:
         return _recommend_item_item(items, settings, rows, k)
     return fold_in_user(items, settings, rows, k)[2]
@@ -114,7 +119,7 @@ def fold_in_user(items, settings: dict, rows, k: int):
     else:
         target = ratings
     user = fold_in(factors[index], target, float(settings["reg_param"]),
-                   implicit=variant == "als_implicit", alpha=float(settings["alpha"]),
+                   implicit=variant in IMPLICIT, alpha=float(settings["alpha"]),
                    all_item_factors=factors)
     scores = mean + user_bias + item_bias + factors @ user
     rated = {m for _, m, _ in rows}

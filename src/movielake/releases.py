@@ -34,6 +34,11 @@ CSV_FAMILY = {
     "tags": FileLayout("tags.csv", "csv", 4, "userId,movieId,tag,timestamp"),
     "links": FileLayout("links.csv", "csv", 3, "movieId,imdbId,tmdbId"),
 }
+# The tag genome: relevance in [0, 1] of every genome tag to each of the most rated movies.
+GENOME = {
+    "genome_scores": FileLayout("genome-scores.csv", "csv", 3, "movieId,tagId,relevance"),
+    "genome_tags": FileLayout("genome-tags.csv", "csv", 2, "tagId,tag"),
+}
 DAT_FAMILY = {
     "ratings": FileLayout("ratings.dat", "::", 4),
     "movies": FileLayout("movies.dat", "::", 3),
@@ -52,6 +57,9 @@ class Release:
     encoding: str  # text encoding of the files
     rating_step: float  # 1.0: whole stars 1-5; 0.5: half stars 0.5-5.0
     layouts: dict[str, FileLayout] = field(default_factory=dict)
+    # Entities of `layouts` whose file may be absent: staged when present, else empty. Every
+    # other layout is required (fetch rejects an archive without it, the build stops).
+    optional: frozenset[str] = frozenset()
     downloadable: bool = True  # False: made by `movielake generate`, not GroupLens
     # Ratings and tags before January 1st of this year cannot belong to the release (MovieLens
     # collected its first ratings in 1995), nor can any made after the build.
@@ -80,9 +88,16 @@ class Release:
             "genre_flags": list(ML100K_GENRES) if self.family == "100k" else [],
         }
 
+    def required_layouts(self) -> dict[str, FileLayout]:
+        """The layouts whose file the release must ship."""
+        return {e: lay for e, lay in self.layouts.items() if e not in self.optional}
 
-def _csv(name: str, entities=("ratings", "movies", "tags", "links")) -> Release:
-    return Release(name, "csv", "UTF-8", 0.5, {e: CSV_FAMILY[e] for e in entities})
+
+def _csv(name: str, genome: str | None = None, **extra) -> Release:
+    """A CSV-family release; genome: "required", "optional" or None (no genome files)."""
+    layouts = dict(CSV_FAMILY) | (dict(GENOME) if genome else {})
+    optional = frozenset(GENOME) if genome == "optional" else frozenset()
+    return Release(name, "csv", "UTF-8", 0.5, layouts, optional, **extra)
 
 
 RELEASES: dict[str, Release] = {
@@ -92,17 +107,19 @@ RELEASES: dict[str, Release] = {
         Release("ml-1m", "dat", "ISO-8859-1", 1.0,
                 {e: DAT_FAMILY[e] for e in ("ratings", "movies")}),
         Release("ml-10m", "dat", "UTF-8", 0.5, dict(DAT_FAMILY)),
-        _csv("ml-20m"),
-        _csv("ml-25m"),
-        _csv("ml-32m"),
+        _csv("ml-20m", genome="required"),
+        _csv("ml-25m", genome="required"),
+        # ml-32m: the genome is staged when the copy carries it, else left empty
+        _csv("ml-32m", genome="optional"),
         _csv("ml-latest-small"),
-        _csv("ml-latest"),
-        # MovieLens-shaped synthetic data (movielake/synthetic.py), in the CSV family's layout.
-        Release("synthetic", "csv", "UTF-8", 0.5, dict(CSV_FAMILY), downloadable=False),
+        _csv("ml-latest", genome="required"),
+        # MovieLens-shaped synthetic data (movielake/synthetic.py), in the CSV family's layout;
+        # `movielake generate --users` writes no genome, the ml-20m-like presets do.
+        _csv("synthetic", genome="optional", downloadable=False),
     )
 }
 
-ENTITIES = ("ratings", "movies", "tags", "links")
+ENTITIES = ("ratings", "movies", "tags", "links", "genome_scores", "genome_tags")
 DOWNLOADABLE = tuple(name for name, release in RELEASES.items() if release.downloadable)
 
 

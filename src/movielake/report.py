@@ -291,6 +291,27 @@ def als_tuning_figure(tuning: pd.DataFrame):
     return fig
 
 
+def cold_start_figure(metrics: pd.DataFrame):
+    """P@K of each model by how many ratings of the cold movie (0) or new user (1, 3, 5...)
+    it was shown."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5),
+                                      gridspec_kw={"width_ratios": [1, 2]})
+    movies = metrics[metrics["scenario"] == "cold_movies"]
+    sns.barplot(data=movies, x="model", y="precision_at_k", ax=left,
+                color=sns.color_palette()[0])
+    left.set(title="Cold movies (no rating known)", xlabel="Model",
+             ylabel="Precision@K (fraction)")
+    left.tick_params(axis="x", rotation=20)
+    users = metrics[metrics["scenario"] == "new_users"]
+    for model, part in users.groupby("model"):
+        part = part.sort_values("known_ratings")
+        right.plot(part["known_ratings"], part["precision_at_k"], marker="o", label=model)
+    right.set(title="New users, by their first ratings", xlabel="Ratings known of the user",
+              ylabel="Precision@K (fraction)", xticks=sorted(users["known_ratings"].unique()))
+    right.legend()
+    return fig
+
+
 def twin_correlations_figure(pairs: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 4.5))
     defined = pairs.dropna(subset=["pearson"])
@@ -341,6 +362,21 @@ def model_sections(lake: Lake) -> Iterator[Section]:
     else:
         yield Section("ALS tuning curves", [Absent([lake.name("als_tuning")],
                                                    "the ALS tuning model")])
+    if lake.exists("cold_start_metrics"):
+        cold = lake.read("cold_start_metrics", order_by=["scenario", "known_ratings", "model"])
+        parts = [Text("The hybrid (movie content mapped onto the als_implicit factors) against "
+                      "a content-only model, popularity and random, on movies held out whole "
+                      "and on users seen only by their first ratings (cold_start_metrics)."),
+                 Figure("cold_start", cold_start_figure(cold)), Table(cold)]
+        if lake.exists("hybrid_tuning"):
+            parts += [Text("Hybrid tuning on validation: the ridge penalty on held-out movies, "
+                           "then the blend on rated ones:"),
+                      Table(lake.read("hybrid_tuning", order_by=["stage", "reg_lambda",
+                                                                 "blend"]))]
+        yield Section("Hybrid and cold start", parts)
+    else:
+        yield Section("Hybrid and cold start", [Absent([lake.name("cold_start_metrics")],
+                                                       "the hybrid and cold-start models")])
     tables = ("user_twins", "twin_pair_correlations", "twin_validation")
     built = {t for t in tables if lake.exists(t)}
     parts = []

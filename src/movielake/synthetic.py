@@ -23,6 +23,7 @@ import csv
 import io
 import json
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -131,8 +132,8 @@ def generate(
     """The small CSV-family release of the tests and `movielake generate --users`: ml-latest-
     small's layout (CRLF line ends, like our copy of it), at least 20 ratings per user, ratings
     from a rank-`rank` taste model strong enough for ALS to beat the popularity baseline at
-    150 users (the tests rely on it). Writes ratings.csv, movies.csv, tags.csv and links.csv
-    into `folder`; returns row counts. The releases of `--preset` come from Generator below.
+    150 users (the tests rely on it). Writes ratings.csv, movies.csv, tags.csv, links.csv and a
+    tag genome (genome-tags.csv, genome-scores.csv) into `folder`; returns row counts. The releases of `--preset` come from Generator below.
 
     twins: number of planted near-duplicate user pairs. For each, the second user of the pair
     rates almost exactly the movies of the first with ratings close to the first's, so that
@@ -182,22 +183,44 @@ def generate(
 
     _write_csv(folder / "ratings.csv", ["userId", "movieId", "rating", "timestamp"],
                ([u, m, _star(r), t] for u, m, r, t in rows))
+    # Content follows the hidden taste, as in the real releases (and the presets): a movie's
+    # genres are its best-fitting ones, a tag the best fit of three, and the most rated half of
+    # the movies get a tag genome. Drawn from their own stream, so the ratings stay the same.
+    content = np.random.default_rng([seed, 1])
+    affinity = item_factors @ content.normal(0.0, 1.0, (rank, len(GENRES))) \
+        + content.normal(0.0, 0.3, (movies, len(GENRES)))
+    ranked = np.argsort(-affinity, axis=1)
     movie_rows = []
     for m in range(movies):
-        genres = rng.choice(GENRES, size=rng.integers(1, 4), replace=False)
+        genres = [GENRES[g] for g in ranked[m, : content.integers(1, 4)]]
         title = f"Synthetic Movie {m + 1}, The ({years[m]})" if m % 7 == 0 else \
             f"Synthetic Movie {m + 1} ({years[m]})"
         movie_rows.append([m + 1, title, "|".join(sorted(genres))])
     _write_csv(folder / "movies.csv", ["movieId", "title", "genres"], movie_rows)
 
+    tag_vectors = content.normal(0.0, 1.0, (rank, len(TAG_WORDS)))
     tag_rows = []
     for u, m, _r, t in rows[:: max(1, len(rows) // max(1, users // 2))]:
-        tag_rows.append([u, m, str(rng.choice(TAG_WORDS)), t + 30])
+        options = content.choice(len(TAG_WORDS), 3, replace=False)
+        best = options[np.argmax(item_factors[m - 1] @ tag_vectors[:, options])]
+        tag_rows.append([u, m, TAG_WORDS[best], t + 30])
     _write_csv(folder / "tags.csv", ["userId", "movieId", "tag", "timestamp"], tag_rows)
     _write_csv(folder / "links.csv", ["movieId", "imdbId", "tmdbId"],
                ([m + 1, f"{1_000_000 + m:07d}", 10_000 + m if m % 10 else ""]
                 for m in range(movies)))
-    return {"ratings": len(rows), "movies": movies, "tags": len(tag_rows), "links": movies}
+    rated = Counter(m for _u, m, _r, _t in rows)
+    genome_movies = sorted(m for m, _n in rated.most_common(movies // 2))
+    genome_vectors = content.normal(0.0, 1.0, (rank, GENOME_TAGS))
+    logit = 3.0 * item_factors[np.asarray(genome_movies) - 1] @ genome_vectors - 2.3 \
+        + content.normal(0.0, 0.5, (len(genome_movies), GENOME_TAGS))
+    relevance = np.round(1.0 / (1.0 + np.exp(-logit)), 3)
+    _write_csv(folder / "genome-tags.csv", ["tagId", "tag"],
+               ([i + 1, name] for i, name in enumerate(_genome_tag_names())))
+    _write_csv(folder / "genome-scores.csv", ["movieId", "tagId", "relevance"],
+               ([m, i + 1, f"{relevance[row, i]:.3f}"]
+                for row, m in enumerate(genome_movies) for i in range(GENOME_TAGS)))
+    return {"ratings": len(rows), "movies": movies, "tags": len(tag_rows), "links": movies,
+            "genome_scores": len(genome_movies) * GENOME_TAGS, "genome_tags": GENOME_TAGS}
 
 
 def _star(value: float) -> str:
@@ -455,7 +478,10 @@ class Generator:
         self._write_movies()
         genome = self._write_genome(tag_vectors, tag_names) if p.genome_movies else 0
         for entity, layout in self.release.layouts.items():
-            (self.folder / (layout.file + ".partial")).replace(self.folder / layout.file)
+            partial = self.folder / (layout.file + ".partial")
+            if entity in self.release.optional and not partial.exists():
+                continue  # an optional file (the genome) this preset does not have
+            partial.replace(self.folder / layout.file)
 
         mean = sum_stars / total
         counts = {"ratings": int(total), "users": p.users, "movies": p.movies,
@@ -582,13 +608,15 @@ class Generator:
         most rated movies x every tag, relevance in [0, 1] a logistic function of the movie's
         hidden factors (so it carries the taste signal, as the real genome does)."""
         p, rng = self.p, self.rng
-        (self.folder / "genome-tags.csv").write_text(
-            "tagId,tag\n" + "".join(f"{i + 1},{name}\n" for i, name in enumerate(tag_names)))
+        handle, sep = self._open("genome_tags")
+        with handle:
+            self._write_frame(handle, pd.DataFrame(
+                {"tagId": np.arange(1, GENOME_TAGS + 1), "tag": tag_names}), sep)
         chosen = np.sort(np.argsort(-self.weight)[: p.genome_movies])  # ids ascend with index
         tag_bias = rng.normal(-2.3, 0.8, GENOME_TAGS)
         written = 0
-        with (self.folder / "genome-scores.csv.partial").open("wb") as out:
-            out.write(b"movieId,tagId,relevance\n")
+        out, sep = self._open("genome_scores")
+        with out:
             for lo in range(0, len(chosen), 1000):
                 block = chosen[lo: lo + 1000]
                 logit = (self.item_f[block] @ tag_vectors * 3.0 + tag_bias
@@ -598,9 +626,8 @@ class Generator:
                 self._write_numbers(out, {
                     "movieId": np.repeat(self.movie_ids[block], GENOME_TAGS),
                     "tagId": np.tile(np.arange(1, GENOME_TAGS + 1), len(block)),
-                    "relevance": _fmt(np.round(relevance.ravel(), 3), "%.3f")}, "csv")
+                    "relevance": _fmt(np.round(relevance.ravel(), 3), "%.3f")}, sep)
                 written += relevance.size
-        (self.folder / "genome-scores.csv.partial").replace(self.folder / "genome-scores.csv")
         return written
 
 

@@ -1,7 +1,8 @@
 -- The model served for each job, chosen on validation (never on test):
 -- `rating` (predict stars): the ALS variant with the lowest validation RMSE; `top_k`
--- (recommend): the model (an ALS variant or item_item) with the highest validation P@K, then
--- NDCG@K. Recommendations and `movielake recommend` use the top_k one, whatever its kind.
+-- (recommend): the model (an ALS variant, item_item or the hybrid) with the highest validation
+-- P@K, then NDCG@K. Recommendations and `movielake recommend` use the top_k one, whatever its
+-- kind. reg_param and alpha hold item_item's lambda; the hybrid's penalty and blend.
 with validation as (
     select * from {{ ref('model_metrics') }}
     where split = 'validation' and model != 'popularity'
@@ -14,6 +15,11 @@ als_settings as (
 
 item_item_settings as (
     select * from {{ ref('item_item_tuning') }}
+    where selected
+),
+
+hybrid_settings as (
+    select * from {{ ref('hybrid_tuning') }}
     where selected
 ),
 
@@ -31,6 +37,13 @@ settings as (
         reg_lambda as reg_param,
         cast(null as double) as alpha
     from item_item_settings
+    union all
+    select
+        model,
+        cast(null as int) as rank,  -- noqa: RF04
+        reg_lambda as reg_param,
+        blend as alpha
+    from hybrid_settings
 ),
 
 ranked as (
