@@ -56,18 +56,17 @@ def model(dbt, spark):
     ids = np.sort(items["id"].to_numpy(dtype=np.int64))
     held = np.sort(np.random.default_rng(seed).choice(
         ids, max(1, round(HELD_OUT_SHARE * len(ids))), replace=False))
-    raters = (relevant.where(F.col("movie_id").isin([int(m) for m in held]))
-              .select("user_id").distinct()
+    is_held = F.col("movie_id").isin([int(m) for m in held])
+    held_relevant = relevant.where(is_held)
+    raters = (held_relevant.select("user_id").distinct()
               .orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id").limit(max_users))
-    cold_relevant = relevant.join(raters, "user_id").where(
-        F.col("movie_id").isin([int(m) for m in held])).cache()
+    cold_relevant = held_relevant.join(raters, "user_id").cache()
     users = (factors.where("side = 'user'").join(raters.withColumnRenamed("user_id", "id"),
                                                  "id")
              .select("id", "features").toPandas().sort_values("id"))
     user_f = np.vstack(users["features"].to_numpy()) if len(users) else np.zeros((0, 1))
-    seen = {u: set(m) for u, m in train.join(raters, "user_id").where(
-        F.col("movie_id").isin([int(m) for m in held])).toPandas()
-        .groupby("user_id")["movie_id"]}
+    seen = {u: set(m) for u, m in train.join(raters, "user_id").where(is_held).toPandas()
+            .groupby("user_id")["movie_id"]}
     rows, cold = [], {}
     for reg_lambda in lambdas:
         started = time.perf_counter()
