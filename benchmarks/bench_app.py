@@ -62,11 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     advisor = Advisor.load(lake)
     loaded = time.perf_counter() - started
-    version = lake.version("als_factors")
+    source = lake.served_source()
+    version = lake.version(source)
     items = advisor.top_k_items
     shape = (f"rank {len(items['features'].iloc[0])}, {len(items):,} items"
              if "features" in items else f"{len(items):,} movies' weights")  # ALS or item_item
-    print(f"lakehouse: {lake.name('als_factors')} version {version.version} "
+    print(f"lakehouse: {lake.name(source)} version {version.version} "
           f"({version.written_at:%Y-%m-%d %H:%M} UTC); {len(advisor.movies):,} movies; top-K model "
           f"{advisor.top_k_model} ({shape}), rating model {advisor.rating_model}")
     print(f"import movielake.advisor: {imported * 1000:.0f} ms; Advisor.load (movies, scale, both "

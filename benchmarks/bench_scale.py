@@ -83,25 +83,24 @@ def load() -> str:
     return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
 
 
-def metrics(env: dict) -> list[dict]:
-    """model_metrics and the tuning table of the build in env's data home (a short Spark job
-    in a separate process, after dbt has released the metastore)."""
-    code = (
-        "import json\n"
-        "from movielake.session import spark_session\n"
-        "s = spark_session()\n"
-        "m = [r.asDict() for r in s.sql('select model, split, rmse, mae, precision_at_k, "
-        "ndcg_at_k from movielake_recommenders.model_metrics').collect()]\n"
-        "t = [r.asDict() for r in s.sql('select model, rank, reg_param, fit_users, fit_ratings, "
-        "fit_seconds from movielake_recommenders.als_tuning where selected').collect()]\n"
-        "print('JSON' + json.dumps({'metrics': m, 'tuning': t}))\n")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=PROJECT)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("JSON")), None)
-    if line is None:
-        print(out.stderr[-2000:], file=sys.stderr)
-        return {}
-    return json.loads(line[4:])
+def metrics(env: dict) -> dict:
+    """model_metrics and the selected tuning rows of the build in env's data home and schema
+    prefix, read from the Delta tables without Spark (movielake.lake)."""
+    from movielake.lake import Lake
+
+    lake = Lake(env.get("MOVIELAKE_SCHEMA"), Path(env["MOVIELAKE_HOME"]))
+    found = {
+        "metrics": lake.read("model_metrics", columns=["model", "split", "rmse", "mae",
+                                                       "precision_at_k", "ndcg_at_k"]),
+        "tuning": lake.read("als_tuning", filters=[("selected", "=", True)],
+                            columns=["model", "rank", "reg_param", "fit_users", "fit_ratings",
+                                     "fit_seconds"]),
+    }
+    # NaN (no RMSE for a ranking-only model) becomes None, as JSON wants
+    return {name: [{k: (None if isinstance(v, float) and math.isnan(v) else
+                        v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                   for row in frame.to_dict("records")]
+            for name, frame in found.items()}
 
 
 def bench_size(ratings: int, preset: str, base: Path, dbt_vars: dict, keep: bool) -> dict:

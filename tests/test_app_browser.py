@@ -226,10 +226,12 @@ def test_explore_page_shows_the_reports_figures(app, browser, tmp_path):
 
 
 def test_lineage_page_names_the_served_delta_version(app, browser, tmp_path, lake_home):
-    version = Lake(SYNTHETIC_SCHEMA, lake_home).version("als_factors").version
+    served = Lake(SYNTHETIC_SCHEMA, lake_home)
+    source = served.served_source()
+    version = served.version(source).version
     open_page(browser, f"{app.url}/lineage", "Lineage and freshness")
     wait_for(browser, lambda d: text_shown(
-        d, f"{SYNTHETIC_SCHEMA}_recommenders.als_factors version {version}"),
+        d, f"{SYNTHETIC_SCHEMA}_recommenders.{source} version {version}"),
         "the served factors' version")
     browser.save_screenshot(str(tmp_path / "lineage.png"))
 

@@ -101,6 +101,43 @@ def test_top_k_is_served_by_the_best_validation_model(spark, synthetic_build):
         (r for r in validation if r["rmse"] is not None), key=lambda r: r["rmse"])["model"]
 
 
+def test_fit_ratings_are_train_for_validation_and_train_plus_validation_for_test(
+        spark, synthetic_build):
+    """recommender_fit_ratings, the one home of the fit rule, against the splits."""
+    splits = {(r["user_id"], r["movie_id"], r["rating"], r["split"]) for r in rows(
+        spark, f"select user_id, movie_id, rating, split from {R}.rating_splits")}
+    fits = rows(spark, f"select * from {R}.recommender_fit_ratings")
+    for scored, fit_on in (("validation", {"train"}), ("test", {"train", "validation"})):
+        got = [(r["user_id"], r["movie_id"], r["rating"]) for r in fits
+               if r["scored_split"] == scored]
+        assert len(got) == len(set(got))
+        assert set(got) == {(u, m, r) for u, m, r, split in splits if split in fit_on}
+    assert {r["scored_split"] for r in fits} == {"validation", "test"}
+
+
+def test_served_factors_are_the_served_models_refit_rows(spark, synthetic_build):
+    """served_factors holds, for each job, every test-refit row of its served model (an ALS
+    variant's of als_factors, the hybrid's of hybrid_factors), and none for item_item."""
+    from movielake import hybrid, item_item
+
+    columns = "side, id, features, bias, global_mean"
+    for job, model in ((r["job"], r["model"]) for r in rows(
+            spark, f"select job, model from {R}.served_models")):
+        got = sorted(tuple(r) for r in spark.sql(
+            f"select {columns} from {R}.served_factors where job = '{job}'").collect())
+        if model == item_item.MODEL:
+            assert got == []
+            continue
+        table = "hybrid_factors" if model == hybrid.MODEL else "als_factors"
+        expected = sorted(tuple(r) for r in spark.sql(
+            f"select {columns} from {R}.{table} where scored_split = 'test' "
+            f"and model = '{model}'").collect())
+        assert got and got == expected
+        assert {r["model"] for r in rows(
+            spark, f"select distinct model from {R}.served_factors where job = '{job}'")} == {
+            model}
+
+
 def test_recommendations_come_from_the_served_model(spark, synthetic_build):
     """recommendations equals the served top-K model's own top-K for each user (ALS variant:
     user . item factors; item_item: train + validation ratings times B)."""

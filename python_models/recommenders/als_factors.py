@@ -16,13 +16,13 @@ def model(dbt, spark):
     user_damping = setting("user_damping", dbt.config.meta_get("user_damping"), float)
     block_setting = setting("num_blocks", dbt.config.meta_get("num_blocks"), int)
     als.set_checkpoint_dir(spark)
-    splits = dbt.ref("rating_splits")
+    fits = dbt.ref("recommender_fit_ratings")
     chosen = dbt.ref("als_tuning").where("selected").collect()
 
     parts = []
     for scored_split in ("validation", "test"):
         biases = dbt.ref("popularity_biases").where(F.col("scored_split") == scored_split)
-        fit = als.with_biases(fit_ratings(splits, scored_split), biases).cache()
+        fit = als.with_biases(fit_ratings(fits, scored_split), biases).cache()
         blocks = als.num_blocks(fit.count(), block_setting)
         for row in chosen:
             started = time.perf_counter()

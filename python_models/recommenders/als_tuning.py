@@ -72,8 +72,9 @@ def model(dbt, spark):
     als.set_checkpoint_dir(spark)
 
     splits = dbt.ref("rating_splits")
+    fits = dbt.ref("recommender_fit_ratings")
     biases = dbt.ref("popularity_biases").where("scored_split = 'validation'")
-    train = als.with_biases(fit_ratings(splits, "validation"), biases)
+    train = als.with_biases(fit_ratings(fits, "validation"), biases)
     all_users = train.select("user_id").distinct().count()
     if max_users > 0 and all_users > max_users:
         # a seeded sample: the users with the smallest hashes (same sample every build)

@@ -32,7 +32,8 @@ def model(dbt, spark):
                         float)
 
     splits = dbt.ref("rating_splits")
-    train = fit_ratings(splits, "validation").cache()
+    fits = dbt.ref("recommender_fit_ratings")
+    train = fit_ratings(fits, "validation").cache()
     relevant = (held_out(splits, "validation", train)
                 .where(F.col("rating") >= threshold).cache())
     catalog = dbt.ref("stg_movielens__movies").count()

@@ -13,11 +13,11 @@ def model(dbt, spark):
     max_items = setting("max_items", dbt.config.meta_get("max_items"), int)
     neighbours = setting("neighbours", dbt.config.meta_get("neighbours"), int)
     chosen = dbt.ref("item_item_tuning").where("selected").first()
-    splits = dbt.ref("rating_splits")
+    fits = dbt.ref("recommender_fit_ratings")
 
     parts = []
     for scored_split in ("validation", "test"):
-        fit = fit_ratings(splits, scored_split).cache()
+        fit = fit_ratings(fits, scored_split).cache()
         rows, _ = item_item.fit(fit, chosen["reg_lambda"], chosen["weighting"], min_ratings,
                                 max_items, neighbours, label=f" ({scored_split})")
         fit.unpersist()

@@ -32,6 +32,7 @@ def model(dbt, spark):
     threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"),
                         float)
     splits = dbt.ref("rating_splits")
+    fits = dbt.ref("recommender_fit_ratings")
     factors = dbt.ref("als_factors")
     weights = dbt.ref("item_item_weights")
     hybrid_rows = dbt.ref("hybrid_factors")
@@ -42,7 +43,7 @@ def model(dbt, spark):
 
     rows = []
     for split in ("validation", "test"):
-        fit = fit_ratings(splits, split).cache()
+        fit = fit_ratings(fits, split).cache()
         pairs = held_out(splits, split, fit).cache()
         relevant = pairs.where(F.col("rating") >= threshold)
         low, high = fit.agg(F.min("rating"), F.max("rating")).first()

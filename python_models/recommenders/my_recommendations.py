@@ -3,7 +3,7 @@
 weights (the ratings times B); rated movies are excluded. `movielake recommend --ratings FILE`
 does the same from the stored tables."""
 
-from movielake import hybrid, item_item
+from movielake import item_item
 from movielake.personal import check_ratings, recommend
 from movielake.recommenders import setting
 
@@ -24,10 +24,8 @@ def model(dbt, spark):
         items = (dbt.ref("item_item_weights").where("scored_split = 'test'")
                  .join(served, "model").toPandas())
     else:
-        factors = (dbt.ref("hybrid_factors") if served.first()["model"] == hybrid.MODEL
-                   else dbt.ref("als_factors"))
-        items = (factors.where("scored_split = 'test' and side = 'item'")
-                 .join(served, "model").toPandas())
+        items = (dbt.ref("served_factors").where("job = 'top_k' and side = 'item'")
+                 .orderBy("id").toPandas())
     top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
     title = dict(zip(movies["movie_id"], movies["title"]))
     result = [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]

@@ -17,8 +17,8 @@ from movielake.lake import Lake, NotBuiltError
 from movielake.personal import PersonalRatingsError
 
 # Tables behind the pages; the Lineage page lists their versions.
-SERVED_TABLES = ("als_factors", "served_models", "stg_movielens__movies", "rating_distribution",
-                 "movie_stats")
+SERVED_TABLES = ("served_factors", "item_item_weights", "served_models", "stg_movielens__movies",
+                 "rating_distribution", "movie_stats")
 EXPLORE_TABLES = ("rating_distribution", "monthly_activity", "genre_stats", "genre_trends",
                   "rating_count_vs_mean", "mean_rating_by_count_bucket", "user_stats",
                   "top_rated_movies", "most_rated_movies", "model_metrics", "als_tuning",
@@ -50,9 +50,10 @@ def not_built(exc: Exception) -> None:
 
 def freshness_caption() -> None:
     current = lake()
-    if current.exists("als_factors"):
-        version = current.version("als_factors")
-        st.caption(f"Serving `{current.name('als_factors')}` version {version.version}, written "
+    source = current.served_source()
+    if current.exists(source):
+        version = current.version(source)
+        st.caption(f"Serving `{current.name(source)}` version {version.version}, written "
                    f"{version.written_at:%Y-%m-%d %H:%M:%S} UTC (see Lineage).")
 
 
@@ -225,12 +226,13 @@ def lineage_page() -> None:
             rows.append((model, ref.name, "–", "not built", str(ref.path)))
     table = pd.DataFrame(rows, columns=["model", "table", "Delta version", "written",
                                         "location"])
-    if not current.exists("als_factors"):
-        st.error(f"The lakehouse is not built yet: `{current.name('als_factors')}` (the served "
-                 f"item factors) is missing. {BUILD_HINT}")
+    source = current.served_source()
+    if not current.exists(source):
+        st.error(f"The lakehouse is not built yet: `{current.name(source)}` (the served "
+                 f"model's rows) is missing. {BUILD_HINT}")
     else:
-        version = current.version("als_factors")
-        st.success(f"Recommendations come from `{current.name('als_factors')}` version "
+        version = current.version(source)
+        st.success(f"Recommendations come from `{current.name(source)}` version "
                    f"{version.version}, written {version.written_at:%Y-%m-%d %H:%M:%S} UTC.")
         if current.exists("served_models"):
             st.subheader("Served models (chosen on validation)")

@@ -8,18 +8,15 @@ import json
 import os
 import sys
 
+from movielake.errors import MovieLakeError
 from movielake.releases import DOWNLOADABLE, RELEASES
 from movielake.synthetic import PRESETS
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from movielake.fetch import FetchError, fetch
+    from movielake.fetch import fetch
 
-    try:
-        fetch(args.release, source=args.source, md5=args.md5, force=args.force)
-    except FetchError as exc:
-        print(f"movielake fetch {args.release}: {exc}", file=sys.stderr)
-        return 1
+    fetch(args.release, source=args.source, md5=args.md5, force=args.force)
     return 0
 
 
@@ -59,10 +56,8 @@ def _generate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else fetched_dir(preset.release)
     if out.is_dir() and any(out.iterdir()) and not (out / "generated.json").is_file() \
             and not args.force:
-        print(f"movielake generate: {out} holds files not made by `movielake generate` (a "
-              "fetched release?); pass --force to overwrite them, or --out elsewhere",
-              file=sys.stderr)
-        return 1
+        raise MovieLakeError(f"{out} holds files not made by `movielake generate` (a fetched "
+                             "release?); pass --force to overwrite them, or --out elsewhere")
     if (out / "generated.json").is_file():  # a previous generated release: replace it whole
         for stale in out.iterdir():
             if stale.is_file():
@@ -71,9 +66,8 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         manifest = generate_release(out, preset, seed=args.seed, twins=args.twins,
                                     log=(lambda line: print(line, flush=True)))
-    except ValueError as exc:
-        print(f"movielake generate: {exc}", file=sys.stderr)
-        return 1
+    except ValueError as exc:  # a preset that cannot be drawn
+        raise MovieLakeError(str(exc)) from None
     print(f"wrote {json.dumps(manifest['counts'])} to {out} in "
           f"{time.perf_counter() - started:.0f}s; noise floor RMSE "
           f"{manifest['noise_floor_rmse']:.4f} (generated.json)")
@@ -128,31 +122,22 @@ def _doctor(_args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from movielake.lake import NotBuiltError
-    from movielake.personal import PersonalRatingsError, recommend_from_lake, recommend_for_user
+    from movielake.personal import recommend_from_lake, recommend_for_user
 
     if (args.ratings is None) == (args.user is None):
         print("movielake recommend: give either --ratings FILE or --user ID", file=sys.stderr)
         return 2
-    try:
-        top = (recommend_for_user(args.user, args.k) if args.user is not None
-               else recommend_from_lake(args.ratings, args.k))
-        for rank, movie_id, title, score in top:
-            print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f})")
-    except (PersonalRatingsError, NotBuiltError) as exc:
-        print(f"movielake recommend: {exc}", file=sys.stderr)
-        return 1
+    top = (recommend_for_user(args.user, args.k) if args.user is not None
+           else recommend_from_lake(args.ratings, args.k))
+    for rank, movie_id, title, score in top:
+        print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f})")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from movielake.report import ReportError, render
+    from movielake.report import render
 
-    try:
-        out = render(args.schema_prefix, args.out)
-    except ReportError as exc:
-        print(f"movielake report: {exc}", file=sys.stderr)
-        return 1
+    out = render(args.schema_prefix, args.out)
     print(f"report: {out}")
     return 0
 
@@ -162,44 +147,35 @@ def _produce(args: argparse.Namespace) -> int:
 
     dbt_vars = json.loads(args.vars) if args.vars else {}
     dataset = dbt_vars.get("dataset", "ml-latest-small")
+    if args.file:
+        lines = file_lines(args.file, dataset)
+    else:
+        lines = release_lines(args.release or dataset, dbt_vars.get("raw_dir") or None)
+    if args.limit:
+        lines = itertools.islice(lines, args.limit)
+    if args.landing:
+        from movielake.stream import landing_dir
+
+        print(f"produce: wrote {write_landing(list(lines), landing_dir(), dataset)}")
+        return 0
+    from movielake.kafka import KafkaError, bootstrap_servers
+
     try:
-        if args.file:
-            lines = file_lines(args.file, dataset)
-        else:
-            lines = release_lines(args.release or dataset, dbt_vars.get("raw_dir") or None)
-        if args.limit:
-            lines = itertools.islice(lines, args.limit)
-        if args.landing:
-            from movielake.stream import landing_dir
-
-            print(f"produce: wrote {write_landing(list(lines), landing_dir(), dataset)}")
-            return 0
-        from movielake.kafka import KafkaError, bootstrap_servers
-
-        try:
-            bootstrap = args.bootstrap or bootstrap_servers()
-        except KafkaError as exc:
-            raise ProduceError(f"{exc}, or use --bootstrap or --landing") from None
-        produce(lines, bootstrap, topic=args.topic, dataset=dataset, fmt=args.format,
-                rate=args.rate)
-    except ProduceError as exc:
-        print(f"movielake produce: {exc}", file=sys.stderr)
-        return 1
+        bootstrap = args.bootstrap or bootstrap_servers()
+    except KafkaError as exc:
+        raise ProduceError(f"{exc}, or use --bootstrap or --landing") from None
+    produce(lines, bootstrap, topic=args.topic, dataset=dataset, fmt=args.format,
+            rate=args.rate)
     return 0
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from movielake.kafka import KafkaError
-    from movielake.stream import StreamError, run
+    from movielake.stream import run
 
-    try:
-        return run(source=args.source, topic=args.topic, bootstrap=args.bootstrap,
-                   dbt_vars=json.loads(args.vars) if args.vars else {},
-                   trigger_seconds=args.trigger_seconds, available_now=args.available_now,
-                   max_per_batch=args.max_per_batch, k=args.k)
-    except (StreamError, KafkaError) as exc:
-        print(f"movielake stream: {exc}", file=sys.stderr)
-        return 1
+    return run(source=args.source, topic=args.topic, bootstrap=args.bootstrap,
+               dbt_vars=json.loads(args.vars) if args.vars else {},
+               trigger_seconds=args.trigger_seconds, available_now=args.available_now,
+               max_per_batch=args.max_per_batch, k=args.k)
 
 
 def _kafka(args: argparse.Namespace) -> int:
@@ -210,11 +186,7 @@ def _kafka(args: argparse.Namespace) -> int:
     if args.action == "status":
         return kafka.status()
     if args.action == "fetch":
-        try:
-            print(f"kafka: {len(kafka.fetch_jars())} jars in {kafka.jars_dir()}")
-        except kafka.KafkaError as exc:
-            print(f"movielake kafka fetch: {exc}", file=sys.stderr)
-            return 1
+        print(f"kafka: {len(kafka.fetch_jars())} jars in {kafka.jars_dir()}")
         return 0
     return kafka.stop()
 
@@ -398,7 +370,14 @@ def main(argv: list[str] | None = None) -> int:
         # everything after `sql` is spark-sql's: argparse would take `-e` as an option of ours
         return _sql(argparse.Namespace(sql_args=argv[1:]))
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except MovieLakeError as exc:  # the one place a user-facing error is printed
+        command = " ".join(str(part) for part in (args.command, getattr(args, "release", None)
+                                                  if args.command == "fetch" else None,
+                                                  getattr(args, "action", None)) if part)
+        print(f"movielake {command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

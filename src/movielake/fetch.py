@@ -14,6 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from movielake.errors import MovieLakeError
 from movielake.paths import data_home, fetched_dir, finish_interrupted_fetch, previous_dir
 from movielake.releases import Release, get_release
 
@@ -22,7 +23,7 @@ TIMEOUT_SECONDS = 30
 _MD5 = re.compile(r"\b([0-9a-fA-F]{32})\b")
 
 
-class FetchError(RuntimeError):
+class FetchError(MovieLakeError):
     """A fetch that failed; its message is the one line shown to the user."""
 
 

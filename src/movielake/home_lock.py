@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from movielake.errors import MovieLakeError
 from movielake.paths import data_home
 from movielake.procs import command_line
 
@@ -26,7 +27,7 @@ _held: dict[Path, int] = {}  # data home -> open lock file descriptor of this pr
 _guard = threading.Lock()
 
 
-class DataHomeBusy(RuntimeError):
+class DataHomeBusy(MovieLakeError):
     """Another process holds the data home."""
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from movielake.errors import MovieLakeError
 from movielake.paths import data_home
 from movielake.procs import alive, port_open, spark_home
 
@@ -30,7 +31,7 @@ HOST = "127.0.0.1"
 MAIN_CLASS = "kafka.Kafka"
 
 
-class KafkaError(RuntimeError):
+class KafkaError(MovieLakeError):
     """The broker could not be set up, started or stopped; the message says why."""
 
 

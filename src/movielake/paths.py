@@ -6,10 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
+from movielake.errors import MovieLakeError
 from movielake.releases import ENTITIES, Release, get_release
 
 
-class MissingDataError(RuntimeError):
+class MissingDataError(MovieLakeError):
     """A release, or one of its files, is not where it should be."""
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from movielake import item_item
+from movielake.errors import MovieLakeError
 from movielake.foldin import fold_in
 
 
-class PersonalRatingsError(ValueError):
+class PersonalRatingsError(MovieLakeError, ValueError):
     """A personal ratings file that cannot be used; the message names the row."""
 
 
@@ -152,7 +153,7 @@ def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, 
     rows = read_ratings_file(path)
     lake = lake or Lake()
     movies = lake.read("stg_movielens__movies", columns=["movie_id", "title"])
-    items, settings = lake.served_item_factors("top_k")
+    items, settings = lake.served_item_factors("top_k", rated={m for _, m, _ in rows})
     # the built release's own scale, from the one-row-per-rating-value EDA mart
     stars = lake.read("rating_distribution", columns=["rating"])["rating"]
     check_ratings(rows, set(movies["movie_id"]), rating_scale(stars))
@@ -161,27 +162,20 @@ def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, 
     return [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]
 
 
-def recommend_for_user(user_id: int, k: int) -> list[tuple[int, int, str, float]]:
+def recommend_for_user(user_id: int, k: int, lake=None) -> list[tuple[int, int, str, float]]:
     """(rank, movie_id, title, score) for a known user: the stream's latest fold-in when it
-    has one (after the user's new ratings), else the built `recommendations` table."""
-    import os
-
-    from movielake.session import spark_session
+    has one (after the user's new ratings), else the built `recommendations` table; both read
+    without Spark. A missing table raises movielake.lake.NotBuiltError."""
+    from movielake.lake import Lake
     from movielake.stream import stream_recommendations
 
-    prefix = os.environ.get("MOVIELAKE_SCHEMA", "movielake")
-    spark = spark_session()
-    fresh = stream_recommendations(spark, user_id)
+    fresh = stream_recommendations(user_id)
     if fresh is not None:
         return fresh[:k]
-    try:
-        built = spark.sql(f"select rank, movie_id, title, score from "
-                          f"{prefix}_recommenders.recommendations where user_id = {int(user_id)} "
-                          "order by rank").collect()
-    except Exception as exc:  # noqa: BLE001 - Spark raises several types for these
-        if "TABLE_OR_VIEW_NOT_FOUND" in str(exc) or "SCHEMA_NOT_FOUND" in str(exc):
-            raise PersonalRatingsError("no recommendations built yet: run make run first") from None
-        raise
-    if not built:
+    lake = lake or Lake()
+    built = lake.read("recommendations", columns=["rank", "movie_id", "title", "score"],
+                      filters=[("user_id", "=", int(user_id))], order_by="rank")
+    if built.empty:
         raise PersonalRatingsError(f"user {user_id} has no recommendations (unknown user?)")
-    return [(int(r.rank), int(r.movie_id), r.title, float(r.score)) for r in built][:k]
+    return [(int(r.rank), int(r.movie_id), r.title, float(r.score))
+            for r in built.itertuples()][:k]

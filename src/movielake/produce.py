@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from movielake.errors import MovieLakeError
 from movielake.releases import get_release
 
 TOPIC = "ratings"
@@ -22,7 +23,7 @@ FIELDS = ("userId", "movieId", "rating", "timestamp")
 SEPARATORS = {"csv": ",", "tab": "\t", "::": "::", "|": "|"}
 
 
-class ProduceError(RuntimeError):
+class ProduceError(MovieLakeError):
     """Nothing could be produced; the message says why."""
 
 

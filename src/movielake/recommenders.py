@@ -8,11 +8,12 @@ from pyspark.sql import functions as F
 from movielake.settings import setting  # noqa: F401 - the recommender models import it here
 
 
-def fit_ratings(splits: DataFrame, scored_split: str) -> DataFrame:
-    """What a model scored on `scored_split` is fit on: train for validation, train +
-    validation for test (the same rule as the recommender_fit_ratings macro)."""
-    fit_splits = {"validation": ["train"], "test": ["train", "validation"]}[scored_split]
-    return (splits.where(F.col("split").isin(fit_splits))
+def fit_ratings(fit_table: DataFrame, scored_split: str) -> DataFrame:
+    """What a model scored on `scored_split` is fit on: its rows of recommender_fit_ratings,
+    the one home of that rule (train for validation, train + validation for test)."""
+    if scored_split not in ("validation", "test"):
+        raise ValueError(f"scored_split must be 'validation' or 'test', not {scored_split!r}")
+    return (fit_table.where(F.col("scored_split") == scored_split)
             .select("user_id", "movie_id", "rating"))
 
 

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from movielake.errors import MovieLakeError  # noqa: E402
 from movielake.lake import Lake  # noqa: E402
 
 EDA_MARTS = ("rating_distribution", "monthly_activity", "genre_stats", "genre_trends",
@@ -31,7 +32,7 @@ GENRES_IN_TRENDS = 6  # most-rated genres drawn in the trends plot
 TREND_MIN_RATINGS = 30  # a genre-year needs this many ratings to be drawn (noise otherwise)
 
 
-class ReportError(RuntimeError):
+class ReportError(MovieLakeError):
     """The report cannot be drawn (e.g. the EDA marts have not been built)."""
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 
+from movielake.errors import MovieLakeError
 
-class SettingError(ValueError):
+
+class SettingError(MovieLakeError, ValueError):
     """A model setting that is missing or cannot be read as its type."""
 
 

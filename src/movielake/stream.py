@@ -29,6 +29,7 @@ import uuid
 from importlib.metadata import version
 from pathlib import Path
 
+from movielake.errors import MovieLakeError
 from movielake.paths import data_home, project_dir
 from movielake.releases import get_release
 
@@ -39,7 +40,7 @@ LINES_VIEW = "stream_lines"
 KAFKA_LINE_OFFSET = 2
 
 
-class StreamError(RuntimeError):
+class StreamError(MovieLakeError):
     """The stream cannot start; the message says why."""
 
 
@@ -214,7 +215,7 @@ def _as_lines(batch, separator: str):
 
 
 class Recommender:
-    """The served top-K model (reloaded when a build rewrites served_models) and the fold-in of
+    """The served top-K model (reloaded when a build rewrites served_factors) and the fold-in of
     users with new ratings: personal.recommend, the same function as `movielake recommend`."""
 
     def __init__(self, k: int, log=print) -> None:
@@ -233,12 +234,14 @@ class Recommender:
     def ready(self, spark) -> bool:
         from movielake.lake import NotBuiltError
 
-        if not self.lake.exists("served_models"):
+        # served_factors is written after served_models and item_item_weights: a new version
+        # of it means the served model's rows are complete
+        if not self.lake.exists("served_factors"):
             if self.version != "missing":
                 self.log("stream: no served recommender built yet; ingesting only")
             self.version = "missing"
             return False
-        current = self.lake.version("served_models").version
+        current = self.lake.version("served_factors").version
         if current != self.version:
             try:
                 self.items, self.settings = self.lake.served_item_factors("top_k")
@@ -250,7 +253,7 @@ class Recommender:
             self.titles = dict(zip(movies["movie_id"], movies["title"]))
             self.version = current
             self.log(f"stream: serving {self.settings.get('model')} ({len(self.items)} movies, "
-                     f"served_models version {current})")
+                     f"served_factors version {current})")
         return len(self.items) > 0
 
     def fold_in(self, spark, users: list[int], bronze: Path, batch_id: int):
@@ -406,13 +409,15 @@ def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = No
     return 0
 
 
-def stream_recommendations(spark, user_id: int) -> list[tuple[int, int, str, float]] | None:
-    """The latest top-K the stream wrote for a user, or None when it wrote none."""
+def stream_recommendations(user_id: int) -> list[tuple[int, int, str, float]] | None:
+    """The latest top-K the stream wrote for a user, or None when it wrote none (read with
+    deltalake: no JVM)."""
     path = table_path("recommendations")
     if not (path / "_delta_log").is_dir():
         return None
-    rows = spark.read.format("delta").load(str(path)).where(f"user_id = {int(user_id)}") \
-        .toPandas()
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(path)).to_pandas(filters=[("user_id", "=", int(user_id))])
     if rows.empty:
         return None
     latest = rows[rows.updated_at == rows.updated_at.max()].sort_values("rank")

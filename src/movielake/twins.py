@@ -11,10 +11,23 @@ also rate alike (Pearson). Shared by the `twins` dbt Python models, the benchmar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-PAIR_COLUMNS = ("user_a", "user_b", "jaccard", "movies_in_common", "set_size_a", "set_size_b")
+
+class Pair(NamedTuple):
+    """One pair of users and how alike their movie sets are (a row of user_twins)."""
+
+    user_a: int
+    user_b: int
+    jaccard: float
+    movies_in_common: int
+    set_size_a: int
+    set_size_b: int
+
+
+PAIR_COLUMNS = Pair._fields
 
 
 @dataclass
@@ -136,9 +149,8 @@ def rank_pairs(scored, top_n: int):
             .where(F.col("pair_rank") <= top_n))
 
 
-def exact_top_pairs(sets: dict[int, list[int]], top_n: int,
-                    block: int = 512) -> list[tuple[int, int, float, int, int, int]]:
-    """Brute force: Jaccard of every pair of users, the best `top_n` as PAIR_COLUMNS tuples in
+def exact_top_pairs(sets: dict[int, list[int]], top_n: int, block: int = 512) -> list[Pair]:
+    """Brute force: Jaccard of every pair of users, the best `top_n` as Pairs in
     pair_rank order (same tie-break as rank_pairs). Intersections come from a dense 0/1 matrix
     product in row blocks, so memory stays at block x users."""
     users = sorted(sets)
@@ -150,7 +162,13 @@ def exact_top_pairs(sets: dict[int, list[int]], top_n: int,
         matrix[row, [movies[m] for m in sets[user]]] = 1.0
     sizes = matrix.sum(axis=1)
     ids = np.array(users)
-    best: list[tuple[float, int, int, int]] = []  # (jaccard, i, j, common) per block, pruned
+    class Candidate(NamedTuple):
+        jaccard: float
+        row_a: int
+        row_b: int
+        common: int
+
+    best: list[Candidate] = []  # per block, pruned
     for start in range(0, len(users), block):
         stop = min(start + block, len(users))
         common = matrix[start:stop] @ matrix.T  # exact: integer counts < 2**24
@@ -162,23 +180,24 @@ def exact_top_pairs(sets: dict[int, list[int]], top_n: int,
         # Everything tied with the keep-th value is kept so the tie-break below is exact.
         cut = np.partition(values, len(values) - keep)[len(values) - keep]
         chosen = np.nonzero(values >= cut)[0]
-        best.extend((float(values[k]), start + int(rows_[k]), int(cols[k]),
-                     int(common[rows_[k], cols[k]])) for k in chosen)
-    best.sort(key=lambda t: (-t[0], ids[t[1]], ids[t[2]]))
-    return [(int(ids[i]), int(ids[j]), jac, common, int(sizes[i]), int(sizes[j]))
-            for jac, i, j, common in best[:top_n]]
+        best.extend(Candidate(float(values[k]), start + int(rows_[k]), int(cols[k]),
+                              int(common[rows_[k], cols[k]])) for k in chosen)
+    best.sort(key=lambda c: (-c.jaccard, ids[c.row_a], ids[c.row_b]))
+    return [Pair(int(ids[c.row_a]), int(ids[c.row_b]), c.jaccard, c.common, int(sizes[c.row_a]),
+                 int(sizes[c.row_b])) for c in best[:top_n]]
 
 
-def recall_at(found: list[tuple], exact: list[tuple]) -> dict[str, float]:
+def recall_at(found: list[Pair], exact: list[Pair]) -> dict[str, float]:
     """recall: share of the exact top pairs found (ties at the cut broken by user ids, as in
     both rankings); tie_aware: share of found pairs at least as similar as the exact last one
     (counts a pair tied with a missed one as a hit)."""
     if not exact:
         return {"recall": 1.0, "tie_aware_recall": 1.0}
-    found_pairs = {(a, b) for a, b, *_ in found}
-    hits = sum((a, b) in found_pairs for a, b, *_ in exact)
-    floor = exact[-1][2]
-    tie_hits = sum(1 for f in found if f[2] >= floor - 1e-12)
+    found = [Pair(*f) for f in found]
+    found_pairs = {(f.user_a, f.user_b) for f in found}
+    hits = sum((e.user_a, e.user_b) in found_pairs for e in exact)
+    floor = Pair(*exact[-1]).jaccard
+    tie_hits = sum(1 for f in found if f.jaccard >= floor - 1e-12)
     return {"recall": hits / len(exact), "tie_aware_recall": min(tie_hits, len(exact)) / len(exact)}
 
 

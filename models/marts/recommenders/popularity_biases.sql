@@ -4,7 +4,7 @@
 -- (docs/architecture.md section 4). A user outside the fit data gets b_u from
 -- movielake.personal.damped_user_bias; tests/test_recommenders.py pins the two to agree.
 with fit as (
-    {{ recommender_fit_ratings() }}
+    select * from {{ ref('recommender_fit_ratings') }}
 ),
 
 means as (

@@ -3,7 +3,7 @@
 -- Only the K + (most ratings of one user) most popular movies can qualify, so only they are
 -- crossed with the users.
 with fit as (
-    {{ recommender_fit_ratings() }}
+    select * from {{ ref('recommender_fit_ratings') }}
 ),
 
 popularity as (
