@@ -38,8 +38,8 @@ run: setup
 lint: setup
 	$(BIN)/sqlfluff lint models tests/dbt
 
-# the tests also run the peers benchmark: they need the [bench] extra
-pytest: setup browser $(VENV)/.bench-installed
+# the tests also run the peers benchmark (the [bench] extra) and a Kafka broker (its jars)
+pytest: setup browser kafka-jars $(VENV)/.bench-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium and chromedriver, for the app's browser tests (tests/test_app_browser.py);

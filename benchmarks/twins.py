@@ -57,7 +57,7 @@ def bench(spark, name: str, ratings_csv: Path, top_n: int, v: dict,
     all_pairs = users * (users - 1) // 2
     recall = recall_at(found, exact)
     print(f"\n== {name}: {users} users, {ratings_count} ratings, {all_pairs} user pairs")
-    print(f"  exact top-{top_n} Jaccard range: {exact[-1][2]:.3f} .. {exact[0][2]:.3f}")
+    print(f"  exact top-{top_n} Jaccard range: {exact[-1].jaccard:.3f} .. {exact[0].jaccard:.3f}")
     print(f"  brute force (numpy, all pairs): {brute_s:8.2f} s")
     print(f"  MinHash LSH ({tables} hashes = {tables // rows} bands x {rows} rows): "
           f"{lsh_s:8.2f} s  ({lsh_s / brute_s:.2f}x brute force)")

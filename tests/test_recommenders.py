@@ -318,3 +318,19 @@ def test_rebuilding_gives_the_same_splits_tuning_and_metrics(spark, dbt, synthet
             else:
                 assert new[key] == value, (old, key)
     assert len(after[1]) == len(before[1]) and len(after[2]) == len(before[2])
+
+
+def test_ended_sessions_als_checkpoints_are_removed(spark, lake_home):
+    """A killed or ended session's checkpoint folder does not stay forever: the next ALS fit's
+    set-up removes every folder but its own session's."""
+    from pathlib import Path
+
+    from movielake import als
+
+    folder = lake_home / "tmp" / "checkpoints"
+    stale = folder / "ended-session" / "rdd-7"
+    stale.mkdir(parents=True)
+    (stale / "part-00000").write_bytes(b"x" * 1024)
+    als.set_checkpoint_dir(spark)
+    current = Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).resolve()
+    assert [p.resolve() for p in folder.iterdir()] == [current]

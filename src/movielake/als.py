@@ -10,7 +10,9 @@ scoring, serving and the CLI on one formula.
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
+from pathlib import Path
 
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import DataFrame, SparkSession
@@ -35,6 +37,13 @@ def set_checkpoint_dir(spark: SparkSession) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if not _is_connect(spark):
         spark.sparkContext.setCheckpointDir(str(folder))
+        # Spark cleans a checkpoint when its RDD is collected, not what a killed or ended
+        # session left: drop every other session's folder. Safe: only a build fits ALS here,
+        # and one build holds the data home at a time (movielake.home_lock).
+        current = Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).resolve()
+        for stale in folder.iterdir():
+            if stale.resolve() != current:
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def with_biases(ratings: DataFrame, biases: DataFrame) -> DataFrame:

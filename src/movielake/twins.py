@@ -187,17 +187,18 @@ def exact_top_pairs(sets: dict[int, list[int]], top_n: int, block: int = 512) ->
                  int(sizes[c.row_b])) for c in best[:top_n]]
 
 
-def recall_at(found: list[Pair], exact: list[Pair]) -> dict[str, float]:
-    """recall: share of the exact top pairs found (ties at the cut broken by user ids, as in
+def recall_at(found: list[tuple], exact: list[Pair]) -> dict[str, float]:
+    """found: (user_a, user_b, jaccard, ...) rows (Pairs or user_twins rows); exact: Pairs.
+    recall: share of the exact top pairs found (ties at the cut broken by user ids, as in
     both rankings); tie_aware: share of found pairs at least as similar as the exact last one
     (counts a pair tied with a missed one as a hit)."""
     if not exact:
         return {"recall": 1.0, "tie_aware_recall": 1.0}
-    found = [Pair(*f) for f in found]
-    found_pairs = {(f.user_a, f.user_b) for f in found}
+    found = [(user_a, user_b, jaccard) for user_a, user_b, jaccard, *_ in found]
+    found_pairs = {(user_a, user_b) for user_a, user_b, _ in found}
     hits = sum((e.user_a, e.user_b) in found_pairs for e in exact)
-    floor = Pair(*exact[-1]).jaccard
-    tie_hits = sum(1 for f in found if f.jaccard >= floor - 1e-12)
+    floor = exact[-1].jaccard
+    tie_hits = sum(1 for _, _, jaccard in found if jaccard >= floor - 1e-12)
     return {"recall": hits / len(exact), "tie_aware_recall": min(tie_hits, len(exact)) / len(exact)}
 
 
