@@ -1,9 +1,9 @@
 """Peers benchmark: MovieLake's models side by side with the libraries a user would pick
 instead, on MovieLake's own split, scored with MovieLake's own metric code.
 
-Reads `rating_splits` and `model_metrics` from a built data home (it builds nothing); each peer
-is tuned on validation (fit on train) over the grid in PEERS below, refit on train + validation
-with the best setting, and scored once on test with movielake.metrics, over the pairs and users
+Reads `rating_splits`, `recommender_fit_ratings` and `model_metrics` from a built data home (it
+builds nothing); each peer is tuned on validation (fit on train) over the grid in PEERS below,
+refit on train + validation with the best setting, and scored once on test with movielake.metrics, over the pairs and users
 model_metrics scores (held-out pairs whose user and movie are in the fit data; every held-out
 rating at least `relevance_threshold` relevant; candidates: every movie of the fit data the user
 has not rated there). Rating peers (Surprise) are chosen by validation RMSE and have no top-K
@@ -166,12 +166,12 @@ class Ease:
 class Split:
     """One scored split's data, as model_metrics sees it (movielake.recommenders)."""
 
-    def __init__(self, spark, splits, scored_split: str, threshold: float):
+    def __init__(self, spark, splits, fits, scored_split: str, threshold: float):
         from pyspark.sql import functions as F
 
         from movielake.recommenders import fit_ratings, held_out
 
-        fit = fit_ratings(splits, scored_split).cache()
+        fit = fit_ratings(fits, scored_split).cache()
         self.fit = fit.toPandas()
         pairs = held_out(splits, scored_split, fit)
         self.pairs = pairs.toPandas()
@@ -268,8 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     catalog = spark.table(f"{args.schema_prefix}_staging.stg_movielens__movies").count()
     splits = spark.createDataFrame(spark.table(f"{schema}.rating_splits")
                                    .select("user_id", "movie_id", "rating", "split").toPandas())
-    validation = Split(spark, splits, "validation", threshold)
-    test = Split(spark, splits, "test", threshold)
+    fits = spark.createDataFrame(spark.table(f"{schema}.recommender_fit_ratings").toPandas())
+    validation = Split(spark, splits, fits, "validation", threshold)
+    test = Split(spark, splits, fits, "test", threshold)
     print(f"{splits.count()} ratings; {catalog} movies; K {k}; relevance threshold "
           f"{threshold}; test: {len(test.pairs)} pairs, {len(test.users)} users ranked")
 

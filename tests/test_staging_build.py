@@ -76,7 +76,8 @@ def test_recommenders_on_a_too_small_release_stop_with_a_clear_message(csv_build
     """The sample's 4 valid ratings leave no validation rating to tune ALS on: als_tuning
     stops saying so (not with an MLlib error about an empty summarizer)."""
     folder, _ = csv_build
-    result = dbt("run", "--select", "rating_splits", "popularity_biases", "als_tuning",
+    result = dbt("run", "--select", "rating_splits", "recommender_fit_ratings", "popularity_biases",
+                 "als_tuning",
                  vars={"dataset": "ml-latest-small", "raw_dir": str(folder)})
     assert not result.success
     (failed,) = [r for r in result.result if str(r.status) == "error"]

@@ -11,6 +11,7 @@ rated_movies: at that penalty, for each `hybrid_blends` share, the blended facto
 """
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 from pyspark.sql import functions as F
@@ -29,6 +30,20 @@ SCHEMA = T.StructType([
     T.StructField("fit_seconds", T.DoubleType()), T.StructField("selected", T.BooleanType()),
 ])
 HELD_OUT_SHARE = 0.1
+
+
+class Trial(NamedTuple):
+    """One setting tried: a row of SCHEMA, in its order."""
+    model: str
+    stage: str
+    reg_lambda: float
+    blend: float
+    movies: int
+    users_evaluated: int
+    val_precision_at_k: float | None
+    val_ndcg_at_k: float | None
+    fit_seconds: float
+    selected: bool = False
 
 
 def model(dbt, spark):
@@ -80,9 +95,9 @@ def model(dbt, spark):
         scores = ranking_metrics(spark.createDataFrame(top, hybrid.TOP_K_SCHEMA), cold_relevant, k,
                                  len(held))
         cold[reg_lambda] = scores
-        rows.append([hybrid.MODEL, "cold_movies", reg_lambda, 0.0, len(held),
-                     scores["users_evaluated"], scores["precision_at_k"],
-                     scores["ndcg_at_k"], seconds, False])
+        rows.append(Trial(hybrid.MODEL, "cold_movies", reg_lambda, 0.0, len(held),
+                          scores["users_evaluated"], scores["precision_at_k"],
+                          scores["ndcg_at_k"], seconds))
         print(f"hybrid_tuning: lambda {reg_lambda:g} on {len(held)} held-out movies: "
               f"P@{k} {scores['precision_at_k'] or 0:.4f}", flush=True)
     best_lambda = max(lambdas, key=lambda v: (cold[v]["precision_at_k"] or 0.0,
@@ -98,14 +113,14 @@ def model(dbt, spark):
         table = user_rows.unionByName(hybrid.item_frame(spark, item_rows))
         scores = ranking_metrics(als.top_k_unseen(table, train, k, users=relevant), relevant,
                                  k, catalog)
-        rows.append([hybrid.MODEL, "rated_movies", best_lambda, blend, len(item_rows),
-                     scores["users_evaluated"], scores["precision_at_k"],
-                     scores["ndcg_at_k"], seconds, False])
+        rows.append(Trial(hybrid.MODEL, "rated_movies", best_lambda, blend, len(item_rows),
+                          scores["users_evaluated"], scores["precision_at_k"],
+                          scores["ndcg_at_k"], seconds))
         print(f"hybrid_tuning: lambda {best_lambda:g} blend {blend:g}: "
               f"val P@{k} {scores['precision_at_k'] or 0:.4f}", flush=True)
-    chosen = max((r for r in rows if r[1] == "rated_movies"),
-                 key=lambda r: (r[6] or 0.0, r[7] or 0.0, -r[3]))
-    chosen[9] = True
+    chosen = max((r for r in rows if r.stage == "rated_movies"),
+                 key=lambda r: (r.val_precision_at_k or 0.0, r.val_ndcg_at_k or 0.0, -r.blend))
+    rows = [r._replace(selected=r is chosen) for r in rows]
     for frame in (factors, train, relevant, cold_relevant):
         frame.unpersist()
     return spark.createDataFrame(rows, SCHEMA)

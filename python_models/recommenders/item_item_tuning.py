@@ -3,6 +3,7 @@ scored on validation by P@K and NDCG@K, as als_tuning scores als_implicit. The G
 computed once and solved per lambda. `selected` marks the highest P@K (then NDCG@K)."""
 
 import time
+from typing import NamedTuple
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -19,6 +20,20 @@ SCHEMA = T.StructType([
     T.StructField("val_ndcg_at_k", T.DoubleType()),
     T.StructField("fit_seconds", T.DoubleType()), T.StructField("selected", T.BooleanType()),
 ])
+
+
+class Trial(NamedTuple):
+    """One lambda of the grid: a row of SCHEMA, in its order."""
+    model: str
+    reg_lambda: float
+    weighting: str
+    min_ratings: int
+    items: int
+    neighbours: int
+    val_precision_at_k: float
+    val_ndcg_at_k: float
+    fit_seconds: float
+    selected: bool = False
 
 
 def model(dbt, spark):
@@ -52,11 +67,11 @@ def model(dbt, spark):
         top = item_item.top_k_frame(ids, b, weighting, history, history, k)
         scores = ranking_metrics(spark.createDataFrame(top, item_item.SCHEMA), relevant, k,
                                  catalog)
-        rows.append([item_item.MODEL, reg_lambda, weighting, min_ratings, len(items),
-                     neighbours, scores["precision_at_k"], scores["ndcg_at_k"],
-                     gram_seconds + seconds, False])
-    best = max(rows, key=lambda r: (r[6], r[7]))
-    best[9] = True
+        rows.append(Trial(item_item.MODEL, reg_lambda, weighting, min_ratings, len(items),
+                          neighbours, scores["precision_at_k"], scores["ndcg_at_k"],
+                          gram_seconds + seconds))
+    best = max(rows, key=lambda r: (r.val_precision_at_k, r.val_ndcg_at_k))
+    rows = [r._replace(selected=r is best) for r in rows]
     train.unpersist()
     relevant.unpersist()
     return spark.createDataFrame(rows, SCHEMA)

@@ -89,6 +89,9 @@ def item_factors(content: Content, als_items: pd.DataFrame, reg_lambda: float,
     als_items: (id, features) of the ALS item factors the map learns from; held_out: movie ids
     whose ALS factors are ignored (treated as cold), for tuning the map on movies it has not
     seen."""
+    # in movie id order: the solve's sums, and so near-ties in the tuning, must not depend on
+    # the order the factor table's files were read in
+    als_items = als_items.sort_values("id", kind="stable")
     ids = als_items["id"].to_numpy(dtype=np.int64)
     v = np.vstack(als_items["features"].to_numpy()).astype(float)
     keep = np.isin(ids, content.movie_ids)
