@@ -258,29 +258,31 @@ def main(argv: list[str] | None = None) -> int:
     if threshold is None:
         project = yaml.safe_load((Path(project_dir()) / "dbt_project.yml").read_text())
         threshold = float(project["vars"]["relevance_threshold"])
+    from movielake.lake import Lake, schema_name
+
     spark = spark_session()
-    schema = f"{args.schema_prefix}_recommenders"
-    if not spark.catalog.tableExists(f"{schema}.model_metrics"):
-        print(f"{schema}.model_metrics not found: build the recommenders first (make run)",
+    lake = Lake(args.schema_prefix)  # table names as dbt gives them (its manifest)
+    if not spark.catalog.tableExists(lake.name("model_metrics")):
+        print(f"{lake.name('model_metrics')} not found: build the recommenders first (make run)",
               file=sys.stderr)
         return 1
-    k = spark.sql(f"select first(k) from {schema}.model_metrics").first()[0]
-    catalog = spark.table(f"{args.schema_prefix}_staging.stg_movielens__movies").count()
-    splits = spark.createDataFrame(spark.table(f"{schema}.rating_splits")
+    k = spark.sql(f"select first(k) from {lake.name('model_metrics')}").first()[0]
+    catalog = spark.table(lake.name("stg_movielens__movies")).count()
+    splits = spark.createDataFrame(spark.table(lake.name("rating_splits"))
                                    .select("user_id", "movie_id", "rating", "split").toPandas())
-    fits = spark.createDataFrame(spark.table(f"{schema}.recommender_fit_ratings").toPandas())
+    fits = spark.createDataFrame(spark.table(lake.name("recommender_fit_ratings")).toPandas())
     validation = Split(spark, splits, fits, "validation", threshold)
     test = Split(spark, splits, fits, "test", threshold)
     print(f"{splits.count()} ratings; {catalog} movies; K {k}; relevance threshold "
           f"{threshold}; test: {len(test.pairs)} pairs, {len(test.users)} users ranked")
 
     from movielake.comparison import PEERS_LAYER, PEERS_TABLE, markdown, ours, side_by_side
-    from movielake.lake import Lake
 
     # kept in the lake for `movielake report` (its side-by-side section), saved after each
     # peer; --add keeps the rows of peers an earlier run scored (e.g. the slow ones apart)
-    table = f"{args.schema_prefix}_{PEERS_LAYER}.{PEERS_TABLE}"
-    spark.sql(f"create schema if not exists {args.schema_prefix}_{PEERS_LAYER}")
+    layer = schema_name(lake.prefix, PEERS_LAYER)
+    table = f"{layer}.{PEERS_TABLE}"
+    spark.sql(f"create schema if not exists {layer}")
     earlier = (spark.table(table).where(~spark.table(table)["model"].isin(chosen)).toPandas()
                if args.add and spark.catalog.tableExists(table) else pd.DataFrame())
     done = []
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             {c: float for c in ["tune_s", "fit_s", *METRICS]}).astype({"k": int}))
          .write.format("delta").mode("overwrite").option("overwriteSchema", "true")
          .saveAsTable(table))
-    both = pd.concat([ours(Lake(args.schema_prefix)),
+    both = pd.concat([ours(lake),
                       spark.table(table).orderBy("model").toPandas()], ignore_index=True)
     print(f"\n== Test figures (K = {k}); in brackets: ratio to the best peer ==")
     print(markdown(side_by_side(both)))
