@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from movielake import als
-from movielake.metrics import ranking_metrics, rating_metrics
+from movielake.metrics import comparable, ranking_metrics, rating_metrics
 from movielake.recommenders import fit_ratings, held_out, setting
 
 SCHEMA = T.StructType([
@@ -128,8 +128,9 @@ def model(dbt, spark):
     best = set()
     for variant in als.VARIANTS:
         mine = [t for t in rows if t.model == variant]
-        best.add(max(mine, key=lambda t: (t.val_precision_at_k or 0.0, t.val_ndcg_at_k or 0.0))
-                 if variant == "als_implicit" else min(mine, key=lambda t: t.val_rmse))
+        # a tie goes to the first setting in grid order
+        best.add(max(mine, key=lambda t: comparable(t.val_precision_at_k, t.val_ndcg_at_k))
+                 if variant == "als_implicit" else min(mine, key=lambda t: comparable(t.val_rmse)))
     rows = [t._replace(selected=t in best) for t in rows]
     train.unpersist()
     validation.unpersist()

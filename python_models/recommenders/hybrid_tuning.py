@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from movielake import als, hybrid
-from movielake.metrics import ranking_metrics
+from movielake.metrics import comparable, ranking_metrics
 from movielake.recommenders import fit_ratings, held_out, setting
 
 SCHEMA = T.StructType([
@@ -100,8 +100,8 @@ def model(dbt, spark):
                           scores["ndcg_at_k"], seconds))
         print(f"hybrid_tuning: lambda {reg_lambda:g} on {len(held)} held-out movies: "
               f"P@{k} {scores['precision_at_k'] or 0:.4f}", flush=True)
-    best_lambda = max(lambdas, key=lambda v: (cold[v]["precision_at_k"] or 0.0,
-                                              cold[v]["ndcg_at_k"] or 0.0, -v))
+    best_lambda = max(lambdas, key=lambda v: (
+        comparable(cold[v]["precision_at_k"], cold[v]["ndcg_at_k"]), -v))
 
     # stage 2: the blend for movies with ratings, at the chosen penalty
     user_rows = factors.where("side = 'user'").select("side", "id", "features", "bias",
@@ -119,7 +119,7 @@ def model(dbt, spark):
         print(f"hybrid_tuning: lambda {best_lambda:g} blend {blend:g}: "
               f"val P@{k} {scores['precision_at_k'] or 0:.4f}", flush=True)
     chosen = max((r for r in rows if r.stage == "rated_movies"),
-                 key=lambda r: (r.val_precision_at_k or 0.0, r.val_ndcg_at_k or 0.0, -r.blend))
+                 key=lambda r: (comparable(r.val_precision_at_k, r.val_ndcg_at_k), -r.blend))
     rows = [r._replace(selected=r is chosen) for r in rows]
     for frame in (factors, train, relevant, cold_relevant):
         frame.unpersist()

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from movielake import item_item
-from movielake.metrics import ranking_metrics
+from movielake.metrics import comparable, ranking_metrics
 from movielake.recommenders import fit_ratings, held_out, setting
 
 SCHEMA = T.StructType([
@@ -70,7 +70,7 @@ def model(dbt, spark):
         rows.append(Trial(item_item.MODEL, reg_lambda, weighting, min_ratings, len(items),
                           neighbours, scores["precision_at_k"], scores["ndcg_at_k"],
                           gram_seconds + seconds))
-    best = max(rows, key=lambda r: (r.val_precision_at_k, r.val_ndcg_at_k))
+    best = max(rows, key=lambda r: comparable(r.val_precision_at_k, r.val_ndcg_at_k))
     rows = [r._replace(selected=r is best) for r in rows]
     train.unpersist()
     relevant.unpersist()

@@ -15,6 +15,14 @@ RANKING_METRICS = {  # our column name -> MLlib RankingEvaluator metric
 }
 
 
+def comparable(*values: float | None) -> tuple:
+    """Metric values as a key for choosing a setting: rounded to 9 decimals (None as 0).
+    MLlib's evaluators sum over users in the order partitions arrive, so two settings with the
+    same result can differ in the last bits; such a tie must go to the rule that follows the
+    metrics (the smaller setting), not to that noise, or rebuilds choose differently."""
+    return tuple(round(v or 0.0, 9) for v in values)
+
+
 def rating_metrics(predictions: DataFrame, label: str = "rating",
                    prediction: str = "prediction") -> dict:
     """RMSE, MAE and accuracy over the scored pairs (rows with a null/NaN prediction must have

@@ -3,6 +3,9 @@
 -- (recommend): the model (an ALS variant, item_item or the hybrid) with the highest validation
 -- P@K, then NDCG@K. Recommendations and `movielake recommend` use the top_k one, whatever its
 -- kind. reg_param and alpha hold item_item's lambda; the hybrid's penalty and blend.
+-- Metrics are compared to 9 decimals: MLlib sums over users in partition arrival order, so
+-- equal results (the hybrid at blend 0 is als_implicit) differ in the last bits, and such a
+-- tie must fall to the model name, not to that noise.
 with validation as (
     select * from {{ ref('model_metrics') }}
     where split = 'validation' and model != 'popularity'
@@ -51,7 +54,7 @@ ranked as (
         'rating' as job,
         model,
         rmse as criterion,
-        row_number() over (order by rmse asc, model asc) as choice
+        row_number() over (order by round(rmse, 9) asc, model asc) as choice
     from validation
     where rmse is not null
     union all
@@ -59,7 +62,9 @@ ranked as (
         'top_k' as job,
         model,
         precision_at_k as criterion,
-        row_number() over (order by precision_at_k desc, ndcg_at_k desc, model asc) as choice
+        row_number() over (
+            order by round(precision_at_k, 9) desc, round(ndcg_at_k, 9) desc, model asc
+        ) as choice
     from validation
 )
 
