@@ -197,6 +197,41 @@ def test_server_binds_loopback_by_default(server):
     assert all(p.startswith("127.0.0.1:") for p in ports), ports
 
 
+GRID_IN_THREADS = r"""
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pyspark.sql import SparkSession
+from movielake import als
+spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+ratings = spark.createDataFrame(
+    [(u, m, float(1 + (u * m) % 5)) for u in range(1, 21) for m in range(1, 16) if (u + m) % 3],
+    "user_id int, movie_id int, rating double")
+def fit(rank):
+    return als.fit(ratings, "als_explicit", rank, 0.1, 1.0, 3, 42).rank
+share = sys.argv[2] == "share"
+with ThreadPoolExecutor(2, initializer=als.share_session if share else None,
+                        initargs=(spark,) if share else ()) as pool:
+    print("ranks", sorted(pool.map(fit, [2, 3])))
+"""
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_als_grid_fits_in_threads_over_connect(server, share):
+    """als_tuning fits its grid in worker threads. Over Spark Connect MLlib looks up the
+    thread's active session, which a new thread lacks (a bare AssertionError, found by the full
+    build below): als.share_session gives it one; without it the same fits fail."""
+    home, _pid = server
+    env = {**os.environ, "MOVIELAKE_HOME": str(home)}
+    run = subprocess.run([sys.executable, "-c", GRID_IN_THREADS,
+                          f"sc://127.0.0.1:{CONNECT_PORT}", "share" if share else "plain"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    if share:
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "ranks [2, 3]" in run.stdout
+    else:
+        assert run.returncode != 0 and "AssertionError" in run.stderr, run.stderr[-3000:]
+
+
 @pytest.mark.skipif(os.environ.get("MOVIELAKE_CONNECT_BUILD_TEST") != "1",
                     reason="slow (a full build through the server): MOVIELAKE_CONNECT_BUILD_TEST=1")
 def test_full_build_through_the_server(server, tmp_path):

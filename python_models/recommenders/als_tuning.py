@@ -123,7 +123,8 @@ def model(dbt, spark):
         return Trial(variant, rank, reg_param, alpha, rmse, mae, precision, ndcg, fit_users,
                      fit_count, seconds)
 
-    with ThreadPoolExecutor(max_workers=parallelism) as pool:
+    with ThreadPoolExecutor(max_workers=parallelism, initializer=als.share_session,
+                            initargs=(spark,)) as pool:
         rows = list(pool.map(run, enumerate(grid)))
     best = set()
     for variant in als.VARIANTS:
