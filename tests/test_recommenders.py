@@ -304,7 +304,7 @@ def test_rebuilding_gives_the_same_splits_tuning_and_metrics(spark, dbt, synthet
         return splits, tuning, metrics
 
     before = snapshot()
-    result = dbt("run", "--select", "rating_splits+", schema=SYNTHETIC_SCHEMA,
+    result = dbt("run", "--full-refresh", "--select", "rating_splits+", schema=SYNTHETIC_SCHEMA,
                  vars={"dataset": "synthetic", "raw_dir": str(synthetic_release),
                        **SYNTHETIC_VARS})
     assert result.success

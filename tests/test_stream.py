@@ -210,3 +210,70 @@ def test_landing_folder_files_are_ingested_with_line_numbers(spark, synthetic_bu
                   for r in bad) == [("a.csv", 3, None, "rating 9.0 outside 0.5-5.0"),
                                     ("b.csv", 3, None, "empty line")]
     assert first.name == "a.csv" and second.name == "b.csv"
+
+
+def test_streamed_ratings_join_the_splits_incrementally(spark, dbt, synthetic_build,
+                                                        synthetic_release):
+    """After the streams above: `dbt run` merges only the streamed ratings into rating_splits
+    (no release row moves, a re-rated pair keeps its split and the latest rating wins), and a
+    full refresh gives the same table."""
+    from movielake.stream import table_path
+
+    R = f"{SYNTHETIC_SCHEMA}_recommenders"
+    dbt_vars = {"dataset": "synthetic", "raw_dir": str(synthetic_release), **SYNTHETIC_VARS}
+    splits_sql = (f"select user_id, movie_id, rating, unix_timestamp(rated_at) as t, split, "
+                  f"streamed_version from {R}.rating_splits")
+    before = {(r["user_id"], r["movie_id"]): r for r in rows(spark, splits_sql)}
+    assert before and all(r["streamed_version"] is None for r in before.values())
+    streamed = rows(spark, f"select user_id, movie_id, rating, unix_timestamp(rated_at) as t, "
+                           f"_metadata.row_commit_version as version, _metadata.row_id as row_id "
+                           f"from delta.`{table_path('bronze_ratings')}`")
+    assert len(streamed) > 300
+    # a re-rating of a release pair, later than the release's own rating of it
+    (u, m), old = min(before.items())
+    rerated = {**old, "rating": 0.5 if old["rating"] != 0.5 else 1.0, "t": old["t"] + 60}
+    spark.createDataFrame([(u, m, rerated["rating"], rerated["t"])], "u int, m int, r double, t long") \
+        .selectExpr("u as user_id", "m as movie_id", "r as rating",
+                    "cast(t as timestamp) as rated_at", "'test:rerating' as source",
+                    "cast(null as bigint) as offset", "cast(null as bigint) as line_number",
+                    "cast(-1 as bigint) as batch_id", "current_timestamp() as ingested_at") \
+        .write.format("delta").mode("append").save(str(table_path("bronze_ratings")))
+
+    run = dbt("run", "--select", "stg_stream__ratings", "rating_splits", schema=SYNTHETIC_SCHEMA,
+              vars=dbt_vars)
+    assert run.success
+    incremental = {(r["user_id"], r["movie_id"]): r for r in rows(spark, splits_sql)}
+    by_pair: dict = {}
+    for r in sorted(streamed, key=lambda r: (r["t"], r["version"], r["row_id"])):
+        by_pair[(r["user_id"], r["movie_id"])] = r  # the latest wins
+    by_pair[(u, m)] = rerated
+    assert set(incremental) == set(before) | set(by_pair)
+    for pair, row in incremental.items():
+        if pair in before:  # no earlier row moves
+            assert row["split"] == before[pair]["split"], pair
+        if pair not in by_pair:
+            assert row == before[pair]
+            continue
+        new = by_pair[pair]
+        latest = new if pair not in before or new["t"] >= before[pair]["t"] else before[pair]
+        assert (row["rating"], row["t"]) == (latest["rating"], latest["t"]), pair
+        assert row["streamed_version"] is not None
+    assert incremental[(u, m)]["rating"] == rerated["rating"]
+    # a new pair's split follows from its seeded hash alone
+    new_pairs = [p for p in by_pair if p not in before]
+    draws = {(r["user_id"], r["movie_id"]): r["draw"] for r in rows(spark, (
+        "select user_id, movie_id, pmod(xxhash64(42, user_id, movie_id), 1000000) / 1000000.0 "
+        f"as draw from {R}.rating_splits where streamed_version is not null"))}
+    for pair in new_pairs:
+        d = float(draws[pair])
+        assert incremental[pair]["split"] == ("test" if d < 0.1 else "validation" if d < 0.2
+                                              else "train"), pair
+
+    # nothing new: a second run changes nothing; a full refresh computes the same table
+    assert dbt("run", "--select", "stg_stream__ratings", "rating_splits", schema=SYNTHETIC_SCHEMA,
+               vars=dbt_vars).success
+    assert {(r["user_id"], r["movie_id"]): r for r in rows(spark, splits_sql)} == incremental
+    full = dbt("run", "--full-refresh", "--select", "stg_stream__ratings", "rating_splits",
+               schema=SYNTHETIC_SCHEMA, vars=dbt_vars)
+    assert full.success
+    assert {(r["user_id"], r["movie_id"]): r for r in rows(spark, splits_sql)} == incremental

@@ -155,6 +155,9 @@ def stream_session(kafka: bool):
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+        # row ids and commit versions on the tables it creates: dbt's stg_stream__ratings
+        # takes only the bronze rows of versions it has not seen
+        "spark.databricks.delta.properties.defaults.enableRowTracking": "true",
     })
     return spark_session(conf)
 

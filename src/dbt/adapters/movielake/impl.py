@@ -44,9 +44,54 @@ class MovieLakeAdapter(SparkAdapter):
             raise DbtRuntimeError(str(exc)) from None
 
     @available
+    def stream_bronze_path(self) -> str:
+        """The Delta table `movielake stream` appends valid ratings to, or "" before the first
+        stream has written one."""
+        from movielake.stream import table_path
+
+        path = table_path("bronze_ratings")
+        return str(path) if (path / "_delta_log").is_dir() else ""
+
+    @available
+    def incremental_inputs(self, inputs: list, values: dict) -> str:
+        """A digest of what an incremental model's earlier rows were computed from, besides the
+        rows it takes incrementally: `values` (the dbt vars its rule reads) and, if `inputs`
+        has "release", the release files' paths, sizes and times. When it moves, the model is
+        rebuilt in full (macro reset_stale_incremental_models)."""
+        import hashlib
+        import json
+        from pathlib import Path
+
+        parts: dict = {"vars": values}
+        if "release" in inputs:
+            files = self.movielens_files(values["dataset"], values.get("raw_dir"))
+            parts["release"] = {name: [path, Path(path).stat().st_size,
+                                       Path(path).stat().st_mtime_ns] if path else None
+                                for name, path in sorted(files.items())}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+    @available
+    def stream_table_id(self) -> str:
+        """The id Delta gave the stream's bronze table when it was created ("" when there is
+        none): a reset stream makes a new table, whose versions start again at 0."""
+        import json
+        from pathlib import Path
+
+        path = self.stream_bronze_path()
+        first = Path(path) / "_delta_log" / f"{0:020d}.json"
+        if not path or not first.exists():
+            return ""
+        for line in first.read_text().splitlines():
+            action = json.loads(line)
+            if "metaData" in action:
+                return action["metaData"]["id"]
+        return ""
+
+    @available
     def check_vars(self, values: dict) -> str:
         """Raise one error listing every dbt var with a value the project cannot use."""
         found = var_problems(dict(values))
         if found:
             raise DbtRuntimeError("bad dbt vars (nothing was built):\n  " + "\n  ".join(found))
         return ""
+
