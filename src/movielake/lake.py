@@ -196,14 +196,20 @@ class Lake:
         return TableVersion(table.version(),
                             datetime.fromtimestamp(last["timestamp"] / 1000, tz=timezone.utc))
 
+    def served_model(self, job: str = "top_k", required: bool = False) -> str | None:
+        """The model served_models names for `job`, or None (no row, or not built); required:
+        NotBuiltError instead of None."""
+        if not required and not self.exists("served_models"):
+            return None
+        served = self.read("served_models", filters=[("job", "=", job)])
+        if served.empty and required:
+            raise NotBuiltError(f"{self.name('served_models')} names no model for job {job!r}")
+        return None if served.empty else str(served["model"].iloc[0])
+
     def served_source(self, job: str = "top_k") -> str:
         """The table holding the served model's rows for `job`: item_item_weights when the
         item-item model is served, else served_factors (also when nothing is built yet)."""
-        if self.exists("served_models"):
-            served = self.read("served_models", filters=[("job", "=", job)])
-            if not served.empty and str(served["model"].iloc[0]) == "item_item":
-                return "item_item_weights"
-        return "served_factors"
+        return "item_item_weights" if self.served_model(job) == "item_item" else "served_factors"
 
     def served_item_factors(self, job: str = "top_k",
                             rated: set[int] | None = None) -> tuple[pd.DataFrame, dict]:
@@ -215,10 +221,7 @@ class Lake:
         those movies only (all movie ids still come back, their rows empty): one fold-in
         needs nothing else, and the whole of B is catalogue^2 numbers (4,749^2 on
         ml-latest-small, seconds to read)."""
-        served = self.read("served_models", filters=[("job", "=", job)])
-        if served.empty:
-            raise NotBuiltError(f"{self.name('served_models')} names no model for job {job!r}")
-        model = str(served["model"].iloc[0])
+        model = self.served_model(job, required=True)
         if model == "item_item":  # the item-item model stores rows of B, not factors
             test = [("scored_split", "=", "test")]
             if rated is None:
