@@ -9,7 +9,7 @@ import pytest
 
 from movielake.foldin import fold_in
 from movielake.personal import (PersonalRatingsError, check_ratings, rating_scale, read_ratings_file,
-                                recommend)
+                                recommend, split_known)
 
 
 def test_explicit_fold_in_solves_the_als_wr_normal_equations():
@@ -81,6 +81,16 @@ def test_rating_metrics_on_a_hand_computed_case(spark):
     assert got["rmse"] == pytest.approx(math.sqrt((1 + 0.25 + 0 + 4) / 4))
     assert got["mae"] == pytest.approx((1 + 0.5 + 0 + 2) / 4)
     assert got["accuracy"] == pytest.approx(1 - got["mae"] / 5)
+
+
+def test_the_builds_personal_ratings_skip_movies_the_release_lacks():
+    rows = [("seed row 1", 1, 4.0), ("seed row 2", 110, 3.5), ("seed row 3", 2, 5.0)]
+    kept, notes = split_known(rows, {1, 2})
+    assert kept == [rows[0], rows[2]]
+    assert notes == ["seed row 2: movie 110 is not in this release, skipped"]
+    assert split_known(rows, set()) == ([], [n + ", skipped" for n in (
+        "seed row 1: movie 1 is not in this release", "seed row 2: movie 110 is not in this release",
+        "seed row 3: movie 2 is not in this release")])
 
 
 def test_personal_ratings_errors_name_the_row(tmp_path):

@@ -4,10 +4,10 @@ weights (the ratings times B); rated movies are excluded. `movielake recommend -
 does the same from the stored tables."""
 
 from movielake import item_item
-from movielake.personal import check_ratings, recommend
+from movielake.personal import check_ratings, recommend, split_known
 from movielake.recommenders import setting
 
-COLUMNS = ["rank", "movie_id", "title", "score"]
+SCHEMA = "rank int, movie_id int, title string, score double"
 
 
 def model(dbt, spark):
@@ -17,6 +17,13 @@ def model(dbt, spark):
     # a seed table keeps no line numbers (nor their order): name each row by its values
     rows = [(f"seeds/my_ratings.csv row movie_id={int(m)},rating={float(r)}", int(m), float(r))
             for m, r in zip(mine["movie_id"], mine["rating"])]
+    rows, notes = split_known(rows, set(movies["movie_id"]))
+    for note in notes:
+        print(f"my_recommendations: {note}", flush=True)
+    if not rows:
+        print("my_recommendations: none of seeds/my_ratings.csv's movies is in this release: "
+              "no recommendations", flush=True)
+        return spark.createDataFrame([], SCHEMA)
     check_ratings(rows, set(movies["movie_id"]))
 
     served = dbt.ref("served_models").where("job = 'top_k'").select("model")
@@ -29,4 +36,4 @@ def model(dbt, spark):
     top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
     title = dict(zip(movies["movie_id"], movies["title"]))
     result = [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]
-    return spark.createDataFrame(result, "rank int, movie_id int, title string, score double")
+    return spark.createDataFrame(result, SCHEMA)

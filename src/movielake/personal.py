@@ -50,6 +50,16 @@ def rating_scale(ratings) -> tuple[float, float, float]:
     return min(values), max(values), step
 
 
+def split_known(rows, known_movies) -> tuple[list, list[str]]:
+    """(the rows of movies in the catalog, a note for each other row). The build's seed holds
+    real MovieLens ids; a generated release, or an older one, lacks some of them, and that
+    must not stop the whole build (`movielake recommend` still refuses such a file)."""
+    kept = [row for row in rows if row[1] in known_movies]
+    notes = [f"{label}: movie {movie_id} is not in this release, skipped"
+             for label, movie_id, _ in rows if movie_id not in known_movies]
+    return kept, notes
+
+
 def check_ratings(rows, known_movies, scale: tuple[float, float, float] = (0.5, 5.0, 0.5)) -> None:
     """Every movie known to the catalog, rated once, on the release's scale (low, high, step)."""
     low, high, step = scale
