@@ -198,7 +198,7 @@ def test_server_binds_loopback_by_default(server):
 
 
 GRID_IN_THREADS = r"""
-import sys
+import os, sys
 from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import SparkSession
 from movielake import als
@@ -209,9 +209,16 @@ ratings = spark.createDataFrame(
 def fit(rank):
     return als.fit(ratings, "als_explicit", rank, 0.1, 1.0, 3, 42).rank
 share = sys.argv[2] == "share"
-with ThreadPoolExecutor(2, initializer=als.share_session if share else None,
-                        initargs=(spark,) if share else ()) as pool:
-    print("ranks", sorted(pool.map(fit, [2, 3])))
+pool = ThreadPoolExecutor(2, initializer=als.share_session if share else None,
+                          initargs=(spark,) if share else ())
+try:
+    print("ranks", sorted(f.result(timeout=240) for f in [pool.submit(fit, r) for r in (2, 3)]),
+          flush=True)
+    code = 0
+except Exception as exc:
+    print("failed:", type(exc).__name__, flush=True)
+    code = 1
+os._exit(code)  # no waiting for threads: the client's own would keep a failed run alive
 """
 
 
@@ -224,12 +231,12 @@ def test_als_grid_fits_in_threads_over_connect(server, share):
     env = {**os.environ, "MOVIELAKE_HOME": str(home)}
     run = subprocess.run([sys.executable, "-c", GRID_IN_THREADS,
                           f"sc://127.0.0.1:{CONNECT_PORT}", "share" if share else "plain"],
-                         capture_output=True, text=True, env=env, timeout=600)
+                         capture_output=True, text=True, env=env, timeout=300)
     if share:
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert "ranks [2, 3]" in run.stdout
+        assert run.returncode == 0 and "ranks [2, 3]" in run.stdout, run.stderr[-3000:]
     else:
-        assert run.returncode != 0 and "AssertionError" in run.stderr, run.stderr[-3000:]
+        assert run.returncode == 1 and "failed: AssertionError" in run.stdout, \
+            run.stdout[-1000:] + run.stderr[-3000:]
 
 
 @pytest.mark.skipif(os.environ.get("MOVIELAKE_CONNECT_BUILD_TEST") != "1",
