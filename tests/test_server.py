@@ -202,6 +202,7 @@ import os, sys
 from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import SparkSession
 from movielake import als
+from movielake.session import activate
 spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
 ratings = spark.createDataFrame(
     [(u, m, float(1 + (u * m) % 5)) for u in range(1, 21) for m in range(1, 16) if (u + m) % 3],
@@ -209,7 +210,7 @@ ratings = spark.createDataFrame(
 def fit(rank):
     return als.fit(ratings, "als_explicit", rank, 0.1, 1.0, 3, 42).rank
 share = sys.argv[2] == "share"
-pool = ThreadPoolExecutor(2, initializer=als.share_session if share else None,
+pool = ThreadPoolExecutor(2, initializer=activate if share else None,
                           initargs=(spark,) if share else ())
 try:
     print("ranks", sorted(f.result(timeout=240) for f in [pool.submit(fit, r) for r in (2, 3)]),
@@ -226,7 +227,7 @@ os._exit(code)  # no waiting for threads: the client's own would keep a failed r
 def test_als_grid_fits_in_threads_over_connect(server, share):
     """als_tuning fits its grid in worker threads. Over Spark Connect MLlib looks up the
     thread's active session, which a new thread lacks (a bare AssertionError, found by the full
-    build below): als.share_session gives it one; without it the same fits fail."""
+    build below): movielake.session.activate gives it one; without it the same fits fail."""
     home, _pid = server
     env = {**os.environ, "MOVIELAKE_HOME": str(home)}
     run = subprocess.run([sys.executable, "-c", GRID_IN_THREADS,

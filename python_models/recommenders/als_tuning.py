@@ -24,6 +24,7 @@ from pyspark.sql import types as T
 from movielake import als
 from movielake.metrics import comparable, ranking_metrics, rating_metrics
 from movielake.recommenders import fit_ratings, held_out, setting
+from movielake.session import activate
 
 SCHEMA = T.StructType([
     T.StructField("model", T.StringType()), T.StructField("rank", T.IntegerType()),
@@ -123,7 +124,7 @@ def model(dbt, spark):
         return Trial(variant, rank, reg_param, alpha, rmse, mae, precision, ndcg, fit_users,
                      fit_count, seconds)
 
-    with ThreadPoolExecutor(max_workers=parallelism, initializer=als.share_session,
+    with ThreadPoolExecutor(max_workers=parallelism, initializer=activate,
                             initargs=(spark,)) as pool:
         rows = list(pool.map(run, enumerate(grid)))
     best = set()

@@ -26,15 +26,6 @@ def _is_connect(spark: SparkSession) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
-def share_session(spark: SparkSession) -> None:
-    """Make `spark` the active session of the calling thread (a grid-fit worker thread).
-    A Spark Connect client keeps its active session per thread, and MLlib's remote calls look
-    it up there: without this a fit in a new thread fails with a bare AssertionError in
-    pyspark.ml.util. A classic session is shared by every thread already."""
-    if _is_connect(spark):
-        type(spark)._set_default_and_active_session(spark)
-
-
 def set_checkpoint_dir(spark: SparkSession) -> None:
     """ALS honours checkpointInterval only with a checkpoint dir; without one long lineages
     overflow the stack. Every MovieLake session (and `movielake serve`) starts with

@@ -80,6 +80,10 @@ def server_command(host: str, connect_port: int, jdbc_port: int) -> list[str]:
         "spark.connect.grpc.binding.port": str(connect_port),
         # dbt-spark relies on non-ANSI semantics; the server serves dbt too.
         "spark.sql.ansi.enabled": "false",
+        # Spark Connect hands out java.time values; Delta's min/max-from-metadata shortcut then
+        # fails on a date column (ClassCastException LocalDate -> java.sql.Date, Delta 4.4):
+        # let Spark compute such aggregates (dbt test eda_monthly_activity_covers_span)
+        "spark.databricks.delta.optimizeMetadataQuery.enabled": "false",
         # JDBC sessions resolve the Delta catalog through the system class loader, which does
         # not see jars added by spark.jars.packages: put them on the driver's class path too.
         "spark.driver.extraClassPath": ":".join(delta_jars()),

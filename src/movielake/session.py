@@ -20,9 +20,20 @@ def spark_session(conf: dict[str, str] | None = None):
         for key, value in (conf or {}).items():
             if key != "spark.remote":
                 builder = builder.config(key, value)
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
+        activate(session)
+        return session
     prepare_environment()
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in (conf if conf is not None else session_conf()).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def activate(spark) -> None:
+    """Make `spark` the calling thread's active session. A Spark Connect client keeps its
+    active session per thread and MLlib's remote calls look it up there: a model run in a dbt
+    worker thread, or a fit in a grid thread, fails with a bare AssertionError in
+    pyspark.ml.util without it. A classic session is every thread's already."""
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        type(spark)._set_default_and_active_session(spark)
