@@ -18,12 +18,10 @@ from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from movielake.session import is_connect
+
 VARIANTS = ("als_explicit", "als_residual", "als_implicit")
 DOT = "aggregate(zip_with(u.features, i.features, (a, b) -> a * b), 0D, (acc, x) -> acc + x)"
-
-
-def _is_connect(spark: SparkSession) -> bool:
-    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def set_checkpoint_dir(spark: SparkSession) -> None:
@@ -35,7 +33,7 @@ def set_checkpoint_dir(spark: SparkSession) -> None:
 
     folder = data_home() / "tmp" / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
-    if not _is_connect(spark):
+    if not is_connect(spark):
         spark.sparkContext.setCheckpointDir(str(folder))
         # Spark cleans a checkpoint when its RDD is collected, not what a killed or ended
         # session left: drop every other session's folder. Safe: only a build fits ALS here,

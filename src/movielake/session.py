@@ -35,5 +35,10 @@ def activate(spark) -> None:
     active session per thread and MLlib's remote calls look it up there: a model run in a dbt
     worker thread, or a fit in a grid thread, fails with a bare AssertionError in
     pyspark.ml.util without it. A classic session is every thread's already."""
-    if type(spark).__module__.startswith("pyspark.sql.connect"):
+    if is_connect(spark):
         type(spark)._set_default_and_active_session(spark)
+
+
+def is_connect(spark) -> bool:
+    """Whether `spark` is a Spark Connect client (no SparkContext, per-thread active session)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")

@@ -136,11 +136,8 @@ merged as (
             when streamed_pairs.rated_at >= current_splits.rated_at then streamed_pairs.rating
             else current_splits.rating
         end as rating,
-        case
-            when streamed_pairs.user_id is null then current_splits.rated_at
-            when current_splits.user_id is null then streamed_pairs.rated_at
-            else greatest(streamed_pairs.rated_at, current_splits.rated_at)
-        end as rated_at,
+        -- greatest skips nulls: either side alone, or the later of the two
+        greatest(streamed_pairs.rated_at, current_splits.rated_at) as rated_at,
         coalesce(
             current_splits.split,
             case
@@ -149,11 +146,7 @@ merged as (
                 else 'train'
             end
         ) as split,
-        coalesce(
-            greatest(streamed_pairs.streamed_version, current_splits.streamed_version),
-            streamed_pairs.streamed_version,
-            current_splits.streamed_version
-        ) as streamed_version
+        greatest(streamed_pairs.streamed_version, current_splits.streamed_version) as streamed_version
     from streamed_pairs
     -- incremental: only the pairs the new rows touch are rewritten (merged on the pair)
     {{ 'left' if is_incremental() else 'full outer' }} join current_splits
