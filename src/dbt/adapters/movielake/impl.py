@@ -65,27 +65,19 @@ class MovieLakeAdapter(SparkAdapter):
         parts: dict = {"vars": values}
         if "release" in inputs:
             files = self.movielens_files(values["dataset"], values.get("raw_dir"))
-            parts["release"] = {name: [path, Path(path).stat().st_size,
-                                       Path(path).stat().st_mtime_ns] if path else None
-                                for name, path in sorted(files.items())}
+            stats = {name: Path(path).stat() if path else None for name, path in files.items()}
+            parts["release"] = {name: [files[name], st.st_size, st.st_mtime_ns] if st else None
+                                for name, st in sorted(stats.items())}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
     @available
     def stream_table_id(self) -> str:
         """The id Delta gave the stream's bronze table when it was created ("" when there is
         none): a reset stream makes a new table, whose versions start again at 0."""
-        import json
-        from pathlib import Path
+        from deltalake import DeltaTable
 
         path = self.stream_bronze_path()
-        first = Path(path) / "_delta_log" / f"{0:020d}.json"
-        if not path or not first.exists():
-            return ""
-        for line in first.read_text().splitlines():
-            action = json.loads(line)
-            if "metaData" in action:
-                return action["metaData"]["id"]
-        return ""
+        return str(DeltaTable(path).metadata().id) if path else ""
 
     @available
     def check_vars(self, values: dict) -> str:
@@ -94,4 +86,3 @@ class MovieLakeAdapter(SparkAdapter):
         if found:
             raise DbtRuntimeError("bad dbt vars (nothing was built):\n  " + "\n  ".join(found))
         return ""
-
