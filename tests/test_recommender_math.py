@@ -83,6 +83,23 @@ def test_rating_metrics_on_a_hand_computed_case(spark):
     assert got["accuracy"] == pytest.approx(1 - got["mae"] / 5)
 
 
+def test_baseline_biases_are_one_formula_for_spark_columns_and_numpy(spark):
+    """movielake.baseline gives popularity_biases its Spark columns and a new user's fold-in
+    its numpy bias: both equal the hand-computed damped means."""
+    from pyspark.sql import functions as F
+
+    from movielake.baseline import damped_bias, new_user_bias, user_residual
+
+    mean, damping = 3.5, 2.0
+    ratings, movie_bias = [4.0, 2.0, 5.0], [0.25, -0.5, 1.0]
+    by_hand = ((4 - 3.5 - 0.25) + (2 - 3.5 + 0.5) + (5 - 3.5 - 1.0)) / (3 + 2)
+    assert new_user_bias(ratings, mean, movie_bias, damping) == pytest.approx(by_hand)
+    frame = spark.createDataFrame(list(zip(ratings, movie_bias)), "rating double, b double")
+    residual = user_residual(F.col("rating"), F.lit(mean), F.col("b"))
+    got = frame.agg(damped_bias(residual, damping, F.sum, F.count).alias("b_u")).first()["b_u"]
+    assert got == pytest.approx(by_hand)
+
+
 def test_the_builds_personal_ratings_skip_movies_the_release_lacks():
     rows = [("seed row 1", 1, 4.0), ("seed row 2", 110, 3.5), ("seed row 3", 2, 5.0)]
     kept, notes = split_known(rows, {1, 2})

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, rows
 from movielake.foldin import fold_in
-from movielake.personal import damped_user_bias, recommend
+from movielake.baseline import new_user_bias
+from movielake.personal import recommend
 
 R = f"{SYNTHETIC_SCHEMA}_recommenders"
 
@@ -202,7 +203,7 @@ def test_fold_in_reproduces_the_trained_user_factors(spark, synthetic_build, mod
 
 def test_fold_in_of_a_training_user_reproduces_als_residual(spark, synthetic_build):
     """personal.recommend's path for als_residual, given a training user's own ratings: the
-    user's damped bias (damped_user_bias) is the one popularity_biases.sql stored, and the
+    user's damped bias (baseline.new_user_bias) is the one popularity_biases stored, and the
     folded-in scores are the trained model's, mu + b_u + b_i + x_u . y_i."""
     table = spark.sql(f"""select * from {R}.als_factors
         where model = 'als_residual' and scored_split = 'test'""").toPandas()
@@ -220,9 +221,9 @@ def test_fold_in_of_a_training_user_reproduces_als_residual(spark, synthetic_bui
     checked = 0
     for user_id in sorted(users.index)[:5]:
         mine = fit[fit.user_id == user_id]
-        bias = damped_user_bias(mine.rating.to_numpy(), mean,
-                                item_bias.loc[mine.movie_id].to_numpy(),
-                                float(settings["user_damping"]))
+        bias = new_user_bias(mine.rating.to_numpy(), mean,
+                             item_bias.loc[mine.movie_id].to_numpy(),
+                             float(settings["user_damping"]))
         assert bias == pytest.approx(stored[user_id], abs=1e-9)
         assert bias == pytest.approx(users.loc[user_id, "bias"], abs=1e-9)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from movielake import item_item
+from movielake.baseline import new_user_bias
 from movielake.errors import MovieLakeError
 from movielake.foldin import fold_in
 
@@ -79,15 +80,6 @@ def check_ratings(rows, known_movies, scale: tuple[float, float, float] = (0.5, 
         seen[movie_id] = label
 
 
-def damped_user_bias(ratings, global_mean: float, item_bias, damping: float) -> float:
-    """One user's popularity-baseline bias: sum(r - mu - b_i) / (n + damping) over the user's
-    ratings, the b_u of popularity_biases.sql (docs/architecture.md section 4), for a user
-    outside the fit data."""
-    ratings = np.asarray(ratings, dtype=float)
-    return float((ratings - global_mean - np.asarray(item_bias, dtype=float)).sum()
-                 / (len(ratings) + damping))
-
-
 # Models whose factors are implicit-feedback ALS's: the hybrid maps content onto als_implicit's.
 IMPLICIT = ("als_implicit", "hybrid")
 
@@ -124,8 +116,8 @@ def fold_in_user(items, settings: dict, rows, k: int):
     variant = settings["model"]
     user_bias = 0.0
     if variant == "als_residual":
-        user_bias = damped_user_bias(ratings, mean, item_bias[index],
-                                     float(settings["user_damping"]))
+        user_bias = new_user_bias(ratings, mean, item_bias[index],
+                                  float(settings["user_damping"]))
         target = ratings - mean - item_bias[index] - user_bias
     else:
         target = ratings
