@@ -32,6 +32,8 @@ import yaml
 
 BATCH = re.compile(r"stream: batch (\d+): (\d+) ratings, (\d+) quarantined, (\d+) users "
                    r"re-folded in ([\d.]+)s, offsets (\d+)-(\d+)")
+STEPS = re.compile(r"\[([^\]]*)\]\s*$")
+STEP = re.compile(r"([a-z][a-z -]*?) ([\d.]+)")
 
 
 class StreamWatcher:
@@ -40,6 +42,7 @@ class StreamWatcher:
     def __init__(self, command: list[str]) -> None:
         self.batches: list[tuple[float, int, int, int]] = []  # (done at, first, last, users)
         self.lines: list[str] = []
+        self.steps: list[dict[str, float]] = []  # seconds per step of each batch
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, start_new_session=True,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -53,6 +56,9 @@ class StreamWatcher:
             match = BATCH.search(line)
             if match:
                 self.batches.append((now, int(match[6]), int(match[7]), int(match[4])))
+                steps = STEPS.search(line)
+                self.steps.append(dict((name.strip(), float(seconds)) for name, seconds in
+                                       STEP.findall(steps[1])) if steps else {})
 
     def done_at(self, offset: int) -> float | None:
         for when, first, last, _users in self.batches:
@@ -147,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         sent = send(producer, topic, phase, separator, args.rate)
         watcher.wait_for(sent[-1][1], timeout=600)
         latencies = [watcher.done_at(offset) - at for at, offset in sent]
+        phase_batches = [(b, steps) for b, steps in zip(watcher.batches, watcher.steps)
+                         if b[2] >= sent[0][1]]
 
         bulk = send(producer, topic, lines[len(phase):], separator, 0)
         done = watcher.wait_for(bulk[-1][1], timeout=1800)
@@ -170,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  produce -> {target}: "
           f"p50 {percentile(latencies, 50):.2f}s, p95 {percentile(latencies, 95):.2f}s, "
           f"max {max(latencies):.2f}s")
+    sizes = [b[2] - b[1] + 1 for b, _ in phase_batches]
+    print(f"  {len(sizes)} batches of {min(sizes)}-{max(sizes)} messages; mean seconds per step "
+          "of a batch: " + ", ".join(
+              f"{name} {sum(s.get(name, 0) for _, s in phase_batches) / len(sizes):.2f}"
+              for name in dict.fromkeys(n for _, s in phase_batches for n in s)))
     print(f"sustained phase: {len(bulk)} ratings sent flat out ({send_rate:.0f}/s from the "
           f"producer), stored in {len(stored)} batches")
     print(f"  ingest rate (bronze + quarantine{' + fold-in of every batch' if folded else ''}): "

@@ -172,8 +172,9 @@ def test_kafka_stream_is_exactly_once_across_a_crash(spark, synthetic_build, syn
              for line in capsys.readouterr().out.splitlines()]
     # the movies the user just rated were their built top-K: none of them is recommended now
     assert len(shown) == 10 and not set(shown) & set(built)
-    factors = rows(spark, f"select * from delta.`{table_path('user_factors')}` "
-                          f"where user_id = {user}")
+    factors_path = table_path("user_factors")  # written only when a batch has factors
+    factors = rows(spark, f"select * from delta.`{factors_path}` where user_id = {user}") \
+        if (factors_path / "_delta_log").is_dir() else []
     served = rows(spark, f"select model from {SYNTHETIC_SCHEMA}_recommenders.served_models "
                          "where job = 'top_k'")[0]["model"]
     if served == "item_item":  # a user is their ratings times B: no factor to store

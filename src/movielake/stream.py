@@ -155,9 +155,9 @@ def stream_session(kafka: bool):
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
-        # row ids and commit versions on the tables it creates: dbt's stg_stream__ratings
-        # takes only the bronze rows of versions it has not seen
-        "spark.databricks.delta.properties.defaults.enableRowTracking": "true",
+        # a table the stream creates gets a checkpoint every 100 commits, not 10: one commit
+        # per batch, and writing a checkpoint took a batch 2-3 s longer
+        "spark.databricks.delta.properties.defaults.checkpointInterval": "100",
     })
     return spark_session(conf)
 
@@ -228,7 +228,6 @@ class Recommender:
         self.k = k
         self.log = log
         self.lake = Lake(prefix)
-        self.ratings = self.lake.ref("stg_movielens__ratings").path
         self.version = None
         self.items = None
         self.settings = None
@@ -259,7 +258,7 @@ class Recommender:
                      f"served_factors version {current})")
         return len(self.items) > 0
 
-    def fold_in(self, spark, users: list[int], bronze: Path, batch_id: int):
+    def fold_in(self, users: list[int], bronze: Path, batch_id: int, lap=None):
         """(factor rows, recommendation rows) for `users`: all their ratings (release and
         stream; the latest per movie) folded into the served model. An ALS variant gives each
         user a factor row; item_item has no user factors (a user is their ratings times B)."""
@@ -268,15 +267,19 @@ class Recommender:
         from movielake import item_item
         from movielake.personal import PersonalRatingsError, fold_in_user, recommend
 
-        wanted = ",".join(str(int(u)) for u in users)
-        release = spark.read.format("delta").load(str(self.ratings)) \
-            .where(f"user_id in ({wanted})").select("user_id", "movie_id", "rating", "rated_at")
-        streamed = spark.read.format("delta").load(str(bronze)) \
-            .where(f"user_id in ({wanted})").select("user_id", "movie_id", "rating", "rated_at")
-        history = pd.concat([release.toPandas().assign(order=0),
-                             streamed.toPandas().assign(order=1)])
+        from deltalake import DeltaTable
+
+        # read with deltalake, not Spark: no job to schedule, and Delta's per-file min/max of
+        # user_id skips files without these users
+        wanted = [("user_id", "in", sorted(int(u) for u in users))]
+        columns = ["user_id", "movie_id", "rating", "rated_at"]
+        release = self.lake.read("stg_movielens__ratings", columns=columns, filters=wanted)
+        streamed = DeltaTable(str(bronze)).to_pandas(columns=columns, filters=wanted)
+        history = pd.concat([release.assign(order=0), streamed.assign(order=1)])
         history = history.sort_values(["rated_at", "order"]).drop_duplicates(
             ["user_id", "movie_id"], keep="last")
+        if lap:
+            lap("history")
         # a Python datetime: Spark's row check refuses a pandas Timestamp for a timestamp field
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         model = self.settings["model"]
@@ -295,6 +298,8 @@ class Recommender:
             rec_rows += [(int(user), rank, movie, self.titles.get(movie), score, model,
                           batch_id, now)
                          for rank, (movie, score) in enumerate(top, start=1)]
+        if lap:
+            lap("fold-in")
         return factor_rows, rec_rows
 
 
@@ -343,12 +348,16 @@ def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = No
     factors_table, recs_table = table_path("user_factors"), table_path("recommendations")
     recommender = Recommender(k, log=log)
 
-    def write(frame, path: Path, batch_id: int) -> None:
-        (frame.write.format("delta").mode("append")
+    def write(frame, path: Path, batch_id: int, **properties) -> None:
+        (frame.write.format("delta").mode("append").options(**properties)
          .option("txnAppId", app_id).option("txnVersion", batch_id).save(str(path)))
 
     def process(batch, batch_id: int) -> None:
         started = time.monotonic()
+        phases = {}  # seconds per step, for the progress line (where a batch's time goes)
+
+        def lap(name: str) -> None:
+            phases[name] = time.monotonic() - started - sum(phases.values())
         session = batch.sparkSession
         lines = _as_lines(_numbered(batch, is_kafka), separator)
         lines.createOrReplaceTempView(LINES_VIEW)
@@ -365,24 +374,42 @@ def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = No
         rejected = parsed.where("reject_reason is not null").selectExpr(
             "source_file as source", *position.split(", "), "message", "reject_reason",
             f"cast({batch_id} as bigint) as batch_id", "current_timestamp() as ingested_at")
-        write(valid, bronze, batch_id)
-        write(rejected, quarantine, batch_id)
         counts = parsed.selectExpr("count_if(reject_reason is null) as ok",
                                    "count_if(reject_reason is not null) as bad",
-                                   "min(line_number) as first", "max(line_number) as last").first()
-        users = [r.user_id for r in parsed.where("reject_reason is null")
-                 .select("user_id").distinct().collect()]
+                                   "min(line_number) as first", "max(line_number) as last",
+                                   "collect_set(user_id) filter (where reject_reason is null) "
+                                   "as users").first()
+        users = list(counts.users)
+        lap("parse")
+        # an empty batch writes nothing: a Delta commit costs a fraction of a second, and a
+        # replayed batch finds nothing to skip either way
+        if counts.ok:
+            # bronze keeps row ids and commit versions: dbt's stg_stream__ratings takes only
+            # the rows of versions it has not seen (a table property, set when the first batch
+            # creates the table; the other tables go without: it costs each commit ~0.4 s)
+            write(valid, bronze, batch_id, **{"delta.enableRowTracking": "true"})
+            lap("bronze")
+        if counts.bad:
+            write(rejected, quarantine, batch_id)
+            lap("quarantine")
         parsed.unpersist()
         folded = 0
         if users and recommender.ready(session):
-            factor_rows, rec_rows = recommender.fold_in(session, users, bronze, batch_id)
-            write(session.createDataFrame(factor_rows, FACTOR_SCHEMA), factors_table, batch_id)
+            lap("load model")
+            factor_rows, rec_rows = recommender.fold_in(users, bronze, batch_id, lap=lap)
+            if factor_rows:  # item_item has no user factors
+                write(session.createDataFrame(factor_rows, FACTOR_SCHEMA), factors_table,
+                      batch_id)
+                lap("factors")
             write(session.createDataFrame(rec_rows, RECOMMENDATION_SCHEMA), recs_table, batch_id)
+            lap("recommendations")
             folded = len({row[0] for row in rec_rows})  # item_item writes no factor rows
         span = (f", offsets {counts.first - KAFKA_LINE_OFFSET}-{counts.last - KAFKA_LINE_OFFSET}"
                 if is_kafka and counts.first is not None else "")
+        steps = " ".join(f"{name} {seconds:.2f}" for name, seconds in phases.items())
         log(f"stream: batch {batch_id}: {counts.ok} ratings, {counts.bad} quarantined, "
-            f"{folded} users re-folded in {time.monotonic() - started:.1f}s{span}")
+            f"{folded} users re-folded in {time.monotonic() - started:.1f}s{span} "
+            f"[{steps}]")
 
     if is_kafka:
         log(f"stream: Kafka topic {topic} on {bootstrap} -> {bronze}")
