@@ -88,6 +88,58 @@ def test_movies_without_ratings_get_content_factors_and_a_score(spark, synthetic
     assert all(set(cold) <= movies for movies in per_user)
 
 
+def test_new_movies_take_the_last_places_in_spark_and_in_a_fold_in(spark, synthetic_build):
+    """With a tenth of the movies marked new (source 'content', as a movie just added to the
+    movies file), recommendations' merge gives every user their served top 8 then their two
+    best new movies by the hybrid; a new user's list (the CLI and the app) does the same."""
+    from pyspark.sql import functions as F
+
+    from movielake import als, hybrid
+    from movielake.personal import new_movies, recommend, recommend_places
+
+    factors = spark.table(f"{R}.hybrid_factors").where("scored_split = 'test'")
+    ids = sorted(r["id"] for r in factors.where("side = 'item'").select("id").collect())
+    fresh = ids[::10]
+    marked = factors.withColumn("source", F.when(
+        (F.col("side") == "item") & F.col("id").isin(fresh), F.lit(hybrid.NEW))
+        .otherwise(F.col("source")))
+    seen = spark.table(f"{R}.rating_splits").select("user_id", "movie_id")
+    served = spark.table(f"{R}.recommendations").select("user_id", "rank", "movie_id", "score")
+    new = als.top_k_unseen(hybrid.new_movie_factors(marked), seen, 2)
+    merged = hybrid.merge_new_movies(served, new, 10, 2).toPandas()
+    served, new = served.toPandas(), new.toPandas()
+    rated = seen.toPandas().groupby("user_id")["movie_id"].apply(set)
+    assert merged["user_id"].nunique() == served["user_id"].nunique() == len(rated)
+    for user, places in merged.groupby("user_id"):
+        places = places.sort_values("rank")
+        assert places["rank"].tolist() == list(range(1, 11))
+        mine = served[served.user_id == user].sort_values("rank")
+        assert places["movie_id"].tolist()[:8] == mine["movie_id"].tolist()[:8]
+        best = new[new.user_id == user].sort_values("rank")["movie_id"].tolist()
+        assert places["movie_id"].tolist()[8:] == best
+        assert places["new_movie"].tolist() == [False] * 8 + [True] * 2
+        assert set(best) <= set(fresh) and not set(best) & rated[user]
+
+    # a new user: the hybrid's fold-in ranks the new movies, the served model the rest
+    items = marked.where("side = 'item'").orderBy("id").toPandas()
+    fit = spark.table(f"{R}.rating_splits").where(
+        "split in ('train', 'validation') and user_id = 1").toPandas()
+    mine = [("r", int(m), float(r)) for m, r in zip(fit.movie_id, fit.rating)]
+    picked = new_movies(items, mine, 2)
+    assert len(picked) == 2 and {m for m, _ in picked} <= set(fresh)
+    assert not {m for m, _ in picked} & set(fit.movie_id)
+    everything = recommend(items, items.iloc[0].to_dict(), mine, len(items))
+    assert picked == [(m, s) for m, s in everything if m in set(fresh)][:2]
+    top_items = spark.table(f"{R}.served_factors").where(
+        "job = 'top_k' and side = 'item'").orderBy("id").toPandas()
+    if len(top_items):  # an ALS variant or the hybrid is served (item_item: weights instead)
+        places = recommend_places(top_items, top_items.iloc[0].to_dict(), items, 2, mine, 10)
+        top = recommend(top_items, top_items.iloc[0].to_dict(), mine, 10)
+        assert [m for m, _, n in places if not n] == [m for m, _ in top
+                                                        if m not in {p for p, _ in picked}][:8]
+        assert [(m, s) for m, s, n in places if n] == picked
+
+
 def test_cold_start_roles_hold_out_movies_and_users_whole(spark, synthetic_build):
     roles = rows(spark, f"select * from {R}.cold_start_splits")
     assert len(roles) == spark.table(f"{S}.stg_movielens__ratings").count()

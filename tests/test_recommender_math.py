@@ -100,6 +100,28 @@ def test_baseline_biases_are_one_formula_for_spark_columns_and_numpy(spark):
     assert got == pytest.approx(by_hand)
 
 
+def test_new_movies_take_the_last_places_without_repeats():
+    from movielake.hybrid import with_new_movies
+
+    top = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)]
+    assert with_new_movies(top, [(7, 0.5), (8, 0.4)], 4, 1) == [
+        (1, 0.9, False), (2, 0.8, False), (3, 0.7, False), (7, 0.5, True)]
+    # two places, one new movie already in the served part: the next new one, the place after
+    assert with_new_movies(top, [(2, 0.5), (8, 0.4), (9, 0.3)], 4, 2) == [
+        (1, 0.9, False), (2, 0.8, False), (8, 0.4, True), (9, 0.3, True)]
+    # fewer new movies than places: the served model keeps the rest
+    assert with_new_movies(top, [(8, 0.4)], 4, 3) == [
+        (1, 0.9, False), (2, 0.8, False), (3, 0.7, False), (8, 0.4, True)]
+    # no places, or no new movies: the served top-K unchanged
+    assert with_new_movies(top, [(8, 0.4)], 4, 0) == [(m, s, False) for m, s in top]
+    assert with_new_movies(top, [], 4, 2) == [(m, s, False) for m, s in top]
+    # a new movie the served model also ranks (the hybrid served) is shown once, in its place
+    assert with_new_movies([(1, 0.9), (8, 0.8)], [(8, 0.5), (9, 0.1)], 2, 1) == [
+        (1, 0.9, False), (8, 0.5, True)]
+    assert with_new_movies([(8, 0.9), (1, 0.8)], [(8, 0.5), (9, 0.1)], 2, 1) == [
+        (8, 0.9, False), (9, 0.1, True)]
+
+
 def test_the_builds_personal_ratings_skip_movies_the_release_lacks():
     rows = [("seed row 1", 1, 4.0), ("seed row 2", 110, 3.5), ("seed row 3", 2, 5.0)]
     kept, notes = split_known(rows, {1, 2})

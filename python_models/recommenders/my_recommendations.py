@@ -1,13 +1,14 @@
 """Top-K for a new user, from seeds/my_ratings.csv, folded into the model served for top-K
 (no retraining): an ALS variant's item factors (regularised least squares) or item_item's
-weights (the ratings times B); rated movies are excluded. `movielake recommend --ratings FILE`
-does the same from the stored tables."""
+weights (the ratings times B); rated movies are excluded. The last `new_movie_slots` places go
+to the best new movies by the hybrid, as in `recommendations`. `movielake recommend --ratings
+FILE` does the same from the stored tables."""
 
 from movielake import item_item
-from movielake.personal import check_ratings, recommend, split_known
+from movielake.personal import check_ratings, recommend_places, split_known
 from movielake.recommenders import setting
 
-SCHEMA = "rank int, movie_id int, title string, score double"
+SCHEMA = "rank int, movie_id int, title string, score double, new_movie boolean"
 
 
 def model(dbt, spark):
@@ -26,14 +27,20 @@ def model(dbt, spark):
         return spark.createDataFrame([], SCHEMA)
     check_ratings(rows, set(movies["movie_id"]))
 
-    served = dbt.ref("served_models").where("job = 'top_k'").select("model")
-    if served.first()["model"] == item_item.MODEL:
+    served = dbt.ref("served_models").where("job = 'top_k'").select("model", "new_movie_slots")
+    chosen = served.first()
+    if chosen["model"] == item_item.MODEL:
         items = (dbt.ref("item_item_weights").where("scored_split = 'test'")
-                 .join(served, "model").toPandas())
+                 .join(served.select("model"), "model").toPandas())
     else:
         items = (dbt.ref("served_factors").where("job = 'top_k' and side = 'item'")
                  .orderBy("id").toPandas())
-    top = recommend(items, items.iloc[0].to_dict() if len(items) else {}, rows, k)
+    slots = int(chosen["new_movie_slots"] or 0)
+    new_items = (dbt.ref("hybrid_factors").where("scored_split = 'test' and side = 'item'")
+                 .orderBy("id").toPandas() if slots else None)
+    top = recommend_places(items, items.iloc[0].to_dict() if len(items) else {}, new_items,
+                           slots, rows, k)
     title = dict(zip(movies["movie_id"], movies["title"]))
-    result = [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]
+    result = [(rank, movie, title[movie], score, is_new)
+              for rank, (movie, score, is_new) in enumerate(top, 1)]
     return spark.createDataFrame(result, SCHEMA)

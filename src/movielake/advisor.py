@@ -16,7 +16,7 @@ import pandas as pd
 from movielake import item_item
 from movielake.lake import Lake
 from movielake.personal import (check_ratings, rating_scale, read_ratings_file,
-                                recommend)
+                                recommend, recommend_places)
 
 # MovieLens writes leading articles at the end ("Matrix, The"); searches match either order.
 _TRAILING_ARTICLE = re.compile(r"^(?P<rest>.*), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$")
@@ -67,13 +67,15 @@ class Recommendation:
     score: float
     because_movie_id: int | None
     because_title: str | None
+    new_movie: bool = False  # a new-movie place: no ratings yet, ranked by the hybrid
 
 
 class Advisor:
     """The catalog and the served models of one built lakehouse, loaded once."""
 
     def __init__(self, movies: pd.DataFrame, scale: Scale, top_k: tuple[pd.DataFrame, dict],
-                 rating: tuple[pd.DataFrame, dict]) -> None:
+                 rating: tuple[pd.DataFrame, dict],
+                 new: tuple[pd.DataFrame | None, int] = (None, 0)) -> None:
         movies = movies.copy()
         movies["label"] = [label(t, y) for t, y in zip(movies["title"], movies["release_year"])]
         movies["genre_text"] = [", ".join(g) if g is not None and len(g) else "(no genres)"
@@ -88,6 +90,9 @@ class Advisor:
         self.scale = scale
         self.top_k_items, self.top_k_settings = top_k
         self.rating_items, self.rating_settings = rating
+        self.new_items, self.new_slots = new
+        # a new movie's explanation: the rated movie closest in the hybrid's factors
+        self._new_unit, self._new_position = _unit_rows(self.new_items)
         if self.top_k_model == item_item.MODEL:
             # item_item: a rated movie's row of B says how much it adds to each movie's score
             self._weights = {int(m): dict(zip(np.asarray(n, dtype=int).tolist(),
@@ -97,11 +102,7 @@ class Advisor:
                                                 self.top_k_items["weights"])}
             self._position = {}
             return
-        ids = self.top_k_items["id"].to_numpy().astype(int)
-        factors = np.vstack(self.top_k_items["features"].to_numpy()).astype(float)
-        norms = np.linalg.norm(factors, axis=1, keepdims=True)
-        self._unit = factors / np.where(norms == 0, 1.0, norms)
-        self._position = {movie: i for i, movie in enumerate(ids)}
+        self._unit, self._position = _unit_rows(self.top_k_items)
 
     @classmethod
     def load(cls, lake: Lake) -> "Advisor":
@@ -115,7 +116,7 @@ class Advisor:
         scale = Scale.from_distribution(lake.read("rating_distribution", columns=["rating"])
                                         ["rating"])
         return cls(movies, scale, lake.served_item_factors("top_k"),
-                   lake.served_item_factors("rating"))
+                   lake.served_item_factors("rating"), lake.new_movie_items())
 
     @property
     def top_k_model(self) -> str:
@@ -176,10 +177,13 @@ class Advisor:
         return {m: float(np.clip(score[m], self.scale.low, self.scale.high))
                 for m in movie_ids if m in score}
 
-    def because(self, ratings: dict[int, float], movie_id: int) -> int | None:
-        """The rated movie that explains `movie_id` best: for an ALS variant the one whose item
-        factors are closest (cosine) to its factors; for item_item the one that adds most to its
-        score (x_i * B[i, movie])."""
+    def because(self, ratings: dict[int, float], movie_id: int,
+                new_movie: bool = False) -> int | None:
+        """The rated movie that explains `movie_id` best: for an ALS variant (and for a new
+        movie, in the hybrid's factors) the one whose item factors are closest (cosine) to its
+        factors; for item_item the one that adds most to its score (x_i * B[i, movie])."""
+        if new_movie:
+            return _closest(self._new_unit, self._new_position, list(ratings), movie_id)
         if self.top_k_model == item_item.MODEL:
             movies = list(ratings)
             values = item_item.history_values(np.array([ratings[m] for m in movies], dtype=float),
@@ -187,30 +191,46 @@ class Advisor:
             added = {m: v * self._weights[m].get(movie_id, 0.0)
                      for m, v in zip(movies, values) if m in self._weights}
             return max(added, key=lambda m: (added[m], -m)) if added else None
-        rated = list(ratings)
-        known = [m for m in rated if m in self._position]
-        if movie_id not in self._position or not known:
-            return None
-        similarity = (self._unit[[self._position[m] for m in known]]
-                      @ self._unit[self._position[movie_id]])
-        return known[int(np.argmax(similarity))]
+        return _closest(self._unit, self._position, list(ratings), movie_id)
 
     def recommend(self, ratings: dict[int, float], k: int = 10) -> list[Recommendation]:
         """Top-K unrated movies for `ratings` (movie_id -> stars): ranked by the served top-K
-        model's fold-in, with the served rating model's predicted stars."""
+        model's fold-in (its last places to the best new movies, as `movielake recommend`),
+        with the served rating model's predicted stars (none for a new movie)."""
         rows = self.rows(ratings)
-        top = recommend(self.top_k_items, self.top_k_settings, rows, k)
-        stars = self.predicted_stars(rows, [m for m, _ in top])
+        top = recommend_places(self.top_k_items, self.top_k_settings, self.new_items,
+                               self.new_slots, rows, k)
+        stars = self.predicted_stars(rows, [m for m, _, _ in top])
         result = []
-        for rank, (movie, score) in enumerate(top, start=1):
+        for rank, (movie, score, is_new) in enumerate(top, start=1):
             row = self.movies.loc[movie]
-            because = self.because(ratings, movie)
+            because = self.because(ratings, movie, is_new)
             result.append(Recommendation(
                 rank, movie, str(row["title"]),
                 None if pd.isna(row["release_year"]) else int(row["release_year"]),
                 row["genre_text"], stars.get(movie, float("nan")), score, because,
-                None if because is None else str(self.movies.loc[because, "label"])))
+                None if because is None else str(self.movies.loc[because, "label"]), is_new))
         return result
+
+
+def _unit_rows(items: pd.DataFrame | None) -> tuple[np.ndarray, dict[int, int]]:
+    """Unit-length factor rows of an ALS-layout item frame, and movie id -> row."""
+    if items is None or items.empty:
+        return np.zeros((0, 0)), {}
+    factors = np.vstack(items["features"].to_numpy()).astype(float)
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    return (factors / np.where(norms == 0, 1.0, norms),
+            {int(movie): i for i, movie in enumerate(items["id"].to_numpy())})
+
+
+def _closest(unit: np.ndarray, position: dict[int, int], rated: list[int],
+             movie_id: int) -> int | None:
+    """The rated movie whose unit factor row is closest (cosine) to `movie_id`'s."""
+    known = [m for m in rated if m in position]
+    if movie_id not in position or not known:
+        return None
+    similarity = unit[[position[m] for m in known]] @ unit[position[movie_id]]
+    return known[int(np.argmax(similarity))]
 
 
 def ratings_csv(ratings: dict[int, float]) -> str:

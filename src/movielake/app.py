@@ -144,16 +144,21 @@ def rate_page() -> None:
             return
         st.table(pd.DataFrame({
             "rank": [r.rank for r in recs],
-            "movie": [advisor.movies.loc[r.movie_id, "label"] for r in recs],
+            "movie": [advisor.movies.loc[r.movie_id, "label"] + (" (new)" if r.new_movie else "")
+                      for r in recs],
             "genres": [r.genres for r in recs],
-            "predicted stars": [f"{r.predicted_stars:.1f}" for r in recs],
+            "predicted stars": ["–" if pd.isna(r.predicted_stars) else f"{r.predicted_stars:.1f}"
+                                for r in recs],
             "because you rated": [r.because_title or "–" for r in recs],
             "movie_id": [r.movie_id for r in recs],
         }).set_index("rank"))
         st.caption(f"Ranked by `{advisor.top_k_model}` (the served top-K model) with your "
                    f"ratings folded in; predicted stars by `{advisor.rating_model}` (the served "
                    "rating model); “because you rated” is your rated movie whose item factors "
-                   "are closest.")
+                   "are closest."
+                   + (f" A movie marked (new) has no ratings yet: the last {advisor.new_slots} "
+                      "place(s) go to new movies, ranked by the hybrid's content factors."
+                      if advisor.new_slots else ""))
 
 
 # --- Explore -------------------------------------------------------------------------------

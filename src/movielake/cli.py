@@ -129,8 +129,10 @@ def _recommend(args: argparse.Namespace) -> int:
         return 2
     top = (recommend_for_user(args.user, args.k) if args.user is not None
            else recommend_from_lake(args.ratings, args.k))
-    for rank, movie_id, title, score in top:
-        print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f})")
+    for rank, movie_id, title, score, is_new in top:
+        # a new movie's score is the hybrid's, on another scale than the served model's
+        note = "  new: no ratings yet, matched by content" if is_new else ""
+        print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f}){note}")
     return 0
 
 

@@ -49,6 +49,7 @@ RULES: dict[str, tuple[str, float | None, float | None]] = {
     "als_max_iter": ("int", 1, None),
     "als_seed": ("int", None, None),
     "top_k": ("int", 1, None),
+    "new_movie_slots": ("int", 0, None),
     "relevance_threshold": ("number", None, None),
     "als_ranks": ("int list", 1, None),
     "als_reg_params": ("number list", 0, None),

@@ -169,3 +169,53 @@ def item_frame(spark, item_rows: pd.DataFrame):
     return (spark.createDataFrame(frame, "id int, features array<double>")
             .select(F.lit("item").alias("side"), "id", "features",
                     F.lit(0.0).alias("bias"), F.lit(0.0).alias("global_mean")))
+
+
+# --- new movies in the served lists ---------------------------------------------------------
+
+NEW = "content"  # hybrid_factors' source of a movie no rating of the fit data reaches
+LIST_SCHEMA = "user_id int, rank int, movie_id int, score double, new_movie boolean"
+
+
+def with_new_movies(top, new, k: int, slots: int) -> list[tuple[int, float, bool]]:
+    """One user's K places: the served model's `top` ((movie_id, score), best first) with its
+    last places given to the user's best new movies (`new`, best first, scored by the hybrid):
+    at most `slots` of them, none already in the list. Fewer new movies than slots leave the
+    places to the served model. (movie_id, score, is_new) in rank order."""
+    slots = max(0, min(slots, k))
+    served = [(int(m), float(s)) for m, s in top]
+    kept = served[:k - slots]
+    taken = {m for m, _ in kept}
+    fresh = [(int(m), float(s)) for m, s in new if int(m) not in taken][:slots]
+    taken |= {m for m, _ in fresh}
+    rest = [(m, s) for m, s in served[k - slots:] if m not in taken]
+    kept += rest[:k - len(kept) - len(fresh)]
+    return [(m, s, False) for m, s in kept] + [(m, s, True) for m, s in fresh]
+
+
+def merge_new_movies(top, new, k: int, slots: int):
+    """with_new_movies for every user of two Spark frames of (user_id, rank, movie_id, score):
+    the served top-K and the users' best new movies. Users are grouped on the executors."""
+    from pyspark.sql import functions as F
+
+    both = (top.withColumn("is_new", F.lit(False))
+            .unionByName(new.withColumn("is_new", F.lit(True))))
+
+    def merged(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.sort_values("rank", kind="stable")
+        served, fresh = rows[~rows["is_new"]], rows[rows["is_new"]]
+        places = with_new_movies(zip(served["movie_id"], served["score"]),
+                                 zip(fresh["movie_id"], fresh["score"]), k, slots)
+        return pd.DataFrame({"user_id": int(rows["user_id"].iloc[0]),
+                             "rank": range(1, len(places) + 1),
+                             "movie_id": [m for m, _, _ in places],
+                             "score": [s for _, s, _ in places],
+                             "new_movie": [n for _, _, n in places]})
+
+    return both.groupBy("user_id").applyInPandas(merged, LIST_SCHEMA)
+
+
+def new_movie_factors(factors):
+    """hybrid_factors rows (one scored split) to score new movies: every user row and the item
+    rows of new movies, in movielake.als's layout."""
+    return factors.where(f"side = 'user' or source = '{NEW}'")

@@ -206,6 +206,22 @@ class Lake:
             raise NotBuiltError(f"{self.name('served_models')} names no model for job {job!r}")
         return None if served.empty else str(served["model"].iloc[0])
 
+    def new_movie_items(self) -> tuple[pd.DataFrame | None, int]:
+        """(the hybrid's item rows as refit on train + validation, new_movie_slots of the
+        top_k row of served_models): what gives a user their best new movies. (None, 0) when
+        the build has neither (a lakehouse built before them)."""
+        if not self.exists("served_models") or not self.exists("hybrid_factors"):
+            return None, 0
+        served = self.read("served_models", filters=[("job", "=", "top_k")])
+        if served.empty or "new_movie_slots" not in served:
+            return None, 0
+        slots = int(served["new_movie_slots"].fillna(0).iloc[0])
+        if slots <= 0:
+            return None, 0
+        items = self.read("hybrid_factors", filters=[("scored_split", "=", "test"),
+                                                     ("side", "=", "item")], order_by="id")
+        return items, slots
+
     def served_source(self, job: str = "top_k") -> str:
         """The table holding the served model's rows for `job`: item_item_weights when the
         item-item model is served, else served_factors (also when nothing is built yet)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from movielake import item_item
+from movielake import hybrid, item_item
 from movielake.baseline import new_user_bias
 from movielake.errors import MovieLakeError
 from movielake.foldin import fold_in
@@ -146,10 +146,36 @@ def _recommend_item_item(weights, settings: dict, rows, k: int) -> list[tuple[in
     return [(int(ids[i]), float(scores[i])) for i in order]
 
 
-def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, int, str, float]]:
-    """(rank, movie_id, title, score) for the ratings in `path`, from the tables a dbt build
-    stored (served model's item factors, movie titles), read without Spark (movielake.lake);
-    the file is checked first. A missing table raises movielake.lake.NotBuiltError."""
+def new_movies(items, rows, slots: int) -> list[tuple[int, float]]:
+    """The best `slots` new movies (movie_id, score) for a user with `rows`, by the hybrid:
+    `items` its item rows (hybrid_factors, with `source`); new = source 'content', movies no
+    rating of the fit data reaches. Empty when there are none or no rated movie is known."""
+    if slots <= 0 or items is None or items.empty:
+        return []
+    fresh = set(items.loc[items["source"] == hybrid.NEW, "id"].astype(int))
+    if not fresh:
+        return []
+    try:
+        _, _, ranked = fold_in_user(items, items.iloc[0].to_dict(), rows, len(items))
+    except PersonalRatingsError:
+        return []
+    return [(m, s) for m, s in ranked if m in fresh][:slots]
+
+
+def recommend_places(items, settings: dict, new_items, slots: int, rows,
+                     k: int) -> list[tuple[int, float, bool]]:
+    """recommend()'s top-K with its last `slots` places given to the user's best new movies
+    (new_movies, hybrid.with_new_movies): (movie_id, score, is_new) in rank order."""
+    top = recommend(items, settings, rows, k)
+    return hybrid.with_new_movies(top, new_movies(new_items, rows, slots), k, slots)
+
+
+def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, int, str, float,
+                                                                        bool]]:
+    """(rank, movie_id, title, score, is_new) for the ratings in `path`, from the tables a dbt
+    build stored (served model's item factors, the hybrid's for the new-movie places, movie
+    titles), read without Spark (movielake.lake); the file is checked first. A missing table
+    raises movielake.lake.NotBuiltError."""
     from movielake.lake import Lake
 
     rows = read_ratings_file(path)
@@ -160,24 +186,28 @@ def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, 
     stars = lake.read("rating_distribution", columns=["rating"])["rating"]
     check_ratings(rows, set(movies["movie_id"]), rating_scale(stars))
     title = dict(zip(movies["movie_id"], movies["title"]))
-    top = recommend(items, settings, rows, k)
-    return [(rank, movie, title[movie], score) for rank, (movie, score) in enumerate(top, 1)]
+    places = recommend_places(items, settings, *lake.new_movie_items(), rows, k)
+    return [(rank, movie, title[movie], score, is_new)
+            for rank, (movie, score, is_new) in enumerate(places, 1)]
 
 
-def recommend_for_user(user_id: int, k: int, lake=None) -> list[tuple[int, int, str, float]]:
-    """(rank, movie_id, title, score) for a known user: the stream's latest fold-in when it
-    has one (after the user's new ratings), else the built `recommendations` table; both read
-    without Spark. A missing table raises movielake.lake.NotBuiltError."""
+def recommend_for_user(user_id: int, k: int, lake=None) -> list[tuple[int, int, str, float,
+                                                                      bool]]:
+    """(rank, movie_id, title, score, is_new) for a known user: the stream's latest fold-in
+    when it has one (after the user's new ratings; the served model only), else the built
+    `recommendations` table; both read without Spark. A missing table raises
+    movielake.lake.NotBuiltError."""
     from movielake.lake import Lake
     from movielake.stream import stream_recommendations
 
     fresh = stream_recommendations(user_id)
     if fresh is not None:
-        return fresh[:k]
+        return [(*row, False) for row in fresh[:k]]
     lake = lake or Lake()
-    built = lake.read("recommendations", columns=["rank", "movie_id", "title", "score"],
-                      filters=[("user_id", "=", int(user_id))], order_by="rank")
+    built = lake.read("recommendations", filters=[("user_id", "=", int(user_id))],
+                      order_by="rank")
     if built.empty:
         raise PersonalRatingsError(f"user {user_id} has no recommendations (unknown user?)")
-    return [(int(r.rank), int(r.movie_id), r.title, float(r.score))
-            for r in built.itertuples()][:k]
+    is_new = built["new_movie"] if "new_movie" in built else [False] * len(built)
+    return [(int(r.rank), int(r.movie_id), r.title, float(r.score), bool(n))
+            for r, n in zip(built.itertuples(), is_new)][:k]

@@ -3,6 +3,9 @@
 -- (recommend): the model (an ALS variant, item_item or the hybrid) with the highest validation
 -- P@K, then NDCG@K. Recommendations and `movielake recommend` use the top_k one, whatever its
 -- kind. reg_param and alpha hold item_item's lambda; the hybrid's penalty and blend.
+-- new_movie_slots (top_k only): how many of the K places go to the user's best new movies (no
+-- rating in the fit data: only the hybrid's content factors reach them), the one home of that
+-- number for the build, `movielake recommend` and the app.
 -- Metrics are compared to 9 decimals: MLlib sums over users in partition arrival order, so
 -- equal results (the hybrid at blend 0 is als_implicit) differ in the last bits, and such a
 -- tie must fall to the model name, not to that noise.
@@ -74,7 +77,8 @@ select
     ranked.criterion,
     settings.rank,  -- noqa: RF04
     settings.reg_param,
-    settings.alpha
+    settings.alpha,
+    case when ranked.job = 'top_k' then {{ var('new_movie_slots') }} end as new_movie_slots
 from ranked
 inner join settings on ranked.model = settings.model
 where ranked.choice = 1
