@@ -366,20 +366,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that only read Delta tables with deltalake. Arrow's reader threads can abort the
+# interpreter's teardown after the command has done its work, now and then ("terminate called
+# without an active exception", exit 134: apache/arrow#34314, delta-rs#2184; here about one run
+# in 15 of `recommend`). They start no JVM and hold no lock, so their process ends with
+# os._exit once the output is flushed.
+DELTA_READERS = ("recommend", "report")
+
+
 def main(argv: list[str] | None = None) -> int:
+    as_process = argv is None  # the console script, not a caller in Python (tests)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sql"] and argv[1:2] not in (["-h"], ["--help"]):
         # everything after `sql` is spark-sql's: argparse would take `-e` as an option of ours
         return _sql(argparse.Namespace(sql_args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
     except MovieLakeError as exc:  # the one place a user-facing error is printed
         command = " ".join(str(part) for part in (args.command, getattr(args, "release", None)
                                                   if args.command == "fetch" else None,
                                                   getattr(args, "action", None)) if part)
         print(f"movielake {command}: {exc}", file=sys.stderr)
-        return 1
+        code = 1
+    if as_process and args.command in DELTA_READERS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
