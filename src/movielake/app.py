@@ -156,7 +156,8 @@ def rate_page() -> None:
                    f"ratings folded in; predicted stars by `{advisor.rating_model}` (the served "
                    "rating model); “because you rated” is your rated movie whose item factors "
                    "are closest."
-                   + (f" A movie marked (new) has no ratings yet: the last {advisor.new_slots} "
+                   + (f" A movie marked (new) has no ratings in the training data: the last "
+                      f"{advisor.new_slots} "
                       "place(s) go to new movies, ranked by the hybrid's content factors."
                       if advisor.new_slots else ""))
 

@@ -131,7 +131,7 @@ def _recommend(args: argparse.Namespace) -> int:
            else recommend_from_lake(args.ratings, args.k))
     for rank, movie_id, title, score, is_new in top:
         # a new movie's score is the hybrid's, on another scale than the served model's
-        note = "  new: no ratings yet, matched by content" if is_new else ""
+        note = "  new: not rated in the training data, matched by content" if is_new else ""
         print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f}){note}")
     return 0
 
