@@ -98,13 +98,16 @@ def test_new_movies_take_the_last_places_in_spark_and_in_a_fold_in(spark, synthe
     from movielake.personal import new_movies, recommend, recommend_places
 
     factors = spark.table(f"{R}.hybrid_factors").where("scored_split = 'test'")
+    served = spark.table(f"{R}.recommendations").select("user_id", "rank", "movie_id", "score")
+    # new movies are those no served list shows (no model but the hybrid can score them)
+    listed = {r["movie_id"] for r in served.select("movie_id").distinct().collect()}
     ids = sorted(r["id"] for r in factors.where("side = 'item'").select("id").collect())
-    fresh = ids[::10]
+    fresh = [movie for movie in ids if movie not in listed][::2]
+    assert len(fresh) >= 5
     marked = factors.withColumn("source", F.when(
         (F.col("side") == "item") & F.col("id").isin(fresh), F.lit(hybrid.NEW))
         .otherwise(F.col("source")))
     seen = spark.table(f"{R}.rating_splits").select("user_id", "movie_id")
-    served = spark.table(f"{R}.recommendations").select("user_id", "rank", "movie_id", "score")
     new = als.top_k_unseen(hybrid.new_movie_factors(marked), seen, 2)
     merged = hybrid.merge_new_movies(served, new, 10, 2).toPandas()
     served, new = served.toPandas(), new.toPandas()
@@ -122,8 +125,9 @@ def test_new_movies_take_the_last_places_in_spark_and_in_a_fold_in(spark, synthe
 
     # a new user: the hybrid's fold-in ranks the new movies, the served model the rest
     items = marked.where("side = 'item'").orderBy("id").toPandas()
+    user = min(rated.index)
     fit = spark.table(f"{R}.rating_splits").where(
-        "split in ('train', 'validation') and user_id = 1").toPandas()
+        f"split in ('train', 'validation') and user_id = {user}").toPandas()
     mine = [("r", int(m), float(r)) for m, r in zip(fit.movie_id, fit.rating)]
     picked = new_movies(items, mine, 2)
     assert len(picked) == 2 and {m for m, _ in picked} <= set(fresh)
