@@ -65,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     print("== ALS grid (validation) ==")
     show(f"""select model, rank, reg_param, alpha, round(val_rmse, 4) val_rmse,
                     round(val_mae, 4) val_mae, round(val_precision_at_k, 4) val_p_at_k,
-                    round(val_ndcg_at_k, 4) val_ndcg_at_k, round(fit_seconds, 1) fit_s, selected
-             from {table('als_tuning')} order by model, rank, reg_param""")
+                    round(val_ndcg_at_k, 4) val_ndcg_at_k, rung, fit_users,
+                    round(fit_seconds, 1) fit_s, selected
+             from {table('als_tuning')} order by model, rung, rank, reg_param""")
     print("== Served models (chosen on validation) ==")
     show(f"select * from {table('served_models')} order by job")
 

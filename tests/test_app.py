@@ -60,7 +60,7 @@ def test_recommendations_are_the_clis_fold_in(advisor, tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text(ratings_csv(RATINGS))
     cli = recommend_from_lake(path, 10, Lake(SYNTHETIC_SCHEMA))
-    assert [(r.movie_id, r.score, r.new_movie) for r in recs] == [(m, s, n) for _, m, _, s, n in cli]
+    assert [(r.movie_id, r.score, r.new_movie) for r in recs] == [(m, s, n) for _, m, _, s, n, _ in cli]
     assert len(recs) == 10 and not set(RATINGS) & {r.movie_id for r in recs}
     assert [r.rank for r in recs] == list(range(1, 11))
     for r in recs:

@@ -191,7 +191,7 @@ def test_rating_three_movies_shows_the_python_fold_in(app, browser, tmp_path, la
     # the same ratings through the CLI's Python fold-in
     mine = tmp_path / "mine.csv"
     mine.write_text(ratings_csv({movie: stars for _, movie, stars in TO_RATE}))
-    expected = [m for _, m, _, _, _ in recommend_from_lake(mine, 10, lake)]
+    expected = [m for _, m, *_ in recommend_from_lake(mine, 10, lake)]
     assert len(expected) == 10 and not {m for _, m, _ in TO_RATE} & set(expected)
     shown = wait_for(browser, lambda d: (ids := recommended_ids(d)) == expected and ids,
                      f"the recommendations {expected}")
@@ -205,7 +205,7 @@ def test_rating_three_movies_shows_the_python_fold_in(app, browser, tmp_path, la
     browser.find_element("xpath", '(//button[.//p[text()="Remove"]])[1]').click()
     wait_for(browser, lambda d: text_shown(d, "Your ratings (2)"), "2 ratings listed")
     mine.write_text(ratings_csv({movie: stars for _, movie, stars in TO_RATE[1:]}))
-    expected = [m for _, m, _, _, _ in recommend_from_lake(mine, 10, lake)]
+    expected = [m for _, m, *_ in recommend_from_lake(mine, 10, lake)]
     wait_for(browser, lambda d: recommended_ids(d) == expected, "the list without the first")
 
 

@@ -122,6 +122,64 @@ def test_new_movies_take_the_last_places_without_repeats():
         (8, 0.9, False), (9, 0.1, True)]
 
 
+def test_successive_halving_rungs_grow_by_the_factor_to_the_sample():
+    from movielake.als import halving_rungs, survivors
+
+    # ML-20M's 138,493 train users, a last rung of 20,000: 2,222 -> 6,666 -> 20,000
+    assert halving_rungs(138_493, 20_000, 3, 3, 2000) == [2222, 6666, 20_000]
+    # fewer users than the sample: the last rung is all of them
+    assert halving_rungs(10_853, 20_000, 3, 3, 2000) == [2000, 3617, 10_853]
+    # no rung below min_users; equal sizes are one rung; a small release gets one rung
+    assert halving_rungs(10_000, 20_000, 4, 3, 2000) == [2000, 3333, 10_000]
+    assert halving_rungs(610, 20_000, 3, 3, 2000) == [610]
+    assert halving_rungs(5000, 0, 1, 3, 100) == [5000]  # 0: all users, one rung: the old grid
+    # of 16 settings a variant keeps 6, then 2, then 1; never none
+    assert [survivors(n, 3) for n in (16, 6, 2, 1)] == [6, 2, 1, 1]
+
+
+def test_explanations_name_the_rated_movie_or_the_shared_tags():
+    import pandas as pd
+
+    from movielake.explain import Explainer
+
+    titles = {1: "Alien", 2: "Heat", 3: "Up", 4: "Big", 5: "New One", 6: "New Two"}
+    # served ALS-layout item factors: movie 3 points like movie 1, movie 4 like movie 2
+    items = pd.DataFrame({"id": [1, 2, 3, 4], "features": [[1.0, 0.0], [0.0, 1.0],
+                                                             [2.0, 0.1], [0.1, 3.0]]})
+    # the hybrid's item factors reach the new movies 5 and 6 too
+    hybrid_items = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6],
+                                 "features": [[1.0, 0.0], [0.0, 1.0], [2.0, 0.1], [0.1, 3.0],
+                                              [0.2, 1.0], [1.0, 0.3]]})
+    tags = pd.DataFrame([(1, "dark", 1), (1, "space", 2), (2, "heist", 1), (2, "dark", 2),
+                         (5, "heist", 1), (5, "dark", 2), (5, "funny", 3), (6, "musical", 1)],
+                        columns=["movie_id", "tag", "tag_rank"])
+    explainer = Explainer(items, {"model": "als_implicit"}, hybrid_items, tags, titles)
+    liked = {1: 4.5, 2: 4.5}
+    assert explainer.reason(liked, 3) == ("because you rated Alien", 1)
+    assert explainer.reason(liked, 4) == ("because you rated Heat", 2)
+    # a new movie: its own tags the liked movies share, most shared first (dark: 2 movies)
+    assert explainer.reason(liked, 5, new_movie=True) == ("matches tags: dark, heist", None)
+    # a movie rated below the user's mean is not liked: its tags do not count
+    assert explainer.reason({1: 5.0, 2: 1.0}, 5, new_movie=True) == ("matches tags: dark", None)
+    # no shared tag: the rated movie closest in the hybrid's factors
+    assert explainer.reason(liked, 6, new_movie=True) == ("because you rated Alien", 1)
+    # nothing to say about a movie the model does not know
+    assert explainer.reason(liked, 99) == (None, None)
+
+    # item_item: the rated movie adding most to the score, x_i * B[i, movie]; a row of B not
+    # read (a fold-in reads only the rated movies' rows) adds nothing
+    weights = pd.DataFrame({"model": "item_item", "weighting": "rating",
+                            "movie_id": [1, 2, 3, 4],
+                            "neighbour_ids": [[3, 4], [3, 4], None, None],
+                            "weights": [[0.5, 0.1], [0.2, 0.4], None, None]})
+    explainer = Explainer(weights, weights.iloc[0].to_dict(), None, None, titles)
+    assert explainer.because({1: 5.0, 2: 4.0}, 3) == 1  # 2.5 against 0.8
+    assert explainer.because({1: 1.0, 2: 4.0}, 3) == 2  # 0.5 against 0.8
+    assert explainer.because({1: 5.0, 2: 4.0}, 4) == 2  # 0.5 against 1.6
+    assert explainer.because({3: 5.0}, 4) == 3  # adds 0, still the only rated movie there
+    assert explainer.because({1: 5.0}, 99) is None
+
+
 def test_the_builds_personal_ratings_skip_movies_the_release_lacks():
     rows = [("seed row 1", 1, 4.0), ("seed row 2", 110, 3.5), ("seed row 3", 2, 5.0)]
     kept, notes = split_known(rows, {1, 2})

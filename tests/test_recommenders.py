@@ -50,13 +50,27 @@ def test_tuning_selects_one_setting_per_variant(spark, synthetic_build):
     for r in tuning:
         assert r["fit_seconds"] > 0
         assert (r["val_rmse"] is None) == (r["model"] == "als_implicit")
-    explicit = [r for r in tuning if r["model"] == "als_explicit"]
-    assert min(explicit, key=lambda r: r["val_rmse"])["selected"]
-    # the grid was fit on the seeded sample of als_tuning_max_users train users, not all 150
+    # successive halving, two rungs: the whole 2 x 1 grid on 33 users, then each variant's
+    # best setting (1 of 2 with factor 3) on the seeded sample of als_tuning_max_users users
+    first = [r for r in tuning if r["rung"] == 1]
+    last = [r for r in tuning if r["rung"] == 2]
+    assert len(first) == 6 and len(last) == 3 and len(tuning) == 9
+    assert {r["fit_users"] for r in first} == {33}
+    assert {r["fit_users"] for r in last} == {SYNTHETIC_VARS["als_tuning_max_users"]}
+    assert all(r["selected"] for r in last)
+    for model in ("als_explicit", "als_residual"):
+        mine = [r for r in first if r["model"] == model]
+        best = min(mine, key=lambda r: r["val_rmse"])
+        assert [(r["rank"], r["reg_param"]) for r in last if r["model"] == model] == [
+            (best["rank"], best["reg_param"])]
+    implicit = [r for r in first if r["model"] == "als_implicit"]
+    best = max(implicit, key=lambda r: (r["val_precision_at_k"], r["val_ndcg_at_k"]))
+    assert [(r["rank"], r["reg_param"]) for r in last if r["model"] == "als_implicit"] == [
+        (best["rank"], best["reg_param"])]
+    # each rung was fit on its sample (nested: the larger holds the smaller), not all 150
     train = rows(spark, f"select count(*) n from {R}.rating_splits where split = 'train'")[0]["n"]
-    assert {r["fit_users"] for r in tuning} == {SYNTHETIC_VARS["als_tuning_max_users"]}
-    assert len({r["fit_ratings"] for r in tuning}) == 1
-    assert 0 < tuning[0]["fit_ratings"] < train
+    assert len({r["fit_ratings"] for r in first}) == 1 and len({r["fit_ratings"] for r in last}) == 1
+    assert 0 < first[0]["fit_ratings"] < last[0]["fit_ratings"] < train
 
 
 def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_build):
@@ -173,6 +187,40 @@ def test_recommendations_are_top_k_unseen_with_titles(spark, synthetic_build):
     assert all(a["score"] >= b["score"] for a, b in zip(first, first[1:]))
 
 
+def test_every_recommendation_says_why_as_the_driver_side_rule_does(spark, synthetic_build):
+    """The table's reasons, computed on the executors, are movielake.explain's on the driver
+    (the rule my_recommendations, the CLI and the app use), and each names a movie the user
+    rated in the data the served model was fit on."""
+    import pandas as pd
+
+    from movielake.explain import Explainer
+
+    recs = spark.table(f"{R}.recommendations").toPandas()
+    served = rows(spark, f"select model from {R}.served_models where job = 'top_k'")[0]["model"]
+    if served == "item_item":
+        items = spark.table(f"{R}.item_item_weights").where("scored_split = 'test'").toPandas()
+        settings = items.iloc[0].to_dict()
+    else:
+        items = spark.table(f"{R}.served_factors").where(
+            "job = 'top_k' and side = 'item'").orderBy("id").toPandas()
+        settings = {"model": served}
+    hybrid_items = spark.table(f"{R}.hybrid_factors").where(
+        "scored_split = 'test' and side = 'item'").orderBy("id").toPandas()
+    tags = spark.table(f"{R}.movie_top_tags").toPandas()
+    assert len(tags) and tags.groupby("movie_id")["tag_rank"].max().le(10).all()
+    titles = spark.table(f"{SYNTHETIC_SCHEMA}_staging.stg_movielens__movies").toPandas()
+    title = dict(zip(titles.movie_id, titles.title))
+    explainer = Explainer(items, settings, hybrid_items, tags, title)
+    fit = spark.table(f"{R}.recommender_fit_ratings").where("scored_split = 'test'").toPandas()
+    for user, places in recs.groupby("user_id"):
+        mine = fit[fit.user_id == user]
+        ratings = dict(zip(mine.movie_id.astype(int), mine.rating.astype(float)))
+        for r in places.itertuples():
+            expected, because = explainer.reason(ratings, int(r.movie_id), bool(r.new_movie))
+            assert (None if pd.isna(r.reason) else r.reason) == expected, (user, r.rank)
+            assert because in ratings and r.reason == f"because you rated {title[because]}"
+
+
 def _factors(spark, model):
     table = spark.sql(f"""select side, id, features from {R}.als_factors
         where model = '{model}' and scored_split = 'test'""").toPandas()
@@ -279,9 +327,15 @@ def test_cli_recommend_prints_titles_and_names_bad_rows(spark, synthetic_build, 
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 10 and all("Synthetic Movie" in line for line in out)
     printed = [int(line.split("(movie ")[1].split(",")[0]) for line in out]
-    stored = [r["movie_id"] for r in rows(
-        spark, f"select movie_id from {R}.my_recommendations order by rank")]
-    assert printed == stored
+    stored = rows(spark, f"select movie_id, reason from {R}.my_recommendations order by rank")
+    assert printed == [r["movie_id"] for r in stored]
+    # and each line ends with the stored reason, "because you rated <a rated movie>"
+    rated = {r["title"] for r in rows(spark, f"""select title
+        from {SYNTHETIC_SCHEMA}_seeds.my_ratings mine
+        join {SYNTHETIC_SCHEMA}_staging.stg_movielens__movies using (movie_id)""")}
+    for line, row in zip(out, stored):
+        assert row["reason"] and line.endswith(")  " + row["reason"])
+        assert row["reason"].removeprefix("because you rated ") in rated
 
     bad = tmp_path / "bad.csv"
     bad.write_text("movie_id,rating\n1,5.0\n100000,4.0\n")
@@ -300,7 +354,8 @@ def test_rebuilding_gives_the_same_splits_tuning_and_metrics(spark, dbt, synthet
         splits = rows(spark, f"""select split, count(*) n, sum(hash(user_id, movie_id)) h
             from {R}.rating_splits group by split order by split""")
         tuning = rows(spark, f"""select model, rank, reg_param, alpha, val_rmse, val_mae,
-            val_precision_at_k, selected from {R}.als_tuning order by model, rank, reg_param""")
+            val_precision_at_k, rung, selected from {R}.als_tuning
+            order by model, rung, rank, reg_param""")
         metrics = rows(spark, f"select * from {R}.model_metrics order by model, split")
         return splits, tuning, metrics
 

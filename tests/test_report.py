@@ -116,24 +116,28 @@ def test_sections_say_plainly_when_tables_are_absent(synthetic_build, spark, tmp
 
 TUNING_SCHEMA = ("model string, rank int, reg_param double, alpha double, val_rmse double, "
                  "val_mae double, val_precision_at_k double, val_ndcg_at_k double, "
-                 "fit_seconds double, selected boolean")
+                 "rung int, fit_users bigint, fit_seconds double, selected boolean")
 
 
 def tuning_rows() -> list[tuple]:
     """als_tuning's rows as the model writes them: the rating variants have validation RMSE
-    and MAE; als_implicit has none, only P@K and NDCG@K."""
+    and MAE; als_implicit has none, only P@K and NDCG@K. Rung 1 is the whole grid on 500
+    users; rung 2 refits each variant's best two on 1,500."""
     found = []
     for model in ("als_explicit", "als_residual", "als_implicit"):
-        for rank in (8, 16):
-            for reg in (0.01, 0.05, 0.1, 0.5):
-                off = float(abs(np.log10(reg) + 1))  # plain floats: Spark refuses numpy's
-                if model == "als_implicit":
-                    p = 0.12 - off / 20 + rank / 1000
-                    found.append((model, rank, reg, 1.0, None, None, p, p * 1.4, 3.0, False))
-                else:
-                    rmse = 0.85 + off / 10 + rank / 100
-                    found.append((model, rank, reg, 1.0, rmse, rmse * 0.78, None, None, 3.0,
-                                  False))
+        for rung, users, ranks, regs in ((1, 500, (8, 16), (0.01, 0.05, 0.1, 0.5)),
+                                         (2, 1500, (8,), (0.05, 0.1))):
+            for rank in ranks:
+                for reg in regs:
+                    off = float(abs(np.log10(reg) + 1))  # plain floats: Spark refuses numpy's
+                    if model == "als_implicit":
+                        p = 0.12 - off / 20 + rank / 1000 + rung / 100
+                        found.append((model, rank, reg, 1.0, None, None, p, p * 1.4, rung,
+                                      users, 3.0, rung == 2 and reg == 0.1))
+                    else:
+                        rmse = 0.85 + off / 10 + rank / 100 - rung / 100
+                        found.append((model, rank, reg, 1.0, rmse, rmse * 0.78, None, None,
+                                      rung, users, 3.0, rung == 2 and reg == 0.1))
     return found
 
 
@@ -151,6 +155,9 @@ def test_als_tuning_figure_draws_every_variant():
         drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float)
                                 for line in ax.get_lines()])
         assert drawn.size == 8 and np.isfinite(drawn).all(), ax.get_title()
+        # the second rung's two refits, as stars
+        stars = np.concatenate([c.get_offsets() for c in ax.collections])
+        assert len(stars) == 2 and np.isfinite(stars).all(), ax.get_title()
     implicit = next(ax for ax in fig.axes if ax.get_title().endswith("als_implicit"))
     assert "Precision@K" in implicit.get_ylabel()
 

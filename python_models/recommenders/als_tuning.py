@@ -3,15 +3,18 @@
 als_explicit and als_residual (ALS on what the popularity baseline's biases miss) are scored by
 validation RMSE/MAE; als_implicit (ratings as confidence 1 + alpha*r) predicts preference, not
 stars, so it is scored by validation P@K and NDCG@K instead. `selected` marks each variant's
-best: lowest RMSE, or highest P@K (then NDCG@K) for als_implicit.
+best in the last rung: lowest RMSE, or highest P@K (then NDCG@K) for als_implicit.
 
-At scale the grid is not refit on all of train: with more than `als_tuning_max_users` users in
-train, every grid point is fit on the train ratings of a seeded sample of that many users (and
-scored on their validation ratings); als_factors then refits only the chosen setting on the
-full data. `fit_users` and `fit_ratings` say what each row was fit on. Grid points run
-`als_parallelism` at a time in threads on the one Spark session (as MLlib's own
-CrossValidator `parallelism` does), so the small jobs of one fit fill the cores another leaves
-idle; each fit prints one progress line.
+At scale the grid is not refit on all of train, but tuned by successive halving over users:
+rung 1 fits the whole grid on the train ratings of a seeded sample of users, each later rung
+refits the best 1/`als_halving_factor` of each variant's settings on `als_halving_factor` times
+as many users, and the last rung has `als_tuning_max_users` users (or all); a release with
+fewer than `als_tuning_min_users` train users is tuned in one rung on all of them.
+als_factors then refits only the chosen setting on the full data. `rung`, `fit_users` and
+`fit_ratings` say what each row was fit on. Samples nest: users are taken in the order of a
+seeded hash. Grid points run `als_parallelism` at a time in threads on the one Spark session
+(as MLlib's own CrossValidator `parallelism` does), so the small jobs of one fit fill the cores
+another leaves idle; each fit prints one progress line.
 """
 
 import time
@@ -32,7 +35,8 @@ SCHEMA = T.StructType([
     T.StructField("val_rmse", T.DoubleType()), T.StructField("val_mae", T.DoubleType()),
     T.StructField("val_precision_at_k", T.DoubleType()),
     T.StructField("val_ndcg_at_k", T.DoubleType()),
-    T.StructField("fit_users", T.LongType()), T.StructField("fit_ratings", T.LongType()),
+    T.StructField("rung", T.IntegerType()), T.StructField("fit_users", T.LongType()),
+    T.StructField("fit_ratings", T.LongType()),
     T.StructField("fit_seconds", T.DoubleType()), T.StructField("selected", T.BooleanType()),
 ])
 
@@ -47,6 +51,7 @@ class Trial(NamedTuple):
     val_mae: float | None
     val_precision_at_k: float | None
     val_ndcg_at_k: float | None
+    rung: int
     fit_users: int
     fit_ratings: int
     fit_seconds: float
@@ -55,6 +60,15 @@ class Trial(NamedTuple):
 
 class ReleaseTooSmall(ValueError):
     """The release leaves nothing to tune on."""
+
+
+def best_first(trials: list[Trial]) -> list[Trial]:
+    """One variant's trials, best first: highest P@K then NDCG@K for als_implicit, else lowest
+    RMSE; a tie keeps grid order (the sort is stable)."""
+    if trials and trials[0].model == "als_implicit":
+        return sorted(trials, key=lambda t: comparable(t.val_precision_at_k, t.val_ndcg_at_k),
+                      reverse=True)
+    return sorted(trials, key=lambda t: comparable(t.val_rmse))
 
 
 def model(dbt, spark):
@@ -68,6 +82,9 @@ def model(dbt, spark):
     threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"),
                         float)
     max_users = setting("tuning_max_users", dbt.config.meta_get("tuning_max_users"), int)
+    min_users = setting("tuning_min_users", dbt.config.meta_get("tuning_min_users"), int)
+    rungs = setting("tuning_rungs", dbt.config.meta_get("tuning_rungs"), int)
+    factor = setting("halving_factor", dbt.config.meta_get("halving_factor"), int)
     parallelism = max(1, setting("parallelism", dbt.config.meta_get("parallelism"), int))
     block_setting = setting("num_blocks", dbt.config.meta_get("num_blocks"), int)
     als.set_checkpoint_dir(spark)
@@ -75,66 +92,71 @@ def model(dbt, spark):
     splits = dbt.ref("rating_splits")
     fits = dbt.ref("recommender_fit_ratings")
     biases = dbt.ref("popularity_biases").where("scored_split = 'validation'")
-    train = als.with_biases(fit_ratings(fits, "validation"), biases)
-    all_users = train.select("user_id").distinct().count()
-    if max_users > 0 and all_users > max_users:
-        # a seeded sample: the users with the smallest hashes (same sample every build)
-        sample = (train.select("user_id").distinct()
-                  .orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id").limit(max_users))
-        train = train.join(F.broadcast(sample), "user_id")
-    train = train.cache()
-    validation = held_out(splits, "validation", train).cache()
-    fit_users, fit_count = train.select("user_id").distinct().count(), train.count()
-    scorable = validation.count()
-    if scorable == 0:
-        held = splits.where("split = 'validation'").count()
-        raise ReleaseTooSmall(
-            f"als_tuning: the release is too small to tune ALS: none of its {held} validation "
-            f"ratings has both its user and its movie in train ({fit_count} ratings by "
-            f"{fit_users} users). Build a larger release, or leave the recommenders out "
-            "(dbt build --exclude recommenders).")
-    relevant = validation.where(F.col("rating") >= threshold).cache()
-    low, high = train.agg(F.min("rating"), F.max("rating")).first()
+    everyone = als.with_biases(fit_ratings(fits, "validation"), biases)
+    # users in the order of a seeded hash: every rung's sample is a prefix of it, so the
+    # samples nest and are the same every build
+    order = (everyone.select("user_id").distinct()
+             .orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id"))
+    all_users = order.count()
+    sizes = als.halving_rungs(all_users, max_users, rungs, factor, min_users)
     catalog = dbt.ref("stg_movielens__movies").count()
-    blocks = als.num_blocks(fit_count, block_setting)
-    grid = [(v, r, g) for v in als.VARIANTS for r in ranks for g in reg_params]
-    print(f"als_tuning: {len(grid)} fits on {fit_count:,} train ratings of {fit_users:,} of "
-          f"{all_users:,} users, {blocks} ALS blocks, {parallelism} at a time", flush=True)
+    points = [(v, r, g) for v in als.VARIANTS for r in ranks for g in reg_params]
+    rows: list[Trial] = []
+    pool = ThreadPoolExecutor(max_workers=parallelism, initializer=activate, initargs=(spark,))
+    for rung, size in enumerate(sizes, 1):
+        if rung > 1:
+            kept = [t for v in als.VARIANTS
+                    for t in best_first([t for t in rows if t.rung == rung - 1 and t.model == v])
+                    [:als.survivors(len(points) // len(als.VARIANTS), factor)]]
+            points = [(t.model, t.rank, t.reg_param) for t in kept]
+        train = (everyone if size >= all_users
+                 else everyone.join(F.broadcast(order.limit(size)), "user_id")).cache()
+        validation = held_out(splits, "validation", train).cache()
+        fit_users, fit_count = train.select("user_id").distinct().count(), train.count()
+        if validation.count() == 0:
+            held = splits.where("split = 'validation'").count()
+            raise ReleaseTooSmall(
+                f"als_tuning: the release is too small to tune ALS: none of its {held} "
+                f"validation ratings has both its user and its movie in train ({fit_count} "
+                f"ratings by {fit_users} users). Build a larger release, or leave the "
+                "recommenders out (dbt build --exclude recommenders).")
+        relevant = validation.where(F.col("rating") >= threshold).cache()
+        low, high = train.agg(F.min("rating"), F.max("rating")).first()
+        blocks = als.num_blocks(fit_count, block_setting)
+        label = f"rung {rung}/{len(sizes)} " if len(sizes) > 1 else ""
+        print(f"als_tuning: {label}{len(points)} fits on {fit_count:,} train ratings of "
+              f"{fit_users:,} of {all_users:,} users, {blocks} ALS blocks, {parallelism} at a "
+              "time", flush=True)
 
-    def run(point):
-        index, (variant, rank, reg_param) = point
-        started = time.perf_counter()
-        fitted = als.fit(train, variant, rank, reg_param, alpha, max_iter, seed, blocks)
-        seconds = time.perf_counter() - started
-        factors = als.factor_rows(fitted, train, variant).cache()
-        rmse = mae = precision = ndcg = None
-        if variant == "als_implicit":
-            top = als.top_k_unseen(factors, train, k, users=relevant)
-            scores = ranking_metrics(top, relevant, k, catalog)
-            precision, ndcg = scores["precision_at_k"], scores["ndcg_at_k"]
-            figures = f"val P@{k} {precision or 0:.4f} NDCG@{k} {ndcg or 0:.4f}"
-        else:
-            scores = rating_metrics(als.predict(validation, factors, low, high))
-            rmse, mae = scores["rmse"], scores["mae"]
-            figures = f"val RMSE {rmse:.4f} MAE {mae:.4f}"
-        factors.unpersist()
-        print(f"als_tuning [{index + 1}/{len(grid)}] {variant} rank {rank} reg_param "
-              f"{reg_param}: {figures}; fit {seconds:.1f}s, "
-              f"total {time.perf_counter() - started:.1f}s", flush=True)
-        return Trial(variant, rank, reg_param, alpha, rmse, mae, precision, ndcg, fit_users,
-                     fit_count, seconds)
+        def run(point, rung=rung, train=train, validation=validation, relevant=relevant,
+                low=low, high=high, blocks=blocks, fit_users=fit_users, fit_count=fit_count,
+                label=label, total=len(points)):
+            index, (variant, rank, reg_param) = point
+            started = time.perf_counter()
+            fitted = als.fit(train, variant, rank, reg_param, alpha, max_iter, seed, blocks)
+            seconds = time.perf_counter() - started
+            factors = als.factor_rows(fitted, train, variant).cache()
+            rmse = mae = precision = ndcg = None
+            if variant == "als_implicit":
+                top = als.top_k_unseen(factors, train, k, users=relevant)
+                scores = ranking_metrics(top, relevant, k, catalog)
+                precision, ndcg = scores["precision_at_k"], scores["ndcg_at_k"]
+                figures = f"val P@{k} {precision or 0:.4f} NDCG@{k} {ndcg or 0:.4f}"
+            else:
+                scores = rating_metrics(als.predict(validation, factors, low, high))
+                rmse, mae = scores["rmse"], scores["mae"]
+                figures = f"val RMSE {rmse:.4f} MAE {mae:.4f}"
+            factors.unpersist()
+            print(f"als_tuning {label}[{index + 1}/{total}] {variant} rank {rank} reg_param "
+                  f"{reg_param}: {figures}; fit {seconds:.1f}s, "
+                  f"total {time.perf_counter() - started:.1f}s", flush=True)
+            return Trial(variant, rank, reg_param, alpha, rmse, mae, precision, ndcg, rung,
+                         fit_users, fit_count, seconds)
 
-    with ThreadPoolExecutor(max_workers=parallelism, initializer=activate,
-                            initargs=(spark,)) as pool:
-        rows = list(pool.map(run, enumerate(grid)))
-    best = set()
-    for variant in als.VARIANTS:
-        mine = [t for t in rows if t.model == variant]
-        # a tie goes to the first setting in grid order
-        best.add(max(mine, key=lambda t: comparable(t.val_precision_at_k, t.val_ndcg_at_k))
-                 if variant == "als_implicit" else min(mine, key=lambda t: comparable(t.val_rmse)))
-    rows = [t._replace(selected=t in best) for t in rows]
-    train.unpersist()
-    validation.unpersist()
-    relevant.unpersist()
-    return spark.createDataFrame(rows, SCHEMA)
+        rows += pool.map(run, enumerate(points))
+        for frame in (train, validation, relevant):
+            frame.unpersist()
+    pool.shutdown()
+    best = {best_first([t for t in rows if t.rung == len(sizes) and t.model == v])[0]
+            for v in als.VARIANTS}
+    return spark.createDataFrame([t._replace(selected=t in best) for t in rows], SCHEMA)

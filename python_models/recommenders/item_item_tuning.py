@@ -52,7 +52,8 @@ def model(dbt, spark):
     relevant = (held_out(splits, "validation", train)
                 .where(F.col("rating") >= threshold).cache())
     catalog = dbt.ref("stg_movielens__movies").count()
-    history = train.join(relevant.select("user_id").distinct(), "user_id").toPandas()
+    # the users scored: those with a relevant validation rating
+    history = train.join(relevant.select("user_id").distinct(), "user_id")
 
     started = time.perf_counter()
     items = item_item.catalogue(train, min_ratings, max_items, " (tuning)")
@@ -64,9 +65,8 @@ def model(dbt, spark):
         weights, seconds = item_item.fit(train, reg_lambda, weighting, min_ratings, max_items,
                                          neighbours, items=items, g=gram)
         ids, b = item_item.dense(weights)
-        top = item_item.top_k_frame(ids, b, weighting, history, history, k)
-        scores = ranking_metrics(spark.createDataFrame(top, item_item.SCHEMA), relevant, k,
-                                 catalog)
+        top = item_item.top_k_scored(ids, b, weighting, history, history, k)
+        scores = ranking_metrics(top, relevant, k, catalog)
         rows.append(Trial(item_item.MODEL, reg_lambda, weighting, min_ratings, len(items),
                           neighbours, scores["precision_at_k"], scores["ndcg_at_k"],
                           gram_seconds + seconds))

@@ -1,14 +1,16 @@
 """Top-K for a new user, from seeds/my_ratings.csv, folded into the model served for top-K
 (no retraining): an ALS variant's item factors (regularised least squares) or item_item's
 weights (the ratings times B); rated movies are excluded. The last `new_movie_slots` places go
-to the best new movies by the hybrid, as in `recommendations`. `movielake recommend --ratings
-FILE` does the same from the stored tables."""
+to the best new movies by the hybrid, as in `recommendations`; `reason` says why in one phrase
+(movielake.explain). `movielake recommend --ratings FILE` does the same from the stored
+tables."""
 
 from movielake import item_item
+from movielake.explain import Explainer
 from movielake.personal import check_ratings, recommend_places, split_known
 from movielake.recommenders import setting
 
-SCHEMA = "rank int, movie_id int, title string, score double, new_movie boolean"
+SCHEMA = "rank int, movie_id int, title string, score double, new_movie boolean, reason string"
 
 
 def model(dbt, spark):
@@ -38,9 +40,12 @@ def model(dbt, spark):
     slots = int(chosen["new_movie_slots"] or 0)
     new_items = (dbt.ref("hybrid_factors").where("scored_split = 'test' and side = 'item'")
                  .orderBy("id").toPandas() if slots else None)
-    top = recommend_places(items, items.iloc[0].to_dict() if len(items) else {}, new_items,
-                           slots, rows, k)
+    settings = items.iloc[0].to_dict() if len(items) else {}
+    top = recommend_places(items, settings, new_items, slots, rows, k)
     title = dict(zip(movies["movie_id"], movies["title"]))
-    result = [(rank, movie, title[movie], score, is_new)
+    explainer = Explainer(items, settings, new_items, dbt.ref("movie_top_tags").toPandas(), title)
+    ratings = {movie: stars for _, movie, stars in rows}
+    result = [(rank, movie, title[movie], score, is_new,
+               explainer.reason(ratings, movie, is_new)[0])
               for rank, (movie, score, is_new) in enumerate(top, 1)]
     return spark.createDataFrame(result, SCHEMA)

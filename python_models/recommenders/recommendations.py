@@ -3,11 +3,17 @@
 hybrid (user . item factors from served_factors) or item_item (the user's train + validation
 ratings times B). Unseen = not rated in any split. The last `new_movie_slots` places (a
 served_models column) go to the user's best new movies, those no rating of the fit data
-reaches, scored by the hybrid (movielake.hybrid.with_new_movies); `new_movie` marks them."""
+reaches, scored by the hybrid (movielake.hybrid.with_new_movies); `new_movie` marks them.
+`reason` says why in one phrase (movielake.explain), computed on the executors: each user's
+places meet their fit ratings, grouped by user, and the explainer (the served model's item
+rows, the hybrid's, the movies' top tags) travels with the task."""
+
+from functools import partial
 
 from pyspark.sql import functions as F
 
 from movielake import als, hybrid, item_item
+from movielake.explain import Explainer, explain_batches
 from movielake.recommenders import fit_ratings, setting
 
 
@@ -29,6 +35,38 @@ def model(dbt, spark):
         top = hybrid.merge_new_movies(top, als.top_k_unseen(factors, seen, slots), k, slots)
     else:
         top = top.withColumn("new_movie", F.lit(False))
-    return (top.join(titles, "movie_id")
-            .select("user_id", F.col("rank").cast("int").alias("rank"), "movie_id", "title",
-                    "score", "new_movie"))
+    top = top.withColumn("rank", F.col("rank").cast("int"))
+    reasons = explained(dbt, spark, served, top, fit_ratings(fits, "test"), titles)
+    return (top.join(titles, "movie_id").join(reasons, ["user_id", "rank"], "left")
+            .select("user_id", "rank", "movie_id", "title", "score", "new_movie", "reason"))
+
+
+def explained(dbt, spark, served, top, history, titles):
+    """(user_id, rank, reason) for every place of `top`, on the executors."""
+    if served["model"] == item_item.MODEL:
+        items = dbt.ref("item_item_weights").where(
+            (F.col("scored_split") == "test") & (F.col("model") == served["model"])).toPandas()
+        settings = items.iloc[0].to_dict() if len(items) else {"model": served["model"]}
+    else:
+        items = (dbt.ref("served_factors").where("job = 'top_k' and side = 'item'")
+                 .orderBy("id").toPandas())
+        settings = {"model": served["model"]}
+    new_items = (dbt.ref("hybrid_factors").where("scored_split = 'test' and side = 'item'")
+                 .orderBy("id").toPandas())
+    title = {int(m): t for m, t in titles.toPandas().itertuples(index=False)}
+    explainer = Explainer(items, settings, new_items, dbt.ref("movie_top_tags").toPandas(),
+                          title)
+    rated = (history.groupBy("user_id")
+             .agg(F.collect_list(F.struct("movie_id", "rating")).alias("rated"))
+             .select("user_id", F.col("rated.movie_id").alias("movies"),
+                     F.col("rated.rating").alias("ratings")))
+    places = (top.groupBy("user_id")
+              .agg(F.collect_list(F.struct("rank", "movie_id", "new_movie")).alias("places"))
+              .select("user_id", F.col("places.rank").alias("ranks"),
+                      F.col("places.movie_id").alias("movie_ids"),
+                      F.col("places.new_movie").alias("new_movies")))
+    # explaining is compute-bound: spread users over every core
+    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    return (places.join(rated, "user_id", "left").repartition(parts, "user_id")
+            .mapInPandas(partial(explain_batches, explainer=explainer),
+                         "user_id int, rank int, reason string"))

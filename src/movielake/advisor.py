@@ -1,7 +1,8 @@
 """The logic of `movielake app`'s "Rate & recommend" page, without any UI: title search,
 recommendations for a set of ratings (the served model's fold-in, `personal.recommend`, the
-same function as `movielake recommend`), predicted stars, "because you rated" explanations,
-and the ratings file the app downloads and uploads (the format of seeds/my_ratings.csv)."""
+same function as `movielake recommend`), predicted stars, the one-phrase explanations
+(movielake.explain: "because you rated X", "matches tags: ..."), and the ratings file the app
+downloads and uploads (the format of seeds/my_ratings.csv)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movielake import item_item
+from movielake.explain import Explainer
 from movielake.lake import Lake
 from movielake.personal import (check_ratings, rating_scale, read_ratings_file,
                                 recommend, recommend_places)
@@ -68,6 +69,7 @@ class Recommendation:
     because_movie_id: int | None
     because_title: str | None
     new_movie: bool = False  # a new-movie place: no ratings yet, ranked by the hybrid
+    reason: str | None = None  # why, in one phrase (movielake.explain)
 
 
 class Advisor:
@@ -75,7 +77,8 @@ class Advisor:
 
     def __init__(self, movies: pd.DataFrame, scale: Scale, top_k: tuple[pd.DataFrame, dict],
                  rating: tuple[pd.DataFrame, dict],
-                 new: tuple[pd.DataFrame | None, int] = (None, 0)) -> None:
+                 new: tuple[pd.DataFrame | None, int] = (None, 0),
+                 tags: pd.DataFrame | None = None) -> None:
         movies = movies.copy()
         movies["label"] = [label(t, y) for t, y in zip(movies["title"], movies["release_year"])]
         movies["genre_text"] = [", ".join(g) if g is not None and len(g) else "(no genres)"
@@ -91,18 +94,9 @@ class Advisor:
         self.top_k_items, self.top_k_settings = top_k
         self.rating_items, self.rating_settings = rating
         self.new_items, self.new_slots = new
-        # a new movie's explanation: the rated movie closest in the hybrid's factors
-        self._new_unit, self._new_position = _unit_rows(self.new_items)
-        if self.top_k_model == item_item.MODEL:
-            # item_item: a rated movie's row of B says how much it adds to each movie's score
-            self._weights = {int(m): dict(zip(np.asarray(n, dtype=int).tolist(),
-                                              np.asarray(w, dtype=float).tolist()))
-                             for m, n, w in zip(self.top_k_items["movie_id"],
-                                                self.top_k_items["neighbour_ids"],
-                                                self.top_k_items["weights"])}
-            self._position = {}
-            return
-        self._unit, self._position = _unit_rows(self.top_k_items)
+        # the explanations name movies by their label ("The Matrix (1999)")
+        self.explainer = Explainer(self.top_k_items, self.top_k_settings, self.new_items, tags,
+                                   dict(zip(self.movies.index, self.movies["label"])))
 
     @classmethod
     def load(cls, lake: Lake) -> "Advisor":
@@ -115,8 +109,9 @@ class Advisor:
             movies = movies.merge(counts, on="movie_id", how="left")
         scale = Scale.from_distribution(lake.read("rating_distribution", columns=["rating"])
                                         ["rating"])
+        tags = lake.read("movie_top_tags") if lake.exists("movie_top_tags") else None
         return cls(movies, scale, lake.served_item_factors("top_k"),
-                   lake.served_item_factors("rating"), lake.new_movie_items())
+                   lake.served_item_factors("rating"), lake.new_movie_items(), tags)
 
     @property
     def top_k_model(self) -> str:
@@ -177,22 +172,6 @@ class Advisor:
         return {m: float(np.clip(score[m], self.scale.low, self.scale.high))
                 for m in movie_ids if m in score}
 
-    def because(self, ratings: dict[int, float], movie_id: int,
-                new_movie: bool = False) -> int | None:
-        """The rated movie that explains `movie_id` best: for an ALS variant (and for a new
-        movie, in the hybrid's factors) the one whose item factors are closest (cosine) to its
-        factors; for item_item the one that adds most to its score (x_i * B[i, movie])."""
-        if new_movie:
-            return _closest(self._new_unit, self._new_position, list(ratings), movie_id)
-        if self.top_k_model == item_item.MODEL:
-            movies = list(ratings)
-            values = item_item.history_values(np.array([ratings[m] for m in movies], dtype=float),
-                                              self.top_k_settings["weighting"])
-            added = {m: v * self._weights[m].get(movie_id, 0.0)
-                     for m, v in zip(movies, values) if m in self._weights}
-            return max(added, key=lambda m: (added[m], -m)) if added else None
-        return _closest(self._unit, self._position, list(ratings), movie_id)
-
     def recommend(self, ratings: dict[int, float], k: int = 10) -> list[Recommendation]:
         """Top-K unrated movies for `ratings` (movie_id -> stars): ranked by the served top-K
         model's fold-in (its last places to the best new movies, as `movielake recommend`),
@@ -204,33 +183,14 @@ class Advisor:
         result = []
         for rank, (movie, score, is_new) in enumerate(top, start=1):
             row = self.movies.loc[movie]
-            because = self.because(ratings, movie, is_new)
+            reason, because = self.explainer.reason(ratings, movie, is_new)
             result.append(Recommendation(
                 rank, movie, str(row["title"]),
                 None if pd.isna(row["release_year"]) else int(row["release_year"]),
                 row["genre_text"], stars.get(movie, float("nan")), score, because,
-                None if because is None else str(self.movies.loc[because, "label"]), is_new))
+                None if because is None else str(self.movies.loc[because, "label"]), is_new,
+                reason))
         return result
-
-
-def _unit_rows(items: pd.DataFrame | None) -> tuple[np.ndarray, dict[int, int]]:
-    """Unit-length factor rows of an ALS-layout item frame, and movie id -> row."""
-    if items is None or items.empty:
-        return np.zeros((0, 0)), {}
-    factors = np.vstack(items["features"].to_numpy()).astype(float)
-    norms = np.linalg.norm(factors, axis=1, keepdims=True)
-    return (factors / np.where(norms == 0, 1.0, norms),
-            {int(movie): i for i, movie in enumerate(items["id"].to_numpy())})
-
-
-def _closest(unit: np.ndarray, position: dict[int, int], rated: list[int],
-             movie_id: int) -> int | None:
-    """The rated movie whose unit factor row is closest (cosine) to `movie_id`'s."""
-    known = [m for m in rated if m in position]
-    if movie_id not in position or not known:
-        return None
-    similarity = unit[[position[m] for m in known]] @ unit[position[movie_id]]
-    return known[int(np.argmax(similarity))]
 
 
 def ratings_csv(ratings: dict[int, float]) -> str:

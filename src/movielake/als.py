@@ -67,6 +67,26 @@ def num_blocks(ratings: int, setting: int = 0) -> int:
     return setting if setting > 0 else max(2, min(64, -(-ratings // 1_000_000)))
 
 
+def halving_rungs(users: int, max_users: int, rungs: int, factor: int,
+                  min_users: int) -> list[int]:
+    """Users each rung of successive halving fits on, smallest first. The last rung has
+    min(users, max_users) (all users when max_users is 0); each earlier one `factor` times
+    fewer, but never fewer than min_users. Rungs that come out the same size are one rung, so a
+    release smaller than min_users is tuned once on everything."""
+    top = users if max_users <= 0 else min(users, max_users)
+    sizes: list[int] = []
+    for step in range(max(1, rungs) - 1, -1, -1):
+        size = min(top, max(min_users, top // max(1, factor) ** step))
+        if not sizes or size > sizes[-1]:
+            sizes.append(size)
+    return sizes
+
+
+def survivors(count: int, factor: int) -> int:
+    """Settings of a variant kept for the next rung: the best 1/factor, at least one."""
+    return max(1, -(-count // max(1, factor)))
+
+
 def fit(ratings: DataFrame, variant: str, rank: int, reg_param: float, alpha: float,
         max_iter: int, seed: int, blocks: int = 2) -> ALSModel:
     """Fit one variant; `ratings` must carry `residual` for als_residual (see with_biases);

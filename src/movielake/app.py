@@ -149,13 +149,14 @@ def rate_page() -> None:
             "genres": [r.genres for r in recs],
             "predicted stars": ["–" if pd.isna(r.predicted_stars) else f"{r.predicted_stars:.1f}"
                                 for r in recs],
-            "because you rated": [r.because_title or "–" for r in recs],
+            "why": [r.reason or "–" for r in recs],
             "movie_id": [r.movie_id for r in recs],
         }).set_index("rank"))
         st.caption(f"Ranked by `{advisor.top_k_model}` (the served top-K model) with your "
                    f"ratings folded in; predicted stars by `{advisor.rating_model}` (the served "
-                   "rating model); “because you rated” is your rated movie whose item factors "
-                   "are closest."
+                   "rating model); “why” names your rated movie that explains it best in the "
+                   "model that ranked it, or, for a new movie, the tags it shares with the "
+                   "movies you liked."
                    + (f" A movie marked (new) has no ratings in the training data: the last "
                       f"{advisor.new_slots} "
                       "place(s) go to new movies, ranked by the hybrid's content factors."

@@ -129,10 +129,12 @@ def _recommend(args: argparse.Namespace) -> int:
         return 2
     top = (recommend_for_user(args.user, args.k) if args.user is not None
            else recommend_from_lake(args.ratings, args.k))
-    for rank, movie_id, title, score, is_new in top:
+    for rank, movie_id, title, score, is_new, reason in top:
         # a new movie's score is the hybrid's, on another scale than the served model's
-        note = "  new: not rated in the training data, matched by content" if is_new else ""
-        print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f}){note}")
+        notes = (["new: not rated in the training data, matched by content"] if is_new else []) \
+            + ([reason] if reason else [])
+        print(f"{rank:3}. {title}  (movie {movie_id}, score {score:.3f})"
+              + ("  " + "; ".join(notes) if notes else ""))
     return 0
 
 

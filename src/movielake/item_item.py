@@ -16,6 +16,7 @@ its `neighbours` largest weights by magnitude (0 keeps them all).
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -183,18 +184,54 @@ def top_k_frame(items: np.ndarray, b: np.ndarray, weighting: str, history: pd.Da
 
 def top_k_unseen(rows: DataFrame, history: DataFrame, seen: DataFrame, k: int,
                  users: DataFrame | None = None) -> DataFrame:
-    """top_k_frame from one fitted model's stored rows (one model, one scored split), for the
+    """top_k_scored from one fitted model's stored rows (one model, one scored split), for the
     users of `history` (the data the model was fit on), or those of them in `users`."""
-    spark = rows.sparkSession
     meta = rows.select("weighting").distinct().collect()
     if len(meta) != 1:
         raise ValueError(f"top_k_unseen needs one fitted model's rows, got {len(meta)}")
     items, b = dense(rows.select("movie_id", "neighbour_ids", "weights").toPandas())
     if users is not None:
         history = history.join(users.select("user_id").distinct(), "user_id")
-    known = seen.select("user_id", "movie_id").join(history.select("user_id").distinct(),
-                                                    "user_id")
-    frame = top_k_frame(items, b, meta[0]["weighting"],
-                        history.select("user_id", "movie_id", "rating").toPandas(),
-                        known.toPandas(), k)
-    return spark.createDataFrame(frame, SCHEMA)
+    return top_k_scored(items, b, meta[0]["weighting"], history, seen, k)
+
+
+def top_k_scored(items: np.ndarray, b: np.ndarray, weighting: str, history: DataFrame,
+                 seen: DataFrame, k: int) -> DataFrame:
+    """(user_id, rank, movie_id, score): top_k_frame for every user of `history` (user_id,
+    movie_id, rating), their movies in `seen` excluded, on the executors as als.top_k_unseen
+    does: each user's history and seen movies grouped into one row (a shuffle), B travels with
+    the task (Spark broadcasts a large task closure: catalogue^2 float32, 90 MB on
+    ml-latest-small), and top_k_frame scores a block of users at a time. Nothing of size
+    O(ratings) reaches the driver."""
+    spark = history.sparkSession
+    if not len(items):
+        return spark.createDataFrame([], SCHEMA)
+    rated = (history.groupBy("user_id")
+             .agg(F.collect_list(F.struct("movie_id", "rating")).alias("rated"))
+             .select("user_id", F.col("rated.movie_id").alias("movies"),
+                     F.col("rated.rating").alias("ratings")))
+    known = (seen.groupBy("user_id").agg(F.collect_list("movie_id").alias("seen")))
+    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    return (rated.join(known, "user_id", "left").repartition(parts, "user_id")
+            .mapInPandas(partial(_score_batches, items=items, b=b, weighting=weighting, k=k),
+                         SCHEMA))
+
+
+def _score_batches(frames, items: np.ndarray, b: np.ndarray, weighting: str, k: int):
+    """mapInPandas body of top_k_scored: one row per user -> top_k_frame's rows."""
+    for frame in frames:
+        if frame.empty:
+            continue
+        # blocks of users in id order, whatever order the shuffle delivered them in
+        frame = frame.sort_values("user_id", kind="stable")
+        counts = frame["movies"].map(len).to_numpy()
+        history = pd.DataFrame({
+            "user_id": np.repeat(frame["user_id"].to_numpy(), counts),
+            "movie_id": np.concatenate(frame["movies"].to_numpy()).astype(np.int64),
+            "rating": np.concatenate(frame["ratings"].to_numpy()).astype(float)})
+        seen = frame["seen"].map(lambda s: [] if s is None else s)
+        known = pd.DataFrame({
+            "user_id": np.repeat(frame["user_id"].to_numpy(), seen.map(len).to_numpy()),
+            "movie_id": np.concatenate([np.asarray(s, dtype=np.int64) for s in seen]
+                                       + [np.zeros(0, dtype=np.int64)])})
+        yield top_k_frame(items, b, weighting, history, known, k)

@@ -170,12 +170,14 @@ def recommend_places(items, settings: dict, new_items, slots: int, rows,
     return hybrid.with_new_movies(top, new_movies(new_items, rows, slots), k, slots)
 
 
-def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, int, str, float,
-                                                                        bool]]:
-    """(rank, movie_id, title, score, is_new) for the ratings in `path`, from the tables a dbt
-    build stored (served model's item factors, the hybrid's for the new-movie places, movie
-    titles), read without Spark (movielake.lake); the file is checked first. A missing table
-    raises movielake.lake.NotBuiltError."""
+def recommend_from_lake(path: str | Path, k: int, lake=None
+                        ) -> list[tuple[int, int, str, float, bool, str | None]]:
+    """(rank, movie_id, title, score, is_new, reason) for the ratings in `path`, from the tables
+    a dbt build stored (served model's item factors, the hybrid's for the new-movie places,
+    movie titles, movie_top_tags), read without Spark (movielake.lake); the file is checked
+    first. reason: why, in one phrase (movielake.explain). A missing table raises
+    movielake.lake.NotBuiltError."""
+    from movielake.explain import Explainer
     from movielake.lake import Lake
 
     rows = read_ratings_file(path)
@@ -186,28 +188,38 @@ def recommend_from_lake(path: str | Path, k: int, lake=None) -> list[tuple[int, 
     stars = lake.read("rating_distribution", columns=["rating"])["rating"]
     check_ratings(rows, set(movies["movie_id"]), rating_scale(stars))
     title = dict(zip(movies["movie_id"], movies["title"]))
-    places = recommend_places(items, settings, *lake.new_movie_items(), rows, k)
-    return [(rank, movie, title[movie], score, is_new)
+    new_items, slots = lake.new_movie_items()
+    places = recommend_places(items, settings, new_items, slots, rows, k)
+    # only the tags of the rated and the shown movies are needed
+    wanted = sorted({m for _, m, _ in rows} | {m for m, _, _ in places})
+    tags = (lake.read("movie_top_tags", filters=[("movie_id", "in", wanted)])
+            if lake.exists("movie_top_tags") and wanted else None)
+    explainer = Explainer(items, settings, new_items, tags, title)
+    ratings = {movie: stars for _, movie, stars in rows}
+    return [(rank, movie, title[movie], score, is_new,
+             explainer.reason(ratings, movie, is_new)[0])
             for rank, (movie, score, is_new) in enumerate(places, 1)]
 
 
-def recommend_for_user(user_id: int, k: int, lake=None) -> list[tuple[int, int, str, float,
-                                                                      bool]]:
-    """(rank, movie_id, title, score, is_new) for a known user: the stream's latest fold-in
-    when it has one (after the user's new ratings; the served model only), else the built
-    `recommendations` table; both read without Spark. A missing table raises
-    movielake.lake.NotBuiltError."""
+def recommend_for_user(user_id: int, k: int, lake=None
+                       ) -> list[tuple[int, int, str, float, bool, str | None]]:
+    """(rank, movie_id, title, score, is_new, reason) for a known user: the stream's latest
+    fold-in when it has one (after the user's new ratings; the served model only, without
+    reasons), else the built `recommendations` table; both read without Spark. A missing table
+    raises movielake.lake.NotBuiltError."""
     from movielake.lake import Lake
     from movielake.stream import stream_recommendations
 
     fresh = stream_recommendations(user_id)
     if fresh is not None:
-        return [(*row, False) for row in fresh[:k]]
+        return [(*row, False, None) for row in fresh[:k]]
     lake = lake or Lake()
     built = lake.read("recommendations", filters=[("user_id", "=", int(user_id))],
                       order_by="rank")
     if built.empty:
         raise PersonalRatingsError(f"user {user_id} has no recommendations (unknown user?)")
     is_new = built["new_movie"] if "new_movie" in built else [False] * len(built)
-    return [(int(r.rank), int(r.movie_id), r.title, float(r.score), bool(n))
-            for r, n in zip(built.itertuples(), is_new)][:k]
+    reasons = built["reason"] if "reason" in built else [None] * len(built)
+    return [(int(r.rank), int(r.movie_id), r.title, float(r.score), bool(n),
+             why if isinstance(why, str) else None)
+            for r, n, why in zip(built.itertuples(), is_new, reasons)][:k]

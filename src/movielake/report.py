@@ -277,6 +277,10 @@ def model_metrics_figure(metrics: pd.DataFrame):
 
 
 def als_tuning_figure(tuning: pd.DataFrame):
+    """Each variant's grid by regParam, a line per rank, from successive halving's first rung
+    (the only one with the whole grid); the later rungs' refits on more users are stars."""
+    if "rung" not in tuning:  # a table from before successive halving: one rung
+        tuning = tuning.assign(rung=1)
     models = list(dict.fromkeys(tuning["model"]))
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
     for ax, model in zip(axes[0], models):
@@ -284,8 +288,16 @@ def als_tuning_figure(tuning: pd.DataFrame):
         # als_implicit predicts no stars: it is tuned, and drawn, by validation P@K
         column, label = (("val_rmse", "Validation RMSE (stars)") if part["val_rmse"].notna().any()
                          else ("val_precision_at_k", "Validation Precision@K (fraction)"))
-        for rank, grid in part.groupby("rank"):
-            ax.plot(grid["reg_param"], grid[column], marker="o", label=f"rank {rank}")
+        first = part[part["rung"] == part["rung"].min()]
+        for rank, grid in first.groupby("rank"):
+            ax.plot(grid["reg_param"], grid[column], marker="o",
+                    label=f"rank {rank} ({int(grid['fit_users'].iloc[0]):,} users)"
+                    if "fit_users" in grid else f"rank {rank}")
+        later = part[part["rung"] > part["rung"].min()]
+        if len(later):
+            most = int(later["fit_users"].max())
+            ax.scatter(later["reg_param"], later[column], marker="*", s=140, color="black",
+                       zorder=3, label=f"best refit on more users (up to {most:,})")
         ax.set(xscale="log", title=f"ALS tuning: {model}", xlabel="regParam (log scale)",
                ylabel=label)
         ax.legend()
