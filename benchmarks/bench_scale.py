@@ -2,8 +2,8 @@
 
 For each size it generates an ml-20m-shaped release (`movielake generate --preset ml-20m
 --ratings N`), runs the full `dbt build` (unit tests excluded) in a fresh data home, and
-records every model's wall time (dbt's run_results.json), the build's peak memory (resident set
-of the dbt process and its Spark JVM, sampled twice a second), and each model's test RMSE next
+records every model's wall time (dbt's run_results.json), the build's peak memory (proportional
+set size of the dbt process, its Spark JVM and Python workers, sampled twice a second), and each model's test RMSE next
 to the generator's noise floor. It then prints the per-model growth exponent (slope of log
 time against log ratings over the sizes run) and draws a log-log plot.
 
@@ -33,32 +33,39 @@ PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "benchmarks" / "results"
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (from /proc)."""
+def tree_memory(pid: int) -> int:
+    """Proportional set size (PSS) of a process and all its descendants, in bytes (from /proc):
+    a page shared by n processes counts 1/n in each, so the sum counts it once. Summing the
+    resident sets (RSS) would count PySpark's forked Python workers' shared pages once per
+    worker. VmRSS where smaps_rollup is missing."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    size: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            status = (entry / "status").read_text()
+            try:
+                lines, key = (entry / "smaps_rollup").read_text().splitlines(), "Pss:"
+            except OSError:
+                lines, key = (entry / "status").read_text().splitlines(), "VmRSS:"
         except OSError:
             continue
         children.setdefault(int(stat[1]), []).append(int(entry.name))
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[int(entry.name)] = int(line.split()[1]) * 1024
+        for line in lines:
+            if line.startswith(key):
+                size[int(entry.name)] = int(line.split()[1]) * 1024
+                break
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
-        total += rss.get(current, 0)
+        total += size.get(current, 0)
         todo.extend(children.get(current, []))
     return total
 
 
 def run_measured(command: list[str], env: dict, log: Path) -> tuple[int, float, int]:
-    """(exit code, wall seconds, peak resident bytes of the process tree)."""
+    """(exit code, wall seconds, peak memory of the process tree: tree_memory's PSS)."""
     peak = 0
     started = time.perf_counter()
     with log.open("w") as out:
@@ -69,7 +76,7 @@ def run_measured(command: list[str], env: dict, log: Path) -> tuple[int, float, 
         def sample():
             nonlocal peak
             while not done.wait(0.5):
-                peak = max(peak, tree_rss(process.pid))
+                peak = max(peak, tree_memory(process.pid))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
