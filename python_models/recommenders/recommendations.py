@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from movielake import als, hybrid, item_item
 from movielake.explain import Explainer, explain_batches
-from movielake.recommenders import fit_ratings, setting
+from movielake.recommenders import fit_ratings, ratings_by_user, setting
 
 
 def model(dbt, spark):
@@ -56,10 +56,7 @@ def explained(dbt, spark, served, top, history, titles):
     title = {int(m): t for m, t in titles.toPandas().itertuples(index=False)}
     explainer = Explainer(items, settings, new_items, dbt.ref("movie_top_tags").toPandas(),
                           title)
-    rated = (history.groupBy("user_id")
-             .agg(F.collect_list(F.struct("movie_id", "rating")).alias("rated"))
-             .select("user_id", F.col("rated.movie_id").alias("movies"),
-                     F.col("rated.rating").alias("ratings")))
+    rated = ratings_by_user(history)
     places = (top.groupBy("user_id")
               .agg(F.collect_list(F.struct("rank", "movie_id", "new_movie")).alias("places"))
               .select("user_id", F.col("places.rank").alias("ranks"),

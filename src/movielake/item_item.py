@@ -23,6 +23,8 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from movielake.recommenders import ratings_by_user
+
 MODEL = "item_item"
 WEIGHTINGS = ("binary", "rating")
 SCHEMA = "user_id int, rank int, movie_id int, score double"
@@ -206,10 +208,7 @@ def top_k_scored(items: np.ndarray, b: np.ndarray, weighting: str, history: Data
     spark = history.sparkSession
     if not len(items):
         return spark.createDataFrame([], SCHEMA)
-    rated = (history.groupBy("user_id")
-             .agg(F.collect_list(F.struct("movie_id", "rating")).alias("rated"))
-             .select("user_id", F.col("rated.movie_id").alias("movies"),
-                     F.col("rated.rating").alias("ratings")))
+    rated = ratings_by_user(history)
     known = (seen.groupBy("user_id").agg(F.collect_list("movie_id").alias("seen")))
     parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
     return (rated.join(known, "user_id", "left").repartition(parts, "user_id")

@@ -24,3 +24,13 @@ def held_out(splits: DataFrame, scored_split: str, fit: DataFrame) -> DataFrame:
             .select("user_id", "movie_id", "rating")
             .join(fit.select("user_id").distinct(), "user_id")
             .join(fit.select("movie_id").distinct(), "movie_id"))
+
+
+def ratings_by_user(ratings: DataFrame) -> DataFrame:
+    """One row per user: user_id, movies and ratings (arrays in the same order, taken from one
+    list of pairs so they cannot drift apart); what mapInPandas scorers take a user's history
+    as."""
+    return (ratings.groupBy("user_id")
+            .agg(F.collect_list(F.struct("movie_id", "rating")).alias("rated"))
+            .select("user_id", F.col("rated.movie_id").alias("movies"),
+                    F.col("rated.rating").alias("ratings")))
