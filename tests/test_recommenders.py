@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, rows
-from movielake.foldin import fold_in
 from movielake.baseline import new_user_bias
+from movielake.foldin import fold_in
+from movielake.metrics import comparable
 from movielake.personal import recommend
 
 R = f"{SYNTHETIC_SCHEMA}_recommenders"
@@ -79,8 +80,9 @@ def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_
     tuning = rows(spark, f"select * from {R}.item_item_tuning")
     assert sorted(r["reg_lambda"] for r in tuning) == sorted(SYNTHETIC_VARS["item_item_lambdas"])
     chosen = [r for r in tuning if r["selected"]]
-    assert len(chosen) == 1 and chosen[0]["val_precision_at_k"] == max(
-        r["val_precision_at_k"] for r in tuning)
+    # rounded as the model's key rounds: summation order moves the last bits of tied settings
+    assert len(chosen) == 1 and comparable(chosen[0]["val_precision_at_k"]) == comparable(max(
+        r["val_precision_at_k"] for r in tuning))
     assert all(r["fit_seconds"] > 0 and r["weighting"] == "binary" for r in tuning)
 
     fit = spark.sql(f"""select user_id, movie_id from {R}.rating_splits
