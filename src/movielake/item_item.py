@@ -1,7 +1,7 @@
 """The item-item top-K model (`item_item`): EASE's closed form on the item Gram matrix.
 
 With X the users x items matrix of the fit ratings (1 per rating, or the stars: `weighting`),
-    G = X^T X (computed with Spark),   P = (G + lambda I)^-1 (solved on the driver),
+    G = X^T X (computed on the executors),   P = (G + lambda I)^-1 (solved on the driver),
     B = I - P diag(1/diag(P)), i.e. B_ij = -P_ij / P_jj and B_jj = 0,
 and a user's score for movie j is sum_i x_ui B_ij: their own rating vector times B. A new user is
 scored the same way (fold-in is that product: no retraining).
@@ -21,9 +21,11 @@ from functools import partial
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
+from scipy import sparse
 from pyspark.sql import functions as F
 
 from movielake.recommenders import ratings_by_user
+from movielake.spark_conf import machine
 
 MODEL = "item_item"
 WEIGHTINGS = ("binary", "rating")
@@ -50,25 +52,50 @@ def catalogue(fit: DataFrame, min_ratings: int, max_items: int, label: str = "")
 
 
 def gram(fit: DataFrame, items: np.ndarray, weighting: str) -> np.ndarray:
-    """G = X^T X over the catalogue `items`, aggregated by Spark (each user's pairs of rated
-    movies, upper triangle only) and mirrored on the driver."""
+    """G = X^T X over the catalogue `items`. The ratings are grouped by user into a few
+    partitions; each task multiplies its users' sparse rows (scipy: work proportional to the sum
+    of each user's count squared) and sends its partial G back as dense row blocks, which the
+    driver adds up. Neither the ratings nor a pair per co-rated movie pass through the JVM's
+    memory: what reaches the driver is (partitions x catalogue^2) floats, one block at a time."""
     spark = fit.sparkSession
+    n = len(items)
     positions = spark.createDataFrame(
-        pd.DataFrame({"movie_id": items.astype("int32"), "pos": np.arange(len(items),
-                                                                          dtype="int32")}))
+        pd.DataFrame({"movie_id": items.astype("int32"), "pos": np.arange(n, dtype="int32")}))
     x = (fit.join(F.broadcast(positions), "movie_id")
          .select("user_id", "pos", _values(fit, weighting).alias("w")))
-    a, b = x.alias("a"), x.alias("b")
-    pairs = (a.join(b, (F.col("a.user_id") == F.col("b.user_id"))
-                    & (F.col("a.pos") <= F.col("b.pos")))
-             .groupBy(F.col("a.pos").alias("i"), F.col("b.pos").alias("j"))
-             .agg(F.sum(F.col("a.w") * F.col("b.w")).alias("g"))
-             .toPandas())
-    g = np.zeros((len(items), len(items)))
-    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    g[i, j] = pairs["g"].to_numpy()
-    g[j, i] = pairs["g"].to_numpy()
+    # Each task sends a whole partial G, so few tasks: as many as this machine's cores run at
+    # once (a Spark Connect client has no SparkContext to ask).
+    parts = machine()[0]
+    blocks = (x.repartition(parts, "user_id")
+              .mapInPandas(partial(_gram_blocks, n=n), GRAM_BLOCK_SCHEMA))
+    g = np.zeros((n, n))
+    for row in blocks.toLocalIterator():
+        values = np.frombuffer(row["values"], dtype=np.float64).reshape(-1, n)
+        g[row["first_row"]:row["first_row"] + len(values)] += values
     return g
+
+
+GRAM_BLOCK_SCHEMA = "first_row int, values binary"
+GRAM_BLOCK_BYTES = 32 << 20  # rows of G per message to the driver: 32 MiB of float64
+
+
+def _gram_blocks(frames, n: int):
+    """mapInPandas body of gram: a whole partition (a user's ratings are all in one partition,
+    and must be multiplied together, so the batches are joined first) -> its X^T X as row
+    blocks of float64 bytes."""
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return
+    frame = pd.concat(frames, ignore_index=True)
+    users, row = np.unique(frame["user_id"].to_numpy(), return_inverse=True)
+    x = sparse.csr_matrix((frame["w"].to_numpy(dtype=np.float64),
+                           (row, frame["pos"].to_numpy())), shape=(len(users), n))
+    del frame
+    g = (x.T.tocsr() @ x).tocsr()
+    step = max(1, GRAM_BLOCK_BYTES // (8 * n))
+    for first in range(0, n, step):
+        block = g[first:first + step].toarray()
+        yield pd.DataFrame({"first_row": [first], "values": [block.tobytes()]})
 
 
 def solve(g: np.ndarray, reg_lambda: float) -> np.ndarray:
