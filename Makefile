@@ -118,7 +118,8 @@ bench-accuracy: setup
 
 # The whole build on generated ml-20m-shaped releases of growing size: per-model wall time, peak
 # memory, growth exponents, RMSE vs the noise floor, log-log plot (benchmarks/results/scale.*),
-# e.g. make bench-scale BENCH_ARGS="--sizes 100000 1000000 5000000 20000000".
+# e.g. make bench-scale BENCH_ARGS="--sizes 100000 1000000 5000000 20000000 --twins-preset
+# ml-latest" (the last: user_twins on 330,975 users, recall against the exact top pairs).
 bench-scale: setup
 	nice -n 10 $(BIN)/python benchmarks/bench_scale.py $(BENCH_ARGS)
 

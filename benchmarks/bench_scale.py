@@ -10,6 +10,8 @@ time against log ratings over the sizes run) and draws a log-log plot.
     make bench-scale                                   # 100K and 1M ratings
     make bench-scale BENCH_ARGS="--sizes 100000 1000000 5000000 20000000"
     python benchmarks/bench_scale.py --sizes 1000000 --keep     # keep the data home
+    python benchmarks/bench_scale.py --sizes 1000000 --twins-preset ml-latest  # and twins at
+                                                         # 330k users (benchmarks/twins_scale.py)
 
 Results accumulate in benchmarks/results/scale.json (one entry per size, the last run wins),
 with scale.txt (the table) and scale.png (the plot) rewritten from all entries. A script that
@@ -236,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vars", default="{}", help="extra dbt vars (JSON)")
     parser.add_argument("--keep", action="store_true", help="keep each size's data home")
     parser.add_argument("--results", default=str(RESULTS / "scale.json"))
+    parser.add_argument("--twins-preset", metavar="NAME",
+                        help="then build the twins on this preset at its own size (ml-latest: "
+                             "330,975 users) and check them against the exact top pairs "
+                             "(benchmarks/twins_scale.py)")
     args = parser.parse_args(argv)
     base = Path(os.environ.get("MOVIELAKE_HOME", PROJECT / ".lakehouse")) / "bench-scale"
     path = Path(args.results)
@@ -249,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         path.with_suffix(".txt").write_text(text)
         plot(entries, path.with_suffix(".png"))
         print(text)
+    if args.twins_preset:
+        from twins_scale import main as twins_main
+
+        twins_main(["--preset", args.twins_preset] + (["--keep"] if args.keep else []))
     return 0
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import rows
-from movielake.twins import exact_top_pairs, permutation_test, random_pairs, recall_at
+from movielake.twins import (exact_pairs_at_least, exact_top_pairs, permutation_test,
+                             random_pairs, recall_at)
 
 TWINS = "synth_twins"
 PLANTED = [(145, 146), (147, 148), (149, 150)]
@@ -111,3 +112,23 @@ def test_exact_top_pairs_ties_and_tiny_inputs():
     sets = {1: [1, 2], 2: [1, 2], 3: [1, 2], 4: [9]}
     assert exact_top_pairs(sets, 2) == [(1, 2, 1.0, 2, 2, 2), (1, 3, 1.0, 2, 2, 2)]
     assert exact_top_pairs({1: [1]}, 5) == []
+
+
+@pytest.mark.parametrize("threshold", [0.15, 0.4, 0.75, 1.0])
+def test_prefix_filtering_finds_every_pair_brute_force_finds(threshold):
+    """exact_pairs_at_least (the reference at scale) against the all-pairs product, on sets
+    with skewed popularity, varied sizes and planted duplicates (Jaccard 1.0 and near it)."""
+    rng = np.random.default_rng(5)
+    popularity = 1.0 / np.arange(1, 81) ** 0.8
+    sets = {u: sorted(rng.choice(80, rng.integers(3, 25), replace=False,
+                                 p=popularity / popularity.sum()).tolist()) for u in range(300)}
+    sets[300], sets[301] = list(sets[7]), sets[8][:-1] + [79]
+    users = np.repeat(list(sets), [len(s) for s in sets.values()])
+    movies = np.concatenate([s for s in sets.values()])
+    everything = exact_top_pairs(sets, len(sets) ** 2)
+    expected = [p for p in everything if p.jaccard >= threshold - 1e-12]
+    assert expected  # the case is not vacuous
+    assert exact_pairs_at_least(users, movies, threshold, len(expected) + 10) == expected
+    assert exact_pairs_at_least(users, movies, threshold, 3) == expected[:3]
+    with pytest.raises(ValueError, match="candidate pairs"):
+        exact_pairs_at_least(users, movies, 0.15, 10, max_candidates=10)

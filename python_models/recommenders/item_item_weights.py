@@ -20,12 +20,12 @@ def model(dbt, spark):
     parts = []
     for scored_split in ("validation", "test"):
         fit = fit_ratings(fits, scored_split).cache()
-        rows, _ = item_item.fit(fit, chosen["reg_lambda"], chosen["weighting"], min_ratings,
-                                max_items, neighbours, label=f" ({scored_split})")
+        items = item_item.catalogue(fit, min_ratings, max_items, f" ({scored_split})")
+        b = item_item.solve(item_item.gram(fit, items, chosen["weighting"]),
+                            chosen["reg_lambda"])
         fit.unpersist()
         parts.append(
-            spark.createDataFrame(rows, "movie_id int, neighbour_ids array<int>, "
-                                        "weights array<double>")
+            item_item.weight_frame(spark, items, b, neighbours)
             .select(F.lit(item_item.MODEL).alias("model"),
                     F.lit(scored_split).alias("scored_split"),
                     F.lit(float(chosen["reg_lambda"])).alias("reg_lambda"),
@@ -34,6 +34,6 @@ def model(dbt, spark):
     # B is catalogue^2 numbers per split (4,749^2 on ml-latest-small: 330 MB): files of about
     # 16 MB of contiguous movie ids let a reader of a few movies' rows (one user's fold-in,
     # `movielake recommend`) open only their files, by Delta's per-file min/max of movie_id
-    size = 2 * 12 * len(rows) ** 2
+    size = 2 * 12 * len(items) ** 2
     files = min(256, max(2, math.ceil(size / 16e6)))
     return parts[0].unionByName(parts[1]).repartitionByRange(files, "scored_split", "movie_id")

@@ -52,31 +52,33 @@ def catalogue(fit: DataFrame, min_ratings: int, max_items: int, label: str = "")
 
 
 def gram(fit: DataFrame, items: np.ndarray, weighting: str) -> np.ndarray:
-    """G = X^T X over the catalogue `items`. The ratings are grouped by user into a few
-    partitions; each task multiplies its users' sparse rows (scipy: work proportional to the sum
-    of each user's count squared) and sends its partial G back as dense row blocks, which the
-    driver adds up. Neither the ratings nor a pair per co-rated movie pass through the JVM's
-    memory: what reaches the driver is (partitions x catalogue^2) floats, one block at a time."""
+    """G = X^T X over the catalogue `items`, on the executors. The ratings are grouped by user
+    into one partition per core; each task multiplies its users' sparse rows (scipy: work in
+    proportion to the sum of each user's count squared) and writes its partial G as dense row
+    blocks; a second stage adds the partial blocks of each row range, and the driver reads
+    the sums one partition at a time. Neither the ratings nor a pair per co-rated movie pass
+    through the JVM's memory, and the driver receives catalogue^2 floats, once."""
     spark = fit.sparkSession
     n = len(items)
     positions = spark.createDataFrame(
         pd.DataFrame({"movie_id": items.astype("int32"), "pos": np.arange(n, dtype="int32")}))
     x = (fit.join(F.broadcast(positions), "movie_id")
          .select("user_id", "pos", _values(fit, weighting).alias("w")))
-    # Each task sends a whole partial G, so few tasks: as many as this machine's cores run at
+    # Each task writes a whole partial G, so few tasks: as many as this machine's cores run at
     # once (a Spark Connect client has no SparkContext to ask).
     parts = machine()[0]
     blocks = (x.repartition(parts, "user_id")
-              .mapInPandas(partial(_gram_blocks, n=n), GRAM_BLOCK_SCHEMA))
+              .mapInPandas(partial(_gram_blocks, n=n), GRAM_BLOCK_SCHEMA)
+              .groupBy("first_row").applyInPandas(_sum_blocks, GRAM_BLOCK_SCHEMA))
     g = np.zeros((n, n))
     for row in blocks.toLocalIterator():
         values = np.frombuffer(row["values"], dtype=np.float64).reshape(-1, n)
-        g[row["first_row"]:row["first_row"] + len(values)] += values
+        g[row["first_row"]:row["first_row"] + len(values)] = values
     return g
 
 
 GRAM_BLOCK_SCHEMA = "first_row int, values binary"
-GRAM_BLOCK_BYTES = 32 << 20  # rows of G per message to the driver: 32 MiB of float64
+GRAM_BLOCK_BYTES = 32 << 20  # rows of G per block: 32 MiB of float64
 
 
 def _gram_blocks(frames, n: int):
@@ -98,6 +100,12 @@ def _gram_blocks(frames, n: int):
         yield pd.DataFrame({"first_row": [first], "values": [block.tobytes()]})
 
 
+def _sum_blocks(frame: pd.DataFrame) -> pd.DataFrame:
+    """applyInPandas body of gram: the partial blocks of one row range -> their sum."""
+    total = sum(np.frombuffer(v, dtype=np.float64) for v in frame["values"])
+    return pd.DataFrame({"first_row": [frame["first_row"].iloc[0]], "values": [total.tobytes()]})
+
+
 def solve(g: np.ndarray, reg_lambda: float) -> np.ndarray:
     """EASE's B from the Gram matrix (float32 solve: half the time of float64, and ample for
     lambda >= 1 on counts)."""
@@ -109,19 +117,46 @@ def solve(g: np.ndarray, reg_lambda: float) -> np.ndarray:
     return b
 
 
-def weight_rows(items: np.ndarray, b: np.ndarray, neighbours: int) -> pd.DataFrame:
+def weight_rows(items: np.ndarray, b: np.ndarray, neighbours: int,
+                rows: np.ndarray | None = None) -> pd.DataFrame:
     """B as rows (movie_id, neighbour_ids, weights): row i's weights on the movies it scores,
-    the `neighbours` largest by magnitude (all when 0 or at least the catalogue)."""
+    the `neighbours` largest by magnitude (all when 0 or at least the catalogue); only the
+    rows at positions `rows` when given."""
     n = len(items)
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    block = b[rows]
     if neighbours <= 0 or neighbours >= n - 1:
-        keep = np.tile(np.arange(n), (n, 1))
+        keep = np.tile(np.arange(n), (len(rows), 1))
     else:
-        keep = np.argpartition(-np.abs(b), neighbours - 1, axis=1)[:, :neighbours]
+        keep = np.argpartition(-np.abs(block), neighbours - 1, axis=1)[:, :neighbours]
         keep.sort(axis=1)
-    weights = np.take_along_axis(b, keep, axis=1).astype(np.float64)
-    return pd.DataFrame({"movie_id": items.astype("int32"),
+    weights = np.take_along_axis(block, keep, axis=1).astype(np.float64)
+    return pd.DataFrame({"movie_id": items[rows].astype("int32"),
                          "neighbour_ids": list(items[keep].astype("int32")),
                          "weights": list(weights)})
+
+
+WEIGHT_SCHEMA = "movie_id int, neighbour_ids array<int>, weights array<double>"
+WEIGHT_TASK_BYTES = 64 << 20  # about this much of B's rows written per task
+
+
+def weight_frame(spark, items: np.ndarray, b: np.ndarray, neighbours: int) -> DataFrame:
+    """weight_rows as a DataFrame made on the executors: B travels with the tasks (a Spark
+    broadcast, which may spill to disk) and each task writes a block of its rows. Built on
+    the driver instead, the rows (catalogue^2 ids and weights: 1.2 GB at 10,000 movies) would
+    sit in the JVM heap as a local relation until the table is written."""
+    n = len(items)
+    tasks = max(1, -(-n * n * 12 // WEIGHT_TASK_BYTES))
+    return (spark.range(0, n, 1, tasks)
+            .mapInPandas(partial(_weight_batches, items=items, b=b, neighbours=neighbours),
+                         WEIGHT_SCHEMA))
+
+
+def _weight_batches(frames, items: np.ndarray, b: np.ndarray, neighbours: int):
+    """mapInPandas body of weight_frame: row positions -> weight_rows."""
+    for frame in frames:
+        if not frame.empty:
+            yield weight_rows(items, b, neighbours, frame["id"].to_numpy())
 
 
 def fit(fit_ratings: DataFrame, reg_lambda: float, weighting: str, min_ratings: int,
@@ -146,6 +181,33 @@ def dense(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     for movie, ids, weights in zip(rows["movie_id"], rows["neighbour_ids"], rows["weights"]):
         b[pos[int(movie)], pos.loc[np.asarray(ids, dtype=np.int64)].to_numpy()] = weights
     return items, b
+
+
+def load(rows: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """dense() of stored rows, read a partition at a time with each row's arrays packed into
+    bytes on the executors: B's catalogue^2 weights never sit in the driver's heap at once
+    (toPandas would collect them all there first)."""
+    items = np.sort(np.array([r["movie_id"] for r in rows.select("movie_id").collect()],
+                             dtype=np.int64))
+    pos = pd.Series(np.arange(len(items)), index=items)
+    b = np.zeros((len(items), len(items)), dtype=np.float32)
+    packed = rows.select("movie_id", "neighbour_ids", "weights").mapInPandas(
+        _pack_rows, "movie_id int, neighbour_ids binary, weights binary")
+    for row in packed.toLocalIterator():
+        ids = np.frombuffer(row["neighbour_ids"], dtype=np.int32).astype(np.int64)
+        b[pos[row["movie_id"]], pos.loc[ids].to_numpy()] = np.frombuffer(row["weights"],
+                                                                          dtype=np.float64)
+    return items, b
+
+
+def _pack_rows(frames):
+    """mapInPandas body of load: each row's arrays as raw bytes (int32 ids, float64 weights)."""
+    for frame in frames:
+        yield pd.DataFrame({
+            "movie_id": frame["movie_id"],
+            "neighbour_ids": [np.asarray(v, dtype=np.int32).tobytes()
+                              for v in frame["neighbour_ids"]],
+            "weights": [np.asarray(v, dtype=np.float64).tobytes() for v in frame["weights"]]})
 
 
 def history_values(ratings: np.ndarray, weighting: str) -> np.ndarray:
@@ -176,8 +238,8 @@ def fold_in_scores(rows: pd.DataFrame, movie_ids, ratings, weighting: str):
 def top_k_frame(items: np.ndarray, b: np.ndarray, weighting: str, history: pd.DataFrame,
                 known: pd.DataFrame, k: int, chunk: int = 1024) -> pd.DataFrame:
     """(user_id, rank, movie_id, score) for every user of `history` (user_id, movie_id,
-    rating): their K best-scored movies not in `known` (user_id, movie_id), on the driver, a
-    block of users at a time (X_block @ B)."""
+    rating): their K best-scored movies not in `known` (user_id, movie_id), a block of users at
+    a time (X_block @ B)."""
     columns = {"user_id": "int32", "rank": "int32", "movie_id": "int32", "score": "float64"}
     if history.empty or not len(items):
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
@@ -193,10 +255,12 @@ def top_k_frame(items: np.ndarray, b: np.ndarray, weighting: str, history: pd.Da
     parts = []
     for start in range(0, len(user_ids), chunk):
         stop = min(start + chunk, len(user_ids))
-        x = np.zeros((stop - start, len(items)), dtype=np.float32)
         mine = (x_u >= start) & (x_u < stop)
-        x[x_u[mine] - start, x_i[mine]] = x_v[mine]
-        scores = (x @ b).astype(np.float64)
+        # X's block is sparse (a user rates ~1% of the catalogue): a sparse-dense product does
+        # nnz x catalogue work, against block x catalogue^2 for the dense one
+        x = sparse.csr_matrix((x_v[mine], (x_u[mine] - start, x_i[mine])),
+                              shape=(stop - start, len(items)))
+        scores = np.asarray(x @ b, dtype=np.float64)
         mine = (s_u >= start) & (s_u < stop)
         scores[s_u[mine] - start, s_i[mine]] = -np.inf
         best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
@@ -218,7 +282,7 @@ def top_k_unseen(rows: DataFrame, history: DataFrame, seen: DataFrame, k: int,
     meta = rows.select("weighting").distinct().collect()
     if len(meta) != 1:
         raise ValueError(f"top_k_unseen needs one fitted model's rows, got {len(meta)}")
-    items, b = dense(rows.select("movie_id", "neighbour_ids", "weights").toPandas())
+    items, b = load(rows)
     if users is not None:
         history = history.join(users.select("user_id").distinct(), "user_id")
     return top_k_scored(items, b, meta[0]["weighting"], history, seen, k)

@@ -4,7 +4,9 @@ also rate alike (Pearson). Shared by the `twins` dbt Python models, the benchmar
 - `lsh_top_pairs`: MLlib MinHashLSH signatures, banded (AND within a band, OR across bands) so
   that a very popular movie alone cannot put most users in one bucket; oversized buckets are
   dropped and counted; candidates are re-scored with exact Jaccard.
-- `exact_top_pairs`: brute force over every pair (numpy, blocked), the reference for recall.
+- `exact_top_pairs`: brute force over every pair (numpy, blocked), the reference for recall;
+  `exact_pairs_at_least`: the same answer above a Jaccard threshold by prefix filtering, for
+  releases too large for all pairs.
 - `random_pairs`, `permutation_test`, `summarise`: the validation against random pairs.
 """
 
@@ -185,6 +187,65 @@ def exact_top_pairs(sets: dict[int, list[int]], top_n: int, block: int = 512) ->
     best.sort(key=lambda c: (-c.jaccard, ids[c.row_a], ids[c.row_b]))
     return [Pair(int(ids[c.row_a]), int(ids[c.row_b]), c.jaccard, c.common, int(sizes[c.row_a]),
                  int(sizes[c.row_b])) for c in best[:top_n]]
+
+
+def exact_pairs_at_least(users: np.ndarray, movies: np.ndarray, threshold: float,
+                         top_n: int, max_candidates: int = 200_000_000) -> list[Pair]:
+    """The exact best `top_n` pairs among those with Jaccard >= `threshold` (> 0), for releases
+    too large for exact_top_pairs' all-pairs product: `users`, `movies` are the (user, movie)
+    rows of the sets. Prefix filtering: with movies ordered rarest first, two sets with Jaccard
+    >= t share a movie among each one's first |s| - ceil(t |s|) + 1, so only pairs sharing
+    such a prefix movie (and with sizes within a factor t) are scored. Given the threshold of
+    an approximate top-N, this is the reference it is checked against: every pair at or above
+    that Jaccard is found. Raises ValueError past `max_candidates` pairs (a threshold too
+    low for the data)."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    rows = np.unique(np.stack([np.asarray(users, np.int64), np.asarray(movies, np.int64)]),
+                     axis=1)
+    user_ids, row_user = np.unique(rows[0], return_inverse=True)
+    movie_ids, row_movie = np.unique(rows[1], return_inverse=True)
+    frequency = np.bincount(row_movie)
+    token = np.empty(len(movie_ids), np.int64)  # rank of each movie, rarest first
+    token[np.lexsort((movie_ids, frequency))] = np.arange(len(movie_ids))
+    order = np.lexsort((token[row_movie], row_user))
+    row_user, row_token = row_user[order], token[row_movie][order]
+    sizes = np.bincount(row_user, minlength=len(user_ids))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    position = np.arange(len(row_user)) - starts[row_user]
+    prefix = sizes - np.ceil(threshold * sizes - 1e-9).astype(np.int64) + 1
+    keep = position < prefix[row_user]
+    p_user, p_token = row_user[keep], row_token[keep]
+    by_token = np.argsort(p_token, kind="stable")
+    p_user, p_token = p_user[by_token], p_token[by_token]
+    bounds = np.flatnonzero(np.diff(p_token)) + 1
+    groups = [g for g in np.split(p_user, bounds) if len(g) > 1]
+    if sum(len(g) * (len(g) - 1) // 2 for g in groups) > max_candidates:
+        raise ValueError(f"more than {max_candidates} candidate pairs at Jaccard {threshold}")
+    pairs = []
+    for group in groups:  # pairs of users (by position, a < b) sharing a prefix movie
+        a, b = np.triu_indices(len(group), 1)
+        a, b = np.minimum(group[a], group[b]), np.maximum(group[a], group[b])
+        small, large = np.minimum(sizes[a], sizes[b]), np.maximum(sizes[a], sizes[b])
+        fits = small >= threshold * large - 1e-9
+        pairs.append(a[fits] * len(user_ids) + b[fits])
+    if not pairs:
+        return []
+    code = np.unique(np.concatenate(pairs))
+    a, b = code // len(user_ids), code % len(user_ids)
+    from scipy import sparse
+
+    x = sparse.csr_matrix((np.ones(len(row_user), np.float32), (row_user, row_token)),
+                          shape=(len(user_ids), len(movie_ids)))
+    common = np.concatenate([
+        np.asarray(x[a[i:i + 1_000_000]].multiply(x[b[i:i + 1_000_000]]).sum(axis=1)).ravel()
+        for i in range(0, len(a), 1_000_000)]).astype(np.int64)
+    jaccard = common / (sizes[a] + sizes[b] - common)
+    hit = jaccard >= threshold - 1e-12
+    a, b, common, jaccard = a[hit], b[hit], common[hit], jaccard[hit]
+    best = np.lexsort((user_ids[b], user_ids[a], -jaccard))[:top_n]
+    return [Pair(int(user_ids[a[k]]), int(user_ids[b[k]]), float(jaccard[k]), int(common[k]),
+                 int(sizes[a[k]]), int(sizes[b[k]])) for k in best]
 
 
 def recall_at(found: list[tuple], exact: list[Pair]) -> dict[str, float]:

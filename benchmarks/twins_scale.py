@@ -1,0 +1,124 @@
+"""Movie twins at a large release's size: user_twins and its validation, built by dbt on a
+generated release (the ml-latest preset: 330,975 users, 33.8M ratings), checked against the
+exact top pairs of the whole release.
+
+    python benchmarks/twins_scale.py [--preset ml-latest] [--ratings N] [--keep]
+
+The build is `dbt build --select +twin_validation` (the staging it needs, user_movie_sets,
+user_twins, twin_pair_correlations, twin_validation, and their tests). All pairs of 330k users
+are too many to score, so the reference is exact_pairs_at_least: every pair whose Jaccard is at
+least that of user_twins' last pair, found by prefix filtering over user_movie_sets (the very
+sets LSH hashed). Those include the exact top N, whatever LSH missed, so recall@N is exact.
+Prints the figures and writes them to benchmarks/results/twins_<preset>.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench_scale import PROJECT, RESULTS, load, run_measured
+
+
+def bench_twins(preset: str, ratings: int | None, base: Path, keep: bool) -> list[str]:
+    from movielake.lake import Lake
+    from movielake.twins import exact_pairs_at_least, recall_at
+
+    home = base / f"twins-{preset}-{ratings or 'full'}"
+    shutil.rmtree(home, ignore_errors=True)
+    raw = home / "raw" / preset
+    home.mkdir(parents=True)
+    env = {**os.environ, "MOVIELAKE_HOME": str(home),
+           "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
+    bin_dir = Path(sys.executable).parent
+    size = ["--ratings", str(ratings)] if ratings else []
+    lines = [f"# python benchmarks/twins_scale.py --preset {preset}"
+             + (f" --ratings {ratings}" if ratings else ""),
+             f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
+             f"load before {load()}"]
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    code, seconds, peak = run_measured(
+        [str(bin_dir / "movielake"), "generate", "--preset", preset, *size, "--out", str(raw)],
+        env, home / "generate.log")
+    if code:
+        raise SystemExit(f"generate failed, see {home / 'generate.log'}")
+    counts = json.loads((raw / "generated.json").read_text())["counts"]
+    say(f"generated in {seconds:.0f} s (peak {peak / 2**20:.0f} MiB): {counts}")
+
+    code, seconds, peak = run_measured(
+        [str(bin_dir / "dbt"), "build", "--select", "+twin_validation",
+         "--exclude-resource-type", "unit_test", "--project-dir", str(PROJECT),
+         "--target-path", str(home / "target"), "--log-path", str(home / "logs"),
+         "--vars", json.dumps({"dataset": preset, "raw_dir": str(raw)})],
+        env, home / "build.log")
+    results = json.loads((home / "target" / "run_results.json").read_text())["results"]
+    say(f"dbt build --select +twin_validation {'ok' if code == 0 else 'FAILED'} in "
+        f"{seconds:.0f} s, {len(results)} nodes, peak {peak / 2**30:.1f} GiB (PSS); "
+        f"load after {load()}")
+    for r in sorted(results, key=lambda r: -r["execution_time"]):
+        if r["unique_id"].startswith("model.") and r["execution_time"] >= 1.0:
+            say(f"  {r['unique_id'].split('.')[-1]:<34} {r['execution_time']:8.1f} s  {r['status']}")
+    stats = re.findall(r"user_twins: .*", (home / "build.log").read_text())
+    say(stats[-1] if stats else "user_twins printed no LSH figures")
+    if code:
+        say(f"build log: {home / 'build.log'}")
+        return lines
+
+    lake = Lake(None, home)
+    twins = lake.read("user_twins", order_by="pair_rank")
+    sets = lake.read("user_movie_sets", columns=["user_id", "movie_ids"])
+    started = time.perf_counter()
+    sizes = sets["movie_ids"].map(len).to_numpy()
+    users = np.repeat(sets["user_id"].to_numpy(), sizes)
+    movies = np.concatenate(sets["movie_ids"].to_numpy())
+    del sets
+    threshold = float(twins["jaccard"].min())
+    exact = exact_pairs_at_least(users, movies, threshold, len(twins))
+    found = list(twins[["user_a", "user_b", "jaccard"]].itertuples(index=False, name=None))
+    recall = recall_at(found, exact)
+    say(f"exact reference (prefix filtering over {len(sizes):,} users' sets, {len(users):,} "
+        f"movies in them, at Jaccard >= {threshold:.4f}): {time.perf_counter() - started:.0f} s")
+    say(f"user_twins: {len(twins)} pairs, Jaccard {threshold:.4f} .. "
+        f"{twins['jaccard'].max():.4f}; exact top-{len(exact)}: {exact[-1].jaccard:.4f} .. "
+        f"{exact[0].jaccard:.4f}")
+    say(f"recall@{len(twins)} against the exact top pairs: {recall['recall']:.3f} "
+        f"(tie-aware {recall['tie_aware_recall']:.3f})")
+    validation = lake.read("twin_validation")
+    for row in validation.to_dict("records"):
+        say("twin_validation: " + ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+    if not keep:
+        shutil.rmtree(home, ignore_errors=True)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="ml-latest")
+    parser.add_argument("--ratings", type=int, default=None,
+                        help="scale the preset to this many ratings (default: its own size)")
+    parser.add_argument("--keep", action="store_true", help="keep the data home")
+    args = parser.parse_args(argv)
+    base = Path(os.environ.get("MOVIELAKE_HOME", PROJECT / ".lakehouse")) / "bench-scale"
+    lines = bench_twins(args.preset, args.ratings, base, args.keep)
+    out = RESULTS / f"twins_{args.preset}{f'-{args.ratings}' if args.ratings else ''}.txt"
+    out.write_text("\n".join(lines) + "\n")
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
