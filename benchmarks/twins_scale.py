@@ -7,8 +7,8 @@ exact top pairs of the whole release.
 The build is `dbt build --select +twin_validation` (the staging it needs, user_movie_sets,
 user_twins, twin_pair_correlations, twin_validation, and their tests). All pairs of 330k users
 are too many to score, so the reference is exact_pairs_at_least: every pair whose Jaccard is at
-least that of user_twins' last pair, found by prefix filtering over user_movie_sets (the very
-sets LSH hashed). Those include the exact top N, whatever LSH missed, so recall@N is exact.
+least that of user_twins' last pair, found by prefix filtering over the same sets LSH hashed
+(user_movie_sets' rule applied to the staged ratings). Those include the exact top N, whatever LSH missed, so recall@N is exact.
 Prints the figures and writes them to benchmarks/results/twins_<preset>.txt.
 """
 
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_scale import PROJECT, RESULTS, load, run_measured
+from twins import defaults
 
 
 def bench_twins(preset: str, ratings: int | None, base: Path, keep: bool) -> list[str]:
@@ -79,12 +80,17 @@ def bench_twins(preset: str, ratings: int | None, base: Path, keep: bool) -> lis
 
     lake = Lake(None, home)
     twins = lake.read("user_twins", order_by="pair_rank")
-    sets = lake.read("user_movie_sets", columns=["user_id", "movie_ids"])
+    # user_movie_sets' rule, from the staged ratings (its vector column is a Spark type
+    # the deltalake reader cannot open): each user's distinct movies, users with at least
+    # twins_min_ratings of them
+    ratings = lake.read("stg_movielens__ratings", columns=["user_id", "movie_id"])
     started = time.perf_counter()
-    sizes = sets["movie_ids"].map(len).to_numpy()
-    users = np.repeat(sets["user_id"].to_numpy(), sizes)
-    movies = np.concatenate(sets["movie_ids"].to_numpy())
-    del sets
+    ratings = ratings.drop_duplicates()
+    sizes = ratings.groupby("user_id")["movie_id"].transform("size")
+    ratings = ratings[sizes >= max(1, int(defaults()["twins_min_ratings"]))]
+    users, movies = ratings["user_id"].to_numpy(), ratings["movie_id"].to_numpy()
+    sizes = ratings.groupby("user_id").size()
+    del ratings
     threshold = float(twins["jaccard"].min())
     exact = exact_pairs_at_least(users, movies, threshold, len(twins))
     found = list(twins[["user_a", "user_b", "jaccard"]].itertuples(index=False, name=None))
