@@ -351,6 +351,11 @@ def test_item_item_pruning_keeps_the_largest_weights(spark):
         kept = row_pruned != 0
         assert kept.sum() == 4 and np.allclose(row_pruned[kept], row_full[kept])
         assert np.abs(row_full[~kept]).max() <= np.abs(row_full[kept]).min() + 1e-7
+    # tuning prunes the solved B in place of storing and reading back its rows: the same B
+    items = item_item.catalogue(ratings, 1, 1000)
+    solved = item_item.solve(item_item.gram(ratings, items, "binary"), 5.0)
+    assert np.array_equal(item_item.pruned(solved, 4), p)
+    assert np.array_equal(item_item.pruned(solved, 0), b)
 
 
 def test_item_item_fold_in_is_the_models_own_scoring(spark):

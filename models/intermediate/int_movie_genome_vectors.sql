@@ -1,5 +1,7 @@
 -- Each genome movie's tag genome as one vector: its relevance to every genome tag, in tag id
 -- order (a pair the staging quarantined counts as 0 relevance, so vectors stay aligned).
+-- Built as (movie x tag) grid left join scores, then one sorted list per movie: a lookup per
+-- tag in a per-movie map would scan the map (Spark's map access is linear), tags^2 per movie.
 with scores as (
     select
         movie_id,
@@ -9,21 +11,37 @@ with scores as (
 ),
 
 genome_tags as (
-    select array_sort(collect_list(tag_id)) as tag_ids
+    select tag_id
     from {{ ref('stg_movielens__genome_tags') }}
 ),
 
-per_movie as (
-    select
-        movie_id,
-        map_from_entries(collect_list(struct(tag_id, relevance))) as relevance_by_tag
+genome_movies as (
+    select distinct movie_id
     from scores
-    group by movie_id
+),
+
+grid as (
+    select
+        genome_movies.movie_id,
+        genome_tags.tag_id
+    from genome_movies
+    cross join genome_tags
+),
+
+filled as (
+    select
+        grid.movie_id,
+        grid.tag_id,
+        coalesce(scores.relevance, 0D) as relevance
+    from grid
+    left join scores
+        on grid.movie_id = scores.movie_id and grid.tag_id = scores.tag_id
 )
 
 select
-    per_movie.movie_id,
-    transform(genome_tags.tag_ids, tag_id -> coalesce(per_movie.relevance_by_tag[tag_id], 0D))
-        as genome
-from per_movie
-cross join genome_tags
+    movie_id,
+    transform(
+        array_sort(collect_list(struct(tag_id, relevance))), entry -> entry.relevance
+    ) as genome
+from filled
+group by movie_id

@@ -25,7 +25,7 @@ from scipy import sparse
 from pyspark.sql import functions as F
 
 from movielake.recommenders import ratings_by_user
-from movielake.spark_conf import machine
+from movielake.spark_conf import machine, task_slots
 
 MODEL = "item_item"
 WEIGHTINGS = ("binary", "rating")
@@ -125,15 +125,33 @@ def weight_rows(items: np.ndarray, b: np.ndarray, neighbours: int,
     n = len(items)
     rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
     block = b[rows]
-    if neighbours <= 0 or neighbours >= n - 1:
-        keep = np.tile(np.arange(n), (len(rows), 1))
-    else:
-        keep = np.argpartition(-np.abs(block), neighbours - 1, axis=1)[:, :neighbours]
-        keep.sort(axis=1)
+    keep = _kept(block, neighbours)
     weights = np.take_along_axis(block, keep, axis=1).astype(np.float64)
     return pd.DataFrame({"movie_id": items[rows].astype("int32"),
                          "neighbour_ids": list(items[keep].astype("int32")),
                          "weights": list(weights)})
+
+
+def _kept(block: np.ndarray, neighbours: int) -> np.ndarray:
+    """Column positions each row of `block` keeps, ascending: the `neighbours` largest weights
+    by magnitude (all when 0 or at least the catalogue)."""
+    n = block.shape[1]
+    if neighbours <= 0 or neighbours >= n - 1:
+        return np.tile(np.arange(n), (len(block), 1))
+    keep = np.argpartition(-np.abs(block), neighbours - 1, axis=1)[:, :neighbours]
+    keep.sort(axis=1)
+    return keep
+
+
+def pruned(b: np.ndarray, neighbours: int) -> np.ndarray:
+    """B as its stored rows hold it (weight_rows then dense, without the rows): each row's
+    kept weights, the others 0."""
+    if neighbours <= 0 or neighbours >= len(b) - 1:
+        return b
+    keep = _kept(b, neighbours)
+    out = np.zeros_like(b)
+    np.put_along_axis(out, keep, np.take_along_axis(b, keep, axis=1), axis=1)
+    return out
 
 
 WEIGHT_SCHEMA = "movie_id int, neighbour_ids array<int>, weights array<double>"
@@ -301,7 +319,7 @@ def top_k_scored(items: np.ndarray, b: np.ndarray, weighting: str, history: Data
         return spark.createDataFrame([], SCHEMA)
     rated = ratings_by_user(history)
     known = (seen.groupBy("user_id").agg(F.collect_list("movie_id").alias("seen")))
-    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    parts = task_slots(spark)  # as als.top_k_unseen: one partition per task slot
     return (rated.join(known, "user_id", "left").repartition(parts, "user_id")
             .mapInPandas(partial(_score_batches, items=items, b=b, weighting=weighting, k=k),
                          SCHEMA))

@@ -31,6 +31,15 @@ def machine() -> tuple[int, int]:
     return cores or 1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def task_slots(spark) -> int:
+    """Tasks the session runs at once: its default parallelism (every executor core of a
+    cluster, the cores of local[*]), or this machine's cores for a Spark Connect client, which
+    has no SparkContext to ask."""
+    from movielake.session import is_connect
+
+    return machine()[0] if is_connect(spark) else spark.sparkContext.defaultParallelism
+
+
 def sized_settings() -> dict[str, str]:
     """Memory and shuffle settings derived from the machine (and, through adaptive query
     execution, from the data); MOVIELAKE_DRIVER_MEMORY / MOVIELAKE_SHUFFLE_PARTITIONS or a
