@@ -11,12 +11,15 @@ scored from its stored weights like the ALS variants from their factors) and hyb
 from its factor rows like als_implicit, every movie with content a candidate).
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from movielake import als, hybrid, item_item
 from movielake.metrics import ranking_metrics, rating_metrics
 from movielake.recommenders import fit_ratings, held_out, setting
+from movielake.session import activate
 
 COLUMNS = ["model", "split", "k", "rmse", "mae", "accuracy", "precision_at_k", "recall_at_k",
            "ndcg_at_k", "map_at_k", "catalog_coverage", "users_evaluated"]
@@ -41,37 +44,45 @@ def model(dbt, spark):
     popular_predictions = dbt.ref("popularity_predictions")
     popular_top = dbt.ref("popularity_top_k")
 
-    rows = []
+    def evaluate(task):
+        """One row: a model scored on one split (task: split, model name)."""
+        split, name = task
+        fit, pairs, relevant, low, high = data[split]
+        mine = None
+        if name == "popularity":
+            scored = (popular_predictions.where(F.col("scored_split") == split)
+                      .join(pairs.select("user_id", "movie_id"), ["user_id", "movie_id"]))
+            rating = rating_metrics(scored)
+            top = popular_top.where(F.col("scored_split") == split)
+        elif name == item_item.MODEL:
+            rating = {}
+            top = item_item.top_k_unseen(weights.where(F.col("scored_split") == split), fit,
+                                         fit, k, users=relevant)
+        else:
+            rows = hybrid_rows if name == hybrid.MODEL else factors.where(F.col("model") == name)
+            mine = rows.where(F.col("scored_split") == split).cache()
+            rating = ({} if name in ("als_implicit", hybrid.MODEL)
+                      else rating_metrics(als.predict(pairs, mine, low, high)))
+            top = als.top_k_unseen(mine, fit, k, users=relevant)
+        row = {"model": name, "split": split, "k": k, **rating,
+               **ranking_metrics(top, relevant, k, catalog)}
+        if mine is not None:
+            mine.unpersist()
+        return row
+
+    data = {}
     for split in ("validation", "test"):
         fit = fit_ratings(fits, split).cache()
         pairs = held_out(splits, split, fit).cache()
-        relevant = pairs.where(F.col("rating") >= threshold)
         low, high = fit.agg(F.min("rating"), F.max("rating")).first()
-
-        scored = (popular_predictions.where(F.col("scored_split") == split)
-                  .join(pairs.select("user_id", "movie_id"), ["user_id", "movie_id"]))
-        rating = rating_metrics(scored)
-        ranking = ranking_metrics(popular_top.where(F.col("scored_split") == split),
-                                  relevant, k, catalog)
-        rows.append({"model": "popularity", "split": split, "k": k, **rating, **ranking})
-
-        for name in models:
-            mine = factors.where((F.col("model") == name) & (F.col("scored_split") == split)) \
-                .cache()
-            rating = ({} if name == "als_implicit"
-                      else rating_metrics(als.predict(pairs, mine, low, high)))
-            ranking = ranking_metrics(als.top_k_unseen(mine, fit, k, users=relevant),
-                                      relevant, k, catalog)
-            rows.append({"model": name, "split": split, "k": k, **rating, **ranking})
-            mine.unpersist()
-        top = item_item.top_k_unseen(weights.where(F.col("scored_split") == split), fit, fit, k,
-                                     users=relevant)
-        rows.append({"model": item_item.MODEL, "split": split, "k": k,
-                     **ranking_metrics(top, relevant, k, catalog)})
-        mine = hybrid_rows.where(F.col("scored_split") == split)
-        rows.append({"model": hybrid.MODEL, "split": split, "k": k,
-                     **ranking_metrics(als.top_k_unseen(mine, fit, k, users=relevant),
-                                       relevant, k, catalog)})
+        data[split] = (fit, pairs, pairs.where(F.col("rating") >= threshold), low, high)
+    # two evaluations at a time, in threads on the one session (as als_tuning's grid): one's
+    # small jobs and driver-side steps fill the cores the other's scoring leaves idle
+    tasks = [(split, name) for split in data
+             for name in ["popularity", *models, item_item.MODEL, hybrid.MODEL]]
+    with ThreadPoolExecutor(max_workers=2, initializer=activate, initargs=(spark,)) as pool:
+        rows = list(pool.map(evaluate, tasks))
+    for fit, pairs, *_ in data.values():
         fit.unpersist()
         pairs.unpersist()
     return spark.createDataFrame([[row.get(c) for c in COLUMNS] for row in rows], SCHEMA)
