@@ -66,10 +66,11 @@ def spark(lake_home):
 SYNTHETIC_SCHEMA = "synth"
 # Vars that keep the synthetic build quick (recommenders: a 2 x 1 ALS grid instead of 4 x 4,
 # two item_item lambdas instead of four), with the ALS grid tuned as large releases are: by
-# successive halving in two rungs, 33 then 100 of the 150 users.
+# successive halving in two rungs, 33 then 100 of the 150 users; item_item's lambdas are scored
+# on 50 of them, as a large release's on a sample.
 SYNTHETIC_VARS = {"als_ranks": [4, 8], "als_reg_params": [0.1], "als_tuning_max_users": 100,
                   "als_tuning_rungs": 2, "als_tuning_min_users": 30,
-                  "item_item_lambdas": [20, 200]}
+                  "item_item_lambdas": [20, 200], "item_item_tuning_max_users": 50}
 
 
 @pytest.fixture(scope="session")

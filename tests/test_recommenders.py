@@ -84,6 +84,13 @@ def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_
     assert len(chosen) == 1 and comparable(chosen[0]["val_precision_at_k"]) == comparable(max(
         r["val_precision_at_k"] for r in tuning))
     assert all(r["fit_seconds"] > 0 and r["weighting"] == "binary" for r in tuning)
+    # every lambda scored on the same seeded sample of item_item_tuning_max_users users
+    scorable = spark.sql(f"""select count(distinct v.user_id) from {R}.rating_splits v
+        join (select distinct user_id from {R}.rating_splits where split = 'train') t
+          on v.user_id = t.user_id
+        where v.split = 'validation'""").first()[0]
+    assert scorable > SYNTHETIC_VARS["item_item_tuning_max_users"]
+    assert {r["val_users"] for r in tuning} == {SYNTHETIC_VARS["item_item_tuning_max_users"]}
 
     fit = spark.sql(f"""select user_id, movie_id from {R}.rating_splits
         where split in ('train', 'validation')""").toPandas()

@@ -23,7 +23,7 @@ SCHEMA = T.StructType([
     T.StructField("weighting", T.StringType()), T.StructField("min_ratings", T.IntegerType()),
     T.StructField("items", T.IntegerType()), T.StructField("neighbours", T.IntegerType()),
     T.StructField("val_precision_at_k", T.DoubleType()),
-    T.StructField("val_ndcg_at_k", T.DoubleType()),
+    T.StructField("val_ndcg_at_k", T.DoubleType()), T.StructField("val_users", T.LongType()),
     T.StructField("fit_seconds", T.DoubleType()), T.StructField("selected", T.BooleanType()),
 ])
 
@@ -38,6 +38,7 @@ class Trial(NamedTuple):
     neighbours: int
     val_precision_at_k: float
     val_ndcg_at_k: float
+    val_users: int
     fit_seconds: float
     selected: bool = False
 
@@ -85,7 +86,7 @@ def model(dbt, spark):
         top = item_item.top_k_scored(items, b, weighting, history, history, k)
         scores = ranking_metrics(top, relevant, k, catalog)
         rows.append(Trial(item_item.MODEL, reg_lambda, weighting, min_ratings, len(items),
-                          neighbours, scores["precision_at_k"], scores["ndcg_at_k"],
+                          neighbours, scores["precision_at_k"], scores["ndcg_at_k"], users,
                           gram_seconds + seconds))
         print(f"item_item_tuning [{index}/{len(lambdas)}] lambda {reg_lambda:g}: val P@{k} "
               f"{scores['precision_at_k'] or 0:.4f} NDCG@{k} {scores['ndcg_at_k'] or 0:.4f}; "

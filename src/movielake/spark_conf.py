@@ -107,6 +107,12 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
+        # dbt runs `threads` models at once on this one session. Under FIFO, the stage
+        # submitted first gets every core until its last task ends: at 20M ratings one
+        # user_twins stage (16 tasks of 1.5 min) held movie_content_features' one-task jobs
+        # back for minutes. FAIR shares the cores between the running stages.
+        "spark.scheduler.mode": "FAIR",
+        "spark.scheduler.allocation.file": str(Path(__file__).with_name("fairscheduler.xml")),
         **sized_settings(),
     }
 
