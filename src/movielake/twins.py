@@ -102,11 +102,11 @@ def lsh_top_pairs(sets, top_n: int, bands: int, band_rows: int, distance_thresho
         kept = keys.where(F.col("bucket_size") <= max_bucket_size).select("user_id", "band",
                                                                           "bucket")
         left, right = kept.alias("l"), kept.alias("r")
+        # Not deduplicated here: a pair met in several bands is scored once by _exact_jaccard.
         candidates = (
             left.join(right, ["band", "bucket"])
             .where(F.col("l.user_id") < F.col("r.user_id"))
             .select(F.col("l.user_id").alias("user_a"), F.col("r.user_id").alias("user_b"))
-            .distinct()
         )
         # Persisted so that counting the candidates does not redo the self-join.
         scored = _exact_jaccard(candidates, sets).persist()
@@ -122,22 +122,87 @@ def lsh_top_pairs(sets, top_n: int, bands: int, band_rows: int, distance_thresho
         keys.unpersist()
 
 
-def _exact_jaccard(pairs, sets):
-    """pairs (user_a, user_b) -> PAIR_COLUMNS, Jaccard from the full movie sets."""
+JACCARD_BLOCKS = 8  # user blocks: the exact scoring runs as blocks x (blocks + 1) / 2 tasks
+
+
+def _exact_jaccard(pairs, sets, blocks: int = JACCARD_BLOCKS):
+    """pairs (user_a, user_b), duplicates allowed -> PAIR_COLUMNS, one row per distinct pair,
+    Jaccard from the full movie sets.
+
+    Users fall in `blocks` blocks by id; the pairs and the sets meet per pair of blocks in a
+    cogroup, so each movie set is shuffled `blocks` times rather than once per candidate pair
+    (tens of millions of candidates at 20M ratings, each carrying two arrays through two joins)."""
     from pyspark.sql import functions as F
 
-    a = sets.select(F.col("user_id").alias("user_a"), F.col("movie_ids").alias("ids_a"),
-                    F.col("set_size").alias("set_size_a"))
-    b = sets.select(F.col("user_id").alias("user_b"), F.col("movie_ids").alias("ids_b"),
-                    F.col("set_size").alias("set_size_b"))
-    common = F.size(F.array_intersect("ids_a", "ids_b"))
-    return (
-        pairs.join(a, "user_a").join(b, "user_b")
-        .withColumn("movies_in_common", common.cast("int"))
-        .withColumn("jaccard", (F.col("movies_in_common") / (
-            F.col("set_size_a") + F.col("set_size_b") - F.col("movies_in_common"))).cast("double"))
-        .select(*PAIR_COLUMNS)
-    )
+    def block_pair(first, second):
+        return [F.least(first, second).alias("block_lo"), F.greatest(first, second).alias("block_hi")]
+
+    keyed_pairs = pairs.select(*block_pair(F.pmod("user_a", F.lit(blocks)),
+                                           F.pmod("user_b", F.lit(blocks))), "user_a", "user_b")
+    # Each set goes to every block pair its block is part of.
+    own = F.pmod("user_id", F.lit(blocks))
+    keyed_sets = (sets.select("user_id", "movie_ids",
+                              own.alias("own"),
+                              F.explode(F.sequence(F.lit(0), F.lit(blocks - 1))).alias("other"))
+                  .select(*block_pair(F.col("own"), F.col("other")), "user_id", "movie_ids"))
+    return (keyed_pairs.groupBy("block_lo", "block_hi")
+            .cogroup(keyed_sets.groupBy("block_lo", "block_hi"))
+            # Two parameters exactly: Spark passes the group key too to a function of three.
+            .applyInPandas(lambda pairs_, sets_: _jaccard_block(pairs_, sets_), PAIR_SCHEMA))
+
+
+PAIR_SCHEMA = ("user_a long, user_b long, jaccard double, movies_in_common int, "
+               "set_size_a int, set_size_b int")
+
+
+def _jaccard_block(pairs, sets, cells: int = 1 << 25):
+    """cogroup body of _exact_jaccard: the distinct pairs of one block pair, scored against the
+    sets of its users. Pairs go in chunks of first users: their sets become the rows of a dense
+    0/1 matrix, and each pair's common movies are a gather of the second user's movies from its
+    first user's row. A chunk holds at most `cells` matrix cells and about as many gathered
+    movies, so memory stays bounded whatever the block's size."""
+    import pandas as pd
+
+    codes = np.unique(pairs["user_a"].to_numpy(np.int64) << 32 | pairs["user_b"].to_numpy(np.int64))
+    if len(codes) == 0:
+        return pd.DataFrame({name: [] for name in PAIR_COLUMNS})
+    user_a, user_b = codes >> 32, codes & 0xFFFFFFFF
+    order = np.argsort(sets["user_id"].to_numpy())
+    ids = sets["user_id"].to_numpy(np.int64)[order]
+    lists = sets["movie_ids"].to_numpy()[order]
+    sizes = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+    starts = np.cumsum(sizes) - sizes
+    # Movie ids -> columns 0..width-1 of the movies these sets hold.
+    movies, flat = np.unique(np.concatenate(lists), return_inverse=True)
+    width = len(movies)
+    row_a, row_b = np.searchsorted(ids, user_a), np.searchsorted(ids, user_b)
+    # codes are sorted, so each first user's pairs form one run; chunks are runs of runs.
+    run_starts = np.flatnonzero(np.r_[True, row_a[1:] != row_a[:-1]])
+    cost = np.add.reduceat(sizes[row_b], run_starts)
+    by_cost = (np.cumsum(cost) - cost) // cells
+    by_rows = np.arange(len(run_starts)) // max(1, cells // width)
+    chunk_starts = run_starts[np.r_[True, (by_cost[1:] != by_cost[:-1]) | (by_rows[1:] != by_rows[:-1])]]
+    common = np.empty(len(codes), dtype=np.int64)
+    for lo, hi in zip(chunk_starts, np.r_[chunk_starts[1:], len(codes)]):
+        firsts, local = np.unique(row_a[lo:hi], return_inverse=True)
+        matrix = np.zeros((len(firsts), width), dtype=bool)
+        matrix[np.repeat(np.arange(len(firsts)), sizes[firsts]),
+               flat[_ranges(starts[firsts], sizes[firsts])]] = True
+        seconds = row_b[lo:hi]
+        hits = matrix[np.repeat(local, sizes[seconds]), flat[_ranges(starts[seconds], sizes[seconds])]]
+        # Sets are never empty, so every pair's segment of hits is too.
+        common[lo:hi] = np.add.reduceat(hits, np.cumsum(sizes[seconds]) - sizes[seconds])
+    size_a, size_b = sizes[row_a], sizes[row_b]
+    return pd.DataFrame({"user_a": user_a, "user_b": user_b,
+                         "jaccard": common / (size_a + size_b - common),
+                         "movies_in_common": common.astype(np.int32),
+                         "set_size_a": size_a.astype(np.int32), "set_size_b": size_b.astype(np.int32)})
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions starts[i] .. starts[i] + lengths[i] - 1 for every i, concatenated."""
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
 
 
 def rank_pairs(scored, top_n: int):
