@@ -13,7 +13,7 @@ DBT_ARGS ?=
 .PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
 .PHONY: bench-twins
 .PHONY: bench-accuracy bench-scale bench-peers
-.PHONY: app browser bench-app
+.PHONY: app browser bench-app native-blas
 
 # Virtualenv with the pinned packages; redone only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 # Java, Spark and the Delta jars (fetched from Maven Central once), checked end to end.
-$(MOVIELAKE_HOME)/.spark-ready: $(VENV)/.installed
+$(MOVIELAKE_HOME)/.spark-ready: $(VENV)/.installed | native-blas
 	$(BIN)/movielake doctor
 	@touch $@
 
@@ -43,6 +43,15 @@ lint: setup
 # the tests also run the peers benchmark (the [bench] extra) and a Kafka broker (its jars)
 pytest: setup browser kafka-jars $(VENV)/.bench-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A system BLAS/LAPACK (Debian's OpenBLAS) for Spark MLlib: without one, ALS's normal equations
+# run in Java, and a rank-64 fit takes twice as long (benchmarks/results/als_native_blas.txt).
+# Best effort: apt when missing (root, or sudo); otherwise Spark falls back to Java and says so.
+native-blas:
+	@! command -v ldconfig >/dev/null || ldconfig -p | grep -q 'libblas\.so\.3' || { \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+			-y -qq --no-install-recommends libopenblas0-pthread; } || \
+		echo "native-blas: no system BLAS installed; Spark's ALS will use its Java fallback"
 
 # Debian's Chromium and chromedriver, for the app's browser tests (tests/test_app_browser.py);
 # installed with apt when missing (root, or sudo).
