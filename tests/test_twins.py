@@ -132,3 +132,33 @@ def test_prefix_filtering_finds_every_pair_brute_force_finds(threshold):
     assert exact_pairs_at_least(users, movies, threshold, 3) == expected[:3]
     with pytest.raises(ValueError, match="candidate pairs"):
         exact_pairs_at_least(users, movies, 0.15, 10, max_candidates=10)
+
+
+@pytest.mark.parametrize("cells", [1 << 25, 64, 1])
+def test_block_jaccard_scores_each_distinct_pair_exactly(cells):
+    """The cogroup body user_twins scores candidates with: duplicate pairs (a pair met in
+    several bands) come out once, and chunking (small `cells` forces one first user, or one
+    pair, per chunk) does not change a figure."""
+    import pandas as pd
+
+    from movielake.twins import _jaccard_block
+
+    rng = np.random.default_rng(11)
+    sets = {u: sorted(rng.choice(60, rng.integers(1, 20), replace=False).tolist())
+            for u in range(3, 40)}
+    sets[1 << 31] = sets[3][:]  # a large id: pairs are packed as (a << 32 | b)
+    ids = sorted(sets)
+    pairs = [(a, b) for a in ids for b in ids if a < b and rng.random() < 0.3]
+    doubled = pairs + pairs[::3]
+    frame = pd.DataFrame(doubled, columns=["user_a", "user_b"]).sample(frac=1, random_state=2)
+    shuffled = list(sets.items())[::-1]
+    out = _jaccard_block(frame, pd.DataFrame({"user_id": [u for u, _ in shuffled],
+                                              "movie_ids": [s for _, s in shuffled]}),
+                         cells=cells)
+    assert len(out) == len(set(pairs))
+    for r in out.itertuples():
+        a, b = set(sets[r.user_a]), set(sets[r.user_b])
+        assert (r.movies_in_common, r.set_size_a, r.set_size_b) == (len(a & b), len(a), len(b))
+        assert r.jaccard == pytest.approx(len(a & b) / len(a | b), abs=1e-12)
+    empty = _jaccard_block(frame.iloc[:0], pd.DataFrame({"user_id": [], "movie_ids": []}))
+    assert len(empty) == 0
