@@ -163,6 +163,8 @@ def _jaccard_block(pairs, sets, cells: int = 1 << 25):
     movies, so memory stays bounded whatever the block's size."""
     import pandas as pd
 
+    # one int64 per pair (user_a < user_b; MovieLens ids are positive and below 2**31), so that
+    # np.unique both deduplicates and sorts the pairs by first user
     codes = np.unique(pairs["user_a"].to_numpy(np.int64) << 32 | pairs["user_b"].to_numpy(np.int64))
     if len(codes) == 0:
         return pd.DataFrame({name: [] for name in PAIR_COLUMNS})
