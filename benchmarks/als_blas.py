@@ -32,8 +32,8 @@ def fits(backend: str, every: int, ranks: list[int]) -> None:
     from pyspark.ml.recommendation import ALS
     from pyspark.sql import SparkSession
 
-    from movielake.lake import Lake
-    from movielake.spark_conf import prepare_environment, session_conf
+    from movielake.serving.lake import Lake
+    from movielake.spark.session import prepare_environment, session_conf
 
     prepare_environment()
     conf = session_conf()

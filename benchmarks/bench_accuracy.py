@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from dbt.cli.main import dbtRunner
 
-    from movielake.paths import project_dir
-    from movielake.session import spark_session
+    from movielake.data.paths import project_dir
+    from movielake.spark.session import spark_session
 
     dbt_vars = {"dataset": args.dataset, **(yaml.safe_load(args.vars) or {})}
     started = time.perf_counter()
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         if node.node.resource_type == "model":
             print(f"  {node.node.name:28} {node.execution_time:7.1f} s")
 
-    from movielake.lake import Lake
+    from movielake.serving.lake import Lake
 
     spark = spark_session()
     table = Lake().name  # model -> <schema>.<table>, as dbt named it ($MOVIELAKE_SCHEMA)

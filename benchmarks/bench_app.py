@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} cores; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.perf_counter()
-    from movielake.advisor import Advisor, ratings_csv
-    from movielake.lake import Lake
-    from movielake.personal import recommend
+    from movielake.serving.advisor import Advisor, ratings_csv
+    from movielake.serving.lake import Lake
+    from movielake.serving.personal import recommend
 
     imported = time.perf_counter() - started
     lake = Lake()
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lakehouse: {lake.name(source)} version {version.version} "
           f"({version.written_at:%Y-%m-%d %H:%M} UTC); {len(advisor.movies):,} movies; top-K model "
           f"{advisor.top_k_model} ({shape}), rating model {advisor.rating_model}")
-    print(f"import movielake.advisor: {imported * 1000:.0f} ms; Advisor.load (movies, scale, both "
+    print(f"import movielake.serving.advisor: {imported * 1000:.0f} ms; Advisor.load (movies, scale, both "
           f"served models, read with deltalake): {loaded * 1000:.0f} ms")
 
     ratings = lake.read("stg_movielens__ratings", columns=["user_id", "movie_id", "rating"])

@@ -3,7 +3,7 @@ instead, on MovieLake's own split, scored with MovieLake's own metric code.
 
 Reads `rating_splits`, `recommender_fit_ratings` and `model_metrics` from a built data home (it
 builds nothing); each peer is tuned on validation (fit on train) over the grid in PEERS below,
-refit on train + validation with the best setting, and scored once on test with movielake.metrics, over the pairs and users
+refit on train + validation with the best setting, and scored once on test with movielake.spark.metrics, over the pairs and users
 model_metrics scores (held-out pairs whose user and movie are in the fit data; every held-out
 rating at least `relevance_threshold` relevant; candidates: every movie of the fit data the user
 has not rated there). Rating peers (Surprise) are chosen by validation RMSE and have no top-K
@@ -164,12 +164,12 @@ class Ease:
 # ---- the protocol ------------------------------------------------------------------------------
 
 class Split:
-    """One scored split's data, as model_metrics sees it (movielake.recommenders)."""
+    """One scored split's data, as model_metrics sees it (movielake.spark.recommenders)."""
 
     def __init__(self, spark, splits, fits, scored_split: str, threshold: float):
         from pyspark.sql import functions as F
 
-        from movielake.recommenders import fit_ratings, held_out
+        from movielake.spark.recommenders import fit_ratings, held_out
 
         fit = fit_ratings(fits, scored_split).cache()
         self.fit = fit.toPandas()
@@ -182,7 +182,7 @@ class Split:
 
 
 def evaluate(spark, peer: Peer, fitted, data: Split, k: int, catalog: int) -> dict:
-    from movielake.metrics import ranking_metrics, rating_metrics
+    from movielake.spark.metrics import ranking_metrics, rating_metrics
 
     if peer.kind == "rating":
         scored = data.pairs.assign(prediction=np.clip(fitted.predict(data.pairs), data.low,
@@ -251,14 +251,14 @@ def main(argv: list[str] | None = None) -> int:
               "extra)", file=sys.stderr)
         return 1
 
-    from movielake.paths import project_dir
-    from movielake.session import spark_session
+    from movielake.data.paths import project_dir
+    from movielake.spark.session import spark_session
 
     threshold = args.relevance_threshold
     if threshold is None:
         project = yaml.safe_load((Path(project_dir()) / "dbt_project.yml").read_text())
         threshold = float(project["vars"]["relevance_threshold"])
-    from movielake.lake import Lake, schema_name
+    from movielake.serving.lake import Lake, schema_name
 
     spark = spark_session()
     lake = Lake(args.schema_prefix)  # table names as dbt gives them (its manifest)
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{splits.count()} ratings; {catalog} movies; K {k}; relevance threshold "
           f"{threshold}; test: {len(test.pairs)} pairs, {len(test.users)} users ranked")
 
-    from movielake.comparison import PEERS_LAYER, PEERS_TABLE, markdown, ours, side_by_side
+    from movielake.serving.comparison import PEERS_LAYER, PEERS_TABLE, markdown, ours, side_by_side
 
     # kept in the lake for `movielake report` (its side-by-side section), saved after each
     # peer; --add keeps the rows of peers an earlier run scored (e.g. the slow ones apart)

@@ -94,8 +94,8 @@ def load() -> str:
 
 def metrics(env: dict) -> dict:
     """model_metrics and the selected tuning rows of the build in env's data home and schema
-    prefix, read from the Delta tables without Spark (movielake.lake)."""
-    from movielake.lake import Lake
+    prefix, read from the Delta tables without Spark (movielake.serving.lake)."""
+    from movielake.serving.lake import Lake
 
     lake = Lake(env.get("MOVIELAKE_SCHEMA"), Path(env["MOVIELAKE_HOME"]))
     found = {

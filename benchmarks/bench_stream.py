@@ -90,7 +90,7 @@ class StreamWatcher:
 
 def send(producer, topic: str, lines: list[str], separator: str, rate: float) -> list[tuple]:
     """Send lines at `rate`/s (0: flat out); (send time, offset) of each message."""
-    from movielake.produce import message
+    from movielake.streaming.produce import message
 
     futures = []
     started = time.monotonic()
@@ -124,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from kafka import KafkaProducer
 
-    from movielake import kafka
-    from movielake.produce import release_lines
-    from movielake.releases import get_release
+    from movielake.ops import kafka
+    from movielake.streaming.produce import release_lines
+    from movielake.data.releases import get_release
 
     dbt_vars = yaml.safe_load(args.vars) or {}
     dataset = dbt_vars.get("dataset", "ml-latest-small")

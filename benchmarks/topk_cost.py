@@ -5,7 +5,7 @@ without Spark: the CPU time per user times the users gives the recommendations s
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/topk_cost.py
 """
 import time, numpy as np, pandas as pd
-from movielake.als import _score_batches
+from movielake.spark.als import _score_batches
 rng = np.random.default_rng(0)
 for n_items, rank in ((27_278, 64), (86_537, 64)):
     item_ids = np.sort(rng.choice(200_000, n_items, replace=False)).astype(np.int64)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import yaml
 
-from movielake.paths import project_dir
-from movielake.session import spark_session
-from movielake.synthetic import generate
-from movielake.twins import LshStats, exact_top_pairs, lsh_top_pairs, movie_sets, recall_at
+from movielake.data.paths import project_dir
+from movielake.spark.session import spark_session
+from movielake.data.synthetic import generate
+from movielake.algorithms.twins import exact_top_pairs, recall_at
+from movielake.spark.twins import LshStats, lsh_top_pairs, movie_sets
 
 
 def defaults() -> dict:
@@ -80,7 +81,7 @@ def mllib_join(sets, top_n: int, tables: int, v: dict):
     from pyspark.ml.feature import MinHashLSH
     from pyspark.sql import functions as F
 
-    from movielake.twins import rank_pairs
+    from movielake.spark.twins import rank_pairs
 
     spark = sets.sparkSession
     # Spark plans to broadcast one side of the self-join and runs out of driver memory at

@@ -69,8 +69,8 @@ def sampled_recall(users: np.ndarray, movies: np.ndarray, twins, threshold: floa
 
 def bench_twins(preset: str, ratings: int | None, base: Path, keep: bool,
                 sample_users: int = 80_000) -> list[str]:
-    from movielake.lake import Lake
-    from movielake.twins import exact_pairs_at_least, recall_at
+    from movielake.serving.lake import Lake
+    from movielake.algorithms.twins import exact_pairs_at_least, recall_at
 
     home = base / f"twins-{preset}-{ratings or 'full'}"
     shutil.rmtree(home, ignore_errors=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from movielake.releases import get_release
+from movielake.data.releases import get_release
 
 STAGED = None
 FUTURE = " is in the future (epoch seconds expected)"

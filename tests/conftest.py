@@ -58,7 +58,7 @@ def dbt(lake_home) -> Dbt:
 
 @pytest.fixture(scope="session")
 def spark(lake_home):
-    from movielake.session import spark_session
+    from movielake.spark.session import spark_session
 
     return spark_session()
 
@@ -76,7 +76,7 @@ SYNTHETIC_VARS = {"als_ranks": [4, 8], "als_reg_params": [0.1], "als_tuning_max_
 @pytest.fixture(scope="session")
 def synthetic_release(tmp_path_factory) -> Path:
     """A small MovieLens-shaped release (CSV family) with 3 planted twin pairs."""
-    from movielake.synthetic import generate
+    from movielake.data.synthetic import generate
 
     folder = tmp_path_factory.mktemp("synthetic")
     generate(folder, users=150, movies=300, mean_ratings_per_user=40, seed=11, twins=3)

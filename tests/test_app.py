@@ -1,4 +1,4 @@
-"""The app's logic without a browser (movielake.advisor) on the shared synthetic build: title
+"""The app's logic without a browser (movielake.serving.advisor) on the shared synthetic build: title
 search, recommendations equal to the CLI's fold-in, predicted stars, "because you rated"
 explanations and the ratings file."""
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import SYNTHETIC_SCHEMA
-from movielake.advisor import Advisor, Scale, label, ratings_csv, spoken_title
-from movielake.foldin import fold_in
-from movielake.lake import Lake
-from movielake.personal import PersonalRatingsError, recommend_from_lake
+from movielake.serving.advisor import Advisor, Scale, label, ratings_csv, spoken_title
+from movielake.algorithms.foldin import fold_in
+from movielake.serving.lake import Lake
+from movielake.serving.personal import PersonalRatingsError, recommend_from_lake
 
 RATINGS = {7: 5.0, 12: 1.5, 40: 4.0}
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SYNTHETIC_SCHEMA
-from movielake.advisor import label as movie_label, ratings_csv
-from movielake.lake import Lake
-from movielake.personal import recommend_from_lake
+from movielake.serving.advisor import label as movie_label, ratings_csv
+from movielake.serving.lake import Lake
+from movielake.serving.personal import recommend_from_lake
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WAIT = 60  # seconds for the app to react on a loaded machine

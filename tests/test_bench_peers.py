@@ -1,5 +1,5 @@
 """`make bench-peers` on the shared synthetic build: peers tuned on validation, refit, scored on
-test with movielake.metrics, printed beside MovieLake's models, and kept for the report."""
+test with movielake.spark.metrics, printed beside MovieLake's models, and kept for the report."""
 
 from __future__ import annotations
 

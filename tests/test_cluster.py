@@ -30,7 +30,7 @@ TOLERANCE = 1e-4
 METRICS_SQL = ("select model, split, rmse, mae, precision_at_k, ndcg_at_k, map_at_k "
                "from {schema}_recommenders.model_metrics order by model, split")
 # the cluster build's metrics, read in a process of its own (this one holds the metastore)
-METRICS = ("import json; from movielake.session import spark_session; "
+METRICS = ("import json; from movielake.spark.session import spark_session; "
            "print('JSON' + json.dumps([r.asDict() for r in spark_session().sql("
            f"{METRICS_SQL.format(schema='movielake')!r}).collect()]))")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from movielake.cli import main
-from movielake.paths import MissingDataError, release_files
+from movielake.data.paths import MissingDataError, release_files
 from movielens_samples import write_csv_release, write_dat_release
 
 
@@ -187,8 +187,8 @@ KILL_BETWEEN_RENAMES = r"""
 import os, signal, sys
 from pathlib import Path
 from movielake.cli import main
-from movielake.paths import MissingDataError, release_files
-from movielake.paths import fetched_dir
+from movielake.data.paths import MissingDataError, release_files
+from movielake.data.paths import fetched_dir
 
 real_rename = Path.rename
 def rename(self, target):
@@ -206,7 +206,7 @@ def test_fetch_force_killed_mid_swap_never_loses_the_old_release(home, tmp_path)
     import subprocess
     import sys
 
-    from movielake.paths import release_dir
+    from movielake.data.paths import release_dir
 
     assert main(["fetch", "ml-1m", "--from", str(write_dat_release(tmp_path / "old"))]) == 0
     old = (home / "raw" / "ml-1m" / "ratings.dat").read_bytes()

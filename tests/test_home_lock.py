@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from conftest import PROJECT
-from movielake import home_lock
+from movielake.ops import home_lock
 
 
 def dbt_subprocess(home: Path, *args: str, target: str = "local") -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SYNTHETIC_SCHEMA, rows
-from movielake.metrics import comparable
+from movielake.spark.metrics import comparable
 
 R = f"{SYNTHETIC_SCHEMA}_recommenders"
 S = f"{SYNTHETIC_SCHEMA}_staging"
@@ -70,7 +70,8 @@ def test_every_movie_gets_hybrid_factors_unrated_ones_from_content(spark, synthe
 def test_movies_without_ratings_get_content_factors_and_a_score(spark, synthetic_build):
     """Every movie of the small release has ratings, so a tenth of them are made unrated here:
     their ALS factors withheld, as for a movie just added to the movies file."""
-    from movielake import hybrid
+    from movielake.algorithms import hybrid
+    from movielake.spark import hybrid as spark_hybrid
 
     content = hybrid.Content(spark.table(f"{R}.movie_content_features").toPandas(), 128)
     factors = spark.table(f"{R}.als_factors").where(
@@ -101,8 +102,10 @@ def test_new_movies_take_the_last_places_in_spark_and_in_a_fold_in(spark, synthe
     best new movies by the hybrid; a new user's list (the CLI and the app) does the same."""
     from pyspark.sql import functions as F
 
-    from movielake import als, hybrid
-    from movielake.personal import new_movies, recommend, recommend_places
+    from movielake.spark import als
+    from movielake.algorithms import hybrid
+    from movielake.spark import hybrid as spark_hybrid
+    from movielake.serving.personal import new_movies, recommend, recommend_places
 
     factors = spark.table(f"{R}.hybrid_factors").where("scored_split = 'test'")
     served = spark.table(f"{R}.recommendations").select("user_id", "rank", "movie_id", "score")
@@ -115,8 +118,8 @@ def test_new_movies_take_the_last_places_in_spark_and_in_a_fold_in(spark, synthe
         (F.col("side") == "item") & F.col("id").isin(fresh), F.lit(hybrid.NEW))
         .otherwise(F.col("source")))
     seen = spark.table(f"{R}.rating_splits").select("user_id", "movie_id")
-    new = als.top_k_unseen(hybrid.new_movie_factors(marked), seen, 2)
-    merged = hybrid.merge_new_movies(served, new, 10, 2).toPandas()
+    new = als.top_k_unseen(spark_hybrid.new_movie_factors(marked), seen, 2)
+    merged = spark_hybrid.merge_new_movies(served, new, 10, 2).toPandas()
     served, new = served.toPandas(), new.toPandas()
     rated = seen.toPandas().groupby("user_id")["movie_id"].apply(set)
     assert merged["user_id"].nunique() == served["user_id"].nunique() == len(rated)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from conftest import PROJECT
-from movielake.lake import Lake
+from movielake.serving.lake import Lake
 
 SCHEMA = "killed"
 TABLE = "stg_movielens__ratings"

@@ -1,4 +1,4 @@
-"""movielake.lake on the shared synthetic build: table locations resolved as dbt named them, rows
+"""movielake.serving.lake on the shared synthetic build: table locations resolved as dbt named them, rows
 read with deltalake equal to Spark's, clear errors for tables not built, and the Spark-free CLI
 working while another process holds the metastore."""
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, rows
-from movielake.lake import Lake, NotBuiltError, default_schema_prefix
+from movielake.serving.lake import Lake, NotBuiltError, default_schema_prefix
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from movielake.foldin import fold_in
-from movielake.personal import (PersonalRatingsError, check_ratings, rating_scale, read_ratings_file,
+from movielake.algorithms.foldin import fold_in
+from movielake.serving.personal import (PersonalRatingsError, check_ratings, rating_scale, read_ratings_file,
                                 recommend, split_known)
 
 
@@ -48,7 +48,7 @@ def test_fold_in_rejects_mismatched_input():
 
 
 def test_ranking_metrics_on_a_hand_computed_case(spark):
-    from movielake.metrics import ranking_metrics
+    from movielake.spark.metrics import ranking_metrics
 
     recs = spark.createDataFrame(
         [(1, 10, 1), (1, 11, 2), (1, 12, 3), (2, 20, 1), (2, 21, 2), (2, 22, 3)],
@@ -73,7 +73,7 @@ def test_ranking_metrics_on_a_hand_computed_case(spark):
 
 
 def test_rating_metrics_on_a_hand_computed_case(spark):
-    from movielake.metrics import rating_metrics
+    from movielake.spark.metrics import rating_metrics
 
     df = spark.createDataFrame([(4.0, 3.0), (2.0, 2.5), (5.0, 5.0), (1.0, 3.0)],
                                "rating double, prediction double")
@@ -81,14 +81,16 @@ def test_rating_metrics_on_a_hand_computed_case(spark):
     assert got["rmse"] == pytest.approx(math.sqrt((1 + 0.25 + 0 + 4) / 4))
     assert got["mae"] == pytest.approx((1 + 0.5 + 0 + 2) / 4)
     assert got["accuracy"] == pytest.approx(1 - got["mae"] / 5)
+    with pytest.raises(ValueError, match="no scored pairs"):
+        rating_metrics(df.limit(0))
 
 
 def test_baseline_biases_are_one_formula_for_spark_columns_and_numpy(spark):
-    """movielake.baseline gives popularity_biases its Spark columns and a new user's fold-in
+    """movielake.algorithms.baseline gives popularity_biases its Spark columns and a new user's fold-in
     its numpy bias: both equal the hand-computed damped means."""
     from pyspark.sql import functions as F
 
-    from movielake.baseline import damped_bias, new_user_bias, user_residual
+    from movielake.algorithms.baseline import damped_bias, new_user_bias, user_residual
 
     mean, damping = 3.5, 2.0
     ratings, movie_bias = [4.0, 2.0, 5.0], [0.25, -0.5, 1.0]
@@ -101,7 +103,7 @@ def test_baseline_biases_are_one_formula_for_spark_columns_and_numpy(spark):
 
 
 def test_new_movies_take_the_last_places_without_repeats():
-    from movielake.hybrid import with_new_movies
+    from movielake.algorithms.hybrid import with_new_movies
 
     top = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)]
     assert with_new_movies(top, [(7, 0.5), (8, 0.4)], 4, 1) == [
@@ -123,7 +125,7 @@ def test_new_movies_take_the_last_places_without_repeats():
 
 
 def test_successive_halving_rungs_grow_by_the_factor_to_the_sample():
-    from movielake.als import halving_rungs, survivors
+    from movielake.spark.als import halving_rungs, survivors
 
     # ML-20M's 138,493 train users, a last rung of 20,000: 2,222 -> 6,666 -> 20,000
     assert halving_rungs(138_493, 20_000, 3, 3, 2000) == [2222, 6666, 20_000]
@@ -140,7 +142,7 @@ def test_successive_halving_rungs_grow_by_the_factor_to_the_sample():
 def test_explanations_name_the_rated_movie_or_the_shared_tags():
     import pandas as pd
 
-    from movielake.explain import Explainer
+    from movielake.serving.explain import Explainer
 
     titles = {1: "Alien", 2: "Heat", 3: "Up", 4: "Big", 5: "New One", 6: "New Two"}
     # served ALS-layout item factors: movie 3 points like movie 1, movie 4 like movie 2
@@ -237,7 +239,7 @@ def test_recommend_excludes_rated_movies_and_ranks_by_score():
 
 def test_top_k_unseen_on_executors_matches_brute_force(spark):
     """als.top_k_unseen (mapInPandas over user blocks) against a plain numpy ranking."""
-    from movielake.als import top_k_unseen
+    from movielake.spark.als import top_k_unseen
 
     rng = np.random.default_rng(0)
     users, movies, rank, k = 37, 53, 3, 5
@@ -268,12 +270,17 @@ def test_top_k_unseen_on_executors_matches_brute_force(spark):
     assert len([r for r in got if r.user_id == 1]) == 3  # fewer than K left unseen
     by_key = {(r.user_id, r.rank): r.score for r in got}
     assert all(abs(by_key[(u, r)] - s) < 1e-9 for u, r, _, s in expected)
+    # restricted to some users (one without factors): the same rows for exactly those users
+    wanted = spark.createDataFrame([(1,), (5,), (5,), (30,), (500,)], "user_id int")
+    some = top_k_unseen(factors, seen_df, k, users=wanted, batch=8).collect()
+    assert sorted((r.user_id, r.rank, r.movie_id) for r in some) == [
+        e[:3] for e in sorted(expected) if e[0] in (1, 5, 30)]
 
 
 def test_als_result_does_not_depend_on_input_partitioning(spark):
     """The same ratings in 1 or 7 partitions (as on 1 core or on a cluster) fit the same
     model: the ALS blocks are set from the data, never from the core count."""
-    from movielake import als
+    from movielake.spark import als
 
     rng = np.random.default_rng(1)
     data = sorted({(int(u), int(m), float(rng.integers(1, 6)))
@@ -309,7 +316,7 @@ def _ratings(spark, seed: int = 5):
 
 @pytest.mark.parametrize("weighting", ["binary", "rating"])
 def test_item_item_weights_are_ease_on_the_spark_gram_matrix(spark, weighting):
-    from movielake import item_item
+    from movielake.spark import item_item
 
     frame, ratings = _ratings(spark)
     counts = frame.movie_id.value_counts()
@@ -328,7 +335,7 @@ def test_item_item_weights_are_ease_on_the_spark_gram_matrix(spark, weighting):
 
 
 def test_item_item_catalogue_cap_keeps_the_most_rated(spark, capsys):
-    from movielake import item_item
+    from movielake.spark import item_item
 
     frame, ratings = _ratings(spark)
     counts = frame.groupby("movie_id").size().reset_index(name="n").sort_values(
@@ -339,7 +346,7 @@ def test_item_item_catalogue_cap_keeps_the_most_rated(spark, capsys):
 
 
 def test_item_item_pruning_keeps_the_largest_weights(spark):
-    from movielake import item_item
+    from movielake.spark import item_item
 
     _, ratings = _ratings(spark)
     full, _ = item_item.fit(ratings, 5.0, "binary", 1, 1000, neighbours=0)
@@ -359,9 +366,9 @@ def test_item_item_pruning_keeps_the_largest_weights(spark):
 
 
 def test_item_item_fold_in_is_the_models_own_scoring(spark):
-    """A user's fold-in (their ratings times B, movielake.personal) ranks exactly as the model
+    """A user's fold-in (their ratings times B, movielake.serving.personal) ranks exactly as the model
     scores that user from the fit data (item_item.top_k_unseen), rated movies excluded."""
-    from movielake import item_item
+    from movielake.spark import item_item
 
     frame, ratings = _ratings(spark)
     rows, _ = item_item.fit(ratings, 5.0, "binary", 3, 1000, neighbours=0)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, rows
-from movielake.baseline import new_user_bias
-from movielake.foldin import fold_in
-from movielake.metrics import comparable
-from movielake.personal import recommend
+from movielake.algorithms.baseline import new_user_bias
+from movielake.algorithms.foldin import fold_in
+from movielake.spark.metrics import comparable
+from movielake.serving.personal import recommend
 
 R = f"{SYNTHETIC_SCHEMA}_recommenders"
 
@@ -142,7 +142,8 @@ def test_fit_ratings_are_train_for_validation_and_train_plus_validation_for_test
 def test_served_factors_are_the_served_models_refit_rows(spark, synthetic_build):
     """served_factors holds, for each job, every test-refit row of its served model (an ALS
     variant's of als_factors, the hybrid's of hybrid_factors), and none for item_item."""
-    from movielake import hybrid, item_item
+    from movielake.algorithms import hybrid
+    from movielake.spark import item_item
 
     columns = "side, id, features, bias, global_mean"
     for job, model in ((r["job"], r["model"]) for r in rows(
@@ -165,7 +166,7 @@ def test_served_factors_are_the_served_models_refit_rows(spark, synthetic_build)
 def test_recommendations_come_from_the_served_model(spark, synthetic_build):
     """recommendations equals the served top-K model's own top-K for each user (ALS variant:
     user . item factors; item_item: train + validation ratings times B)."""
-    from movielake import als, item_item
+    from movielake.spark import als, item_item
 
     served = rows(spark, f"select model from {R}.served_models where job = 'top_k'")[0]["model"]
     seen = spark.table(f"{R}.rating_splits")
@@ -197,12 +198,12 @@ def test_recommendations_are_top_k_unseen_with_titles(spark, synthetic_build):
 
 
 def test_every_recommendation_says_why_as_the_driver_side_rule_does(spark, synthetic_build):
-    """The table's reasons, computed on the executors, are movielake.explain's on the driver
+    """The table's reasons, computed on the executors, are movielake.serving.explain's on the driver
     (the rule my_recommendations, the CLI and the app use), and each names a movie the user
     rated in the data the served model was fit on."""
     import pandas as pd
 
-    from movielake.explain import Explainer
+    from movielake.serving.explain import Explainer
 
     recs = spark.table(f"{R}.recommendations").toPandas()
     served = rows(spark, f"select model from {R}.served_models where job = 'top_k'")[0]["model"]
@@ -300,8 +301,8 @@ def test_item_item_fold_in_reproduces_the_model_scores_of_training_users(spark,
                                                                         synthetic_build):
     """Fold-in for item_item is the user's ratings times B: a training user folded in from
     their train + validation ratings gets the top-K the model itself scores for them."""
-    from movielake import item_item
-    from movielake.personal import recommend
+    from movielake.spark import item_item
+    from movielake.serving.personal import recommend
 
     weights_df = spark.table(f"{R}.item_item_weights").where("scored_split = 'test'")
     weights = weights_df.toPandas()
@@ -390,7 +391,7 @@ def test_ended_sessions_als_checkpoints_are_removed(spark, lake_home):
     set-up removes every folder but its own session's."""
     from pathlib import Path
 
-    from movielake import als
+    from movielake.spark import als
 
     folder = lake_home / "tmp" / "checkpoints"
     stale = folder / "ended-session" / "rdd-7"

@@ -50,7 +50,7 @@ def alias_eda_marts(spark, prefix: str) -> None:
     """Delta copies <prefix>_eda.* of the synthetic build's marts: a prefix whose other layers
     we control, whatever the rest of the project builds (the report reads Delta files, so
     views would not do)."""
-    from movielake.report import EDA_MARTS
+    from movielake.serving.report import EDA_MARTS
 
     spark.sql(f"create database if not exists {prefix}_eda")
     for mart in EDA_MARTS:
@@ -146,7 +146,7 @@ def test_als_tuning_figure_draws_every_variant():
     RMSE is null: plotting it gives an empty panel)."""
     import pandas as pd
 
-    from movielake.report import als_tuning_figure
+    from movielake.serving.report import als_tuning_figure
 
     columns = [c.split()[0] for c in TUNING_SCHEMA.split(", ")]
     fig = als_tuning_figure(pd.DataFrame(tuning_rows(), columns=columns))

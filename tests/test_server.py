@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT
-from movielake.procs import alive, port_open
+from movielake.ops.procs import alive, port_open
 from movielens_samples import write_csv_release
 
 CONNECT_PORT, JDBC_PORT = 15102, 10100  # not the defaults, so a user's server is left alone
@@ -42,7 +42,7 @@ with log.open("a") as out:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A server on its own data home (the test process's own session holds the other one)."""
-    from movielake import server as srv
+    from movielake.ops import server as srv
 
     home = tmp_path_factory.mktemp("served")
     saved = os.environ.get("MOVIELAKE_HOME")
@@ -133,7 +133,7 @@ def overlapping(reads: list[dict], windows: list[tuple[float, float]]) -> int:
 
 
 def test_status_and_stop_leave_no_process(tmp_path, monkeypatch):
-    from movielake import server as srv
+    from movielake.ops import server as srv
 
     monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
     assert srv.status() == 1  # nothing running in this data home
@@ -143,7 +143,7 @@ def test_status_and_stop_leave_no_process(tmp_path, monkeypatch):
 def test_status_and_stop_leave_a_reused_pid_alone(tmp_path, monkeypatch):
     """The pid file names a process that is no longer the server (the PID was reused): it is
     not reported as the server, and never signalled."""
-    from movielake import server as srv
+    from movielake.ops import server as srv
 
     monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
     other = subprocess.Popen(["sleep", "300"], start_new_session=True)
@@ -163,7 +163,7 @@ def test_status_and_stop_leave_a_reused_pid_alone(tmp_path, monkeypatch):
 
 
 def test_exposed_host_refused_without_a_token(tmp_path, monkeypatch):
-    from movielake import server as srv
+    from movielake.ops import server as srv
 
     monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
     monkeypatch.delenv(srv.TOKEN_ENV, raising=False)
@@ -201,8 +201,8 @@ GRID_IN_THREADS = r"""
 import os, sys
 from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import SparkSession
-from movielake import als
-from movielake.session import activate
+from movielake.spark import als
+from movielake.spark.session import activate
 spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
 ratings = spark.createDataFrame(
     [(u, m, float(1 + (u * m) % 5)) for u in range(1, 21) for m in range(1, 16) if (u + m) % 3],
@@ -227,7 +227,7 @@ os._exit(code)  # no waiting for threads: the client's own would keep a failed r
 def test_als_grid_fits_in_threads_over_connect(server, share):
     """als_tuning fits its grid in worker threads. Over Spark Connect MLlib looks up the
     thread's active session, which a new thread lacks (a bare AssertionError, found by the full
-    build below): movielake.session.activate gives it one; without it the same fits fail."""
+    build below): movielake.spark.session.activate gives it one; without it the same fits fail."""
     home, _pid = server
     env = {**os.environ, "MOVIELAKE_HOME": str(home)}
     run = subprocess.run([sys.executable, "-c", GRID_IN_THREADS,
@@ -245,7 +245,7 @@ def test_als_grid_fits_in_threads_over_connect(server, share):
 def test_full_build_through_the_server(server, tmp_path):
     """Every model, ALS included (no SparkContext over Spark Connect), builds through the server."""
     from conftest import SYNTHETIC_VARS
-    from movielake.synthetic import generate
+    from movielake.data.synthetic import generate
 
     home, _pid = server
     raw = tmp_path / "synthetic"

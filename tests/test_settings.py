@@ -1,10 +1,10 @@
-"""movielake.settings.setting: the one reader of the Python models' `config: meta:` values."""
+"""movielake.data.settings.setting: the one reader of the Python models' `config: meta:` values."""
 
 from __future__ import annotations
 
 import pytest
 
-from movielake.settings import SettingError, setting
+from movielake.data.settings import SettingError, setting
 
 
 def test_values_come_back_typed():

@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def broker(lake_home):
-    from movielake import kafka
+    from movielake.ops import kafka
 
     assert kafka.start(port=_free_port(), controller_port=_free_port()) == 0
     try:
@@ -115,8 +115,8 @@ def _new_ratings(spark, count: int, user: int, built: list[int]) -> list[tuple]:
 def test_kafka_stream_is_exactly_once_across_a_crash(spark, synthetic_build, synthetic_release,
                                                      broker, lake_home, tmp_path, capsys,
                                                      monkeypatch):
-    from movielake.produce import produce
-    from movielake.stream import table_path
+    from movielake.streaming.produce import produce
+    from movielake.data.paths import table_path
 
     R = f"{SYNTHETIC_SCHEMA}_recommenders"
     user = rows(spark, f"select min(user_id) as u from {R}.recommendations")[0]["u"]
@@ -189,8 +189,8 @@ def test_landing_folder_files_are_ingested_with_line_numbers(spark, synthetic_bu
                                                              synthetic_release, tmp_path):
     """No broker needed: CSV files dropped into the landing folder, each line parsed like a
     release file's (header on line 1 skipped, bad lines quarantined with their line number)."""
-    from movielake.produce import write_landing
-    from movielake.stream import landing_dir, table_path
+    from movielake.streaming.produce import write_landing
+    from movielake.data.paths import landing_dir, table_path
 
     first = write_landing(["5,10,4.0,1700000000", "5,11,9.0,1700000001", "6,12,3.0,1700000002"],
                           landing_dir(), dataset="synthetic", name="a.csv")
@@ -218,7 +218,7 @@ def test_streamed_ratings_join_the_splits_incrementally(spark, dbt, synthetic_bu
     """After the streams above: `dbt run` merges only the streamed ratings into rating_splits
     (no release row moves, a re-rated pair keeps its split and the latest rating wins), and a
     full refresh gives the same table."""
-    from movielake.stream import table_path
+    from movielake.data.paths import table_path
 
     R = f"{SYNTHETIC_SCHEMA}_recommenders"
     dbt_vars = {"dataset": "synthetic", "raw_dir": str(synthetic_release), **SYNTHETIC_VARS}

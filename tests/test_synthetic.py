@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movielake.synthetic import (
+from movielake.data.synthetic import (
     GENOME_TAGS, HALF_STARS_FROM, PRESETS, _epoch, generate, generate_release, scaled,
 )
 

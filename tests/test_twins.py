@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import rows
-from movielake.twins import (exact_pairs_at_least, exact_top_pairs, permutation_test,
-                             random_pairs, recall_at)
+from movielake.algorithms.twins import exact_pairs_at_least, exact_top_pairs, permutation_test, random_pairs, recall_at
 
 TWINS = "synth_twins"
 PLANTED = [(145, 146), (147, 148), (149, 150)]
@@ -141,7 +140,7 @@ def test_block_jaccard_scores_each_distinct_pair_exactly(cells):
     pair, per chunk) does not change a figure."""
     import pandas as pd
 
-    from movielake.twins import _jaccard_block
+    from movielake.algorithms.twins import jaccard_block
 
     rng = np.random.default_rng(11)
     sets = {u: sorted(rng.choice(60, rng.integers(1, 20), replace=False).tolist())
@@ -152,7 +151,7 @@ def test_block_jaccard_scores_each_distinct_pair_exactly(cells):
     doubled = pairs + pairs[::3]
     frame = pd.DataFrame(doubled, columns=["user_a", "user_b"]).sample(frac=1, random_state=2)
     shuffled = list(sets.items())[::-1]
-    out = _jaccard_block(frame, pd.DataFrame({"user_id": [u for u, _ in shuffled],
+    out = jaccard_block(frame, pd.DataFrame({"user_id": [u for u, _ in shuffled],
                                               "movie_ids": [s for _, s in shuffled]}),
                          cells=cells)
     assert len(out) == len(set(pairs))
@@ -160,5 +159,5 @@ def test_block_jaccard_scores_each_distinct_pair_exactly(cells):
         a, b = set(sets[r.user_a]), set(sets[r.user_b])
         assert (r.movies_in_common, r.set_size_a, r.set_size_b) == (len(a & b), len(a), len(b))
         assert r.jaccard == pytest.approx(len(a & b) / len(a | b), abs=1e-12)
-    empty = _jaccard_block(frame.iloc[:0], pd.DataFrame({"user_id": [], "movie_ids": []}))
+    empty = jaccard_block(frame.iloc[:0], pd.DataFrame({"user_id": [], "movie_ids": []}))
     assert len(empty) == 0

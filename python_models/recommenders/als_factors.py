@@ -6,8 +6,8 @@ import time
 
 from pyspark.sql import functions as F
 
-from movielake import als
-from movielake.recommenders import fit_ratings, setting
+from movielake.spark import als
+from movielake.spark.recommenders import fit_ratings, setting
 
 
 def model(dbt, spark):

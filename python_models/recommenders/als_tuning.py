@@ -24,10 +24,10 @@ from typing import NamedTuple
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake import als
-from movielake.metrics import comparable, ranking_metrics, rating_metrics
-from movielake.recommenders import fit_ratings, held_out, setting
-from movielake.session import activate
+from movielake.spark import als
+from movielake.spark.metrics import comparable, ranking_metrics, rating_metrics
+from movielake.spark.recommenders import fit_ratings, held_out, setting
+from movielake.spark.session import activate
 
 SCHEMA = T.StructType([
     T.StructField("model", T.StringType()), T.StructField("rank", T.IntegerType()),

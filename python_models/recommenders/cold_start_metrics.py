@@ -1,5 +1,5 @@
 """How each model copes with what it has never seen (cold_start_splits), by P@K, R@K, NDCG@K
-and MAP@K (movielake.metrics):
+and MAP@K (movielake.spark.metrics):
 
 cold_movies: one als_implicit fit (als_tuning's selected setting) on the `fit` ratings, which
   hold no rating of the cold movies. Each user with ratings of cold movies (at most
@@ -21,10 +21,11 @@ import pandas as pd
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake import als, hybrid
-from movielake.foldin import fold_in
-from movielake.metrics import ranking_metrics
-from movielake.recommenders import setting
+from movielake.spark import als
+from movielake.algorithms import hybrid
+from movielake.algorithms.foldin import fold_in
+from movielake.spark.metrics import ranking_metrics
+from movielake.spark.recommenders import setting
 
 METRICS = ["precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k"]
 SCHEMA = T.StructType(

@@ -6,8 +6,9 @@ plus the hybrid's settings, so the same scoring applies."""
 
 from pyspark.sql import functions as F
 
-from movielake import hybrid
-from movielake.recommenders import setting
+from movielake.algorithms import hybrid
+from movielake.spark import hybrid as spark_hybrid
+from movielake.spark.recommenders import setting
 
 
 def model(dbt, spark):
@@ -25,7 +26,7 @@ def model(dbt, spark):
             tuned["reg_lambda"], tuned["blend"])
         sources = spark.createDataFrame(item_rows[["id", "source"]].astype({"id": "int32"}),
                                         "id int, source string")
-        items = hybrid.item_frame(spark, item_rows).join(sources, "id")
+        items = spark_hybrid.item_frame(spark, item_rows).join(sources, "id")
         users = (mine.where("side = 'user'")
                  .select("side", "id", "features", "bias", "global_mean")
                  .withColumn("source", F.lit("collaborative")))

@@ -1,4 +1,4 @@
-"""The hybrid model's (movielake.hybrid) two settings, tuned on validation in two stages.
+"""The hybrid model's (movielake.algorithms.hybrid) two settings, tuned on validation in two stages.
 
 cold_movies: for each `hybrid_lambdas` penalty, the content -> factor map is fit on the
   validation als_implicit item factors of all but a seeded 10% of movies; the held-out movies
@@ -17,9 +17,11 @@ import numpy as np
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake import als, hybrid
-from movielake.metrics import comparable, ranking_metrics
-from movielake.recommenders import fit_ratings, held_out, setting
+from movielake.spark import als
+from movielake.algorithms import hybrid
+from movielake.spark import hybrid as spark_hybrid
+from movielake.spark.metrics import comparable, ranking_metrics
+from movielake.spark.recommenders import fit_ratings, held_out, setting
 
 SCHEMA = T.StructType([
     T.StructField("model", T.StringType()), T.StructField("stage", T.StringType()),
@@ -110,7 +112,7 @@ def model(dbt, spark):
         started = time.perf_counter()
         item_rows = hybrid.item_factors(content, items, best_lambda, blend)
         seconds = time.perf_counter() - started
-        table = user_rows.unionByName(hybrid.item_frame(spark, item_rows))
+        table = user_rows.unionByName(spark_hybrid.item_frame(spark, item_rows))
         scores = ranking_metrics(als.top_k_unseen(table, train, k, users=relevant), relevant,
                                  k, catalog)
         rows.append(Trial(hybrid.MODEL, "rated_movies", best_lambda, blend, len(item_rows),

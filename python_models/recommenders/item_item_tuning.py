@@ -1,4 +1,4 @@
-"""The item-item model's (EASE, movielake.item_item) lambda grid: each lambda fit on train and
+"""The item-item model's (EASE, movielake.spark.item_item) lambda grid: each lambda fit on train and
 scored on validation by P@K and NDCG@K, as als_tuning scores als_implicit. The Gram matrix is
 computed once and solved per lambda. `selected` marks the highest P@K (then NDCG@K).
 
@@ -14,9 +14,9 @@ from typing import NamedTuple
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake import item_item
-from movielake.metrics import comparable, ranking_metrics
-from movielake.recommenders import fit_ratings, held_out, setting
+from movielake.spark import item_item
+from movielake.spark.metrics import comparable, ranking_metrics
+from movielake.spark.recommenders import fit_ratings, held_out, setting
 
 SCHEMA = T.StructType([
     T.StructField("model", T.StringType()), T.StructField("reg_lambda", T.DoubleType()),

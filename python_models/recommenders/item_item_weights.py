@@ -6,8 +6,8 @@ import math
 
 from pyspark.sql import functions as F
 
-from movielake import item_item
-from movielake.recommenders import fit_ratings, setting
+from movielake.spark import item_item
+from movielake.spark.recommenders import fit_ratings, setting
 
 
 def model(dbt, spark):

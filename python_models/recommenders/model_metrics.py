@@ -1,12 +1,12 @@
 """One row per model x split (validation, test): RMSE, MAE, accuracy, P@K, R@K, NDCG@K, MAP@K,
-catalog coverage (docs/architecture.md section 4), computed by movielake.metrics with MLlib's
+catalog coverage (docs/architecture.md section 4), computed by movielake.spark.metrics with MLlib's
 evaluators.
 
 Validation rows come from models fit on train, test rows from the refits on train +
 validation. Rating metrics are over the split's pairs whose user and movie occur in the fit
 data (what every model can score); ranking metrics over the users with relevant held-out
 items, candidates excluding what the user rated in the fit data. als_implicit predicts
-preference, not stars: it has no rating metrics, nor have item_item (movielake.item_item,
+preference, not stars: it has no rating metrics, nor have item_item (movielake.spark.item_item,
 scored from its stored weights like the ALS variants from their factors) and hybrid (scored
 from its factor rows like als_implicit, every movie with content a candidate).
 """
@@ -16,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake import als, hybrid, item_item
-from movielake.metrics import ranking_metrics, rating_metrics
-from movielake.recommenders import fit_ratings, held_out, setting
-from movielake.session import activate
+from movielake.spark import als, item_item
+from movielake.algorithms import hybrid
+from movielake.spark.metrics import ranking_metrics, rating_metrics
+from movielake.spark.recommenders import fit_ratings, held_out, setting
+from movielake.spark.session import activate
 
 COLUMNS = ["model", "split", "k", "rmse", "mae", "accuracy", "precision_at_k", "recall_at_k",
            "ndcg_at_k", "map_at_k", "catalog_coverage", "users_evaluated"]

@@ -2,13 +2,13 @@
 (no retraining): an ALS variant's item factors (regularised least squares) or item_item's
 weights (the ratings times B); rated movies are excluded. The last `new_movie_slots` places go
 to the best new movies by the hybrid, as in `recommendations`; `reason` says why in one phrase
-(movielake.explain). `movielake recommend --ratings FILE` does the same from the stored
+(movielake.serving.explain). `movielake recommend --ratings FILE` does the same from the stored
 tables."""
 
-from movielake import item_item
-from movielake.explain import Explainer
-from movielake.personal import check_ratings, recommend_places, split_known
-from movielake.recommenders import setting
+from movielake.spark import item_item
+from movielake.serving.explain import Explainer
+from movielake.serving.personal import check_ratings, recommend_places, split_known
+from movielake.spark.recommenders import setting
 
 SCHEMA = "rank int, movie_id int, title string, score double, new_movie boolean, reason string"
 

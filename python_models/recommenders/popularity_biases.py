@@ -1,11 +1,11 @@
 """The popularity baseline's parameters, per split it scores: the global mean, each movie's
 damped bias and each user's damped bias over the movie biases. The formulas are
-movielake.baseline's, the same functions that give a new user's bias at fold-in."""
+movielake.algorithms.baseline's, the same functions that give a new user's bias at fold-in."""
 
 from pyspark.sql import functions as F
 
-from movielake.baseline import damped_bias, movie_residual, user_residual
-from movielake.recommenders import setting
+from movielake.algorithms.baseline import damped_bias, movie_residual, user_residual
+from movielake.spark.recommenders import setting
 
 
 def model(dbt, spark):

@@ -3,8 +3,8 @@
 hybrid (user . item factors from served_factors) or item_item (the user's train + validation
 ratings times B). Unseen = not rated in any split. The last `new_movie_slots` places (a
 served_models column) go to the user's best new movies, those no rating of the fit data
-reaches, scored by the hybrid (movielake.hybrid.with_new_movies); `new_movie` marks them.
-`reason` says why in one phrase (movielake.explain), computed on the executors: each user's
+reaches, scored by the hybrid (movielake.algorithms.hybrid.with_new_movies); `new_movie` marks them.
+`reason` says why in one phrase (movielake.serving.explain), computed on the executors: each user's
 places meet their fit ratings, grouped by user, and the explainer (the served model's item
 rows, the hybrid's, the movies' top tags) travels with the task."""
 
@@ -12,9 +12,11 @@ from functools import partial
 
 from pyspark.sql import functions as F
 
-from movielake import als, hybrid, item_item
-from movielake.explain import Explainer, explain_batches
-from movielake.recommenders import fit_ratings, ratings_by_user, setting
+from movielake.spark import als, item_item
+from movielake.algorithms import hybrid
+from movielake.spark import hybrid as spark_hybrid
+from movielake.serving.explain import Explainer, explain_batches
+from movielake.spark.recommenders import fit_ratings, ratings_by_user, setting
 
 
 def model(dbt, spark):
@@ -30,9 +32,9 @@ def model(dbt, spark):
     else:
         top = als.top_k_unseen(dbt.ref("served_factors").where("job = 'top_k'"), seen, k)
     slots = int(served["new_movie_slots"] or 0)
-    factors = hybrid.new_movie_factors(dbt.ref("hybrid_factors").where("scored_split = 'test'"))
+    factors = spark_hybrid.new_movie_factors(dbt.ref("hybrid_factors").where("scored_split = 'test'"))
     if slots and factors.where("side = 'item'").limit(1).count():  # any new movie at all
-        top = hybrid.merge_new_movies(top, als.top_k_unseen(factors, seen, slots), k, slots)
+        top = spark_hybrid.merge_new_movies(top, als.top_k_unseen(factors, seen, slots), k, slots)
     else:
         top = top.withColumn("new_movie", F.lit(False))
     top = top.withColumn("rank", F.col("rank").cast("int"))

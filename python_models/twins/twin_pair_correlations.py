@@ -9,8 +9,8 @@ The correlation is undefined, and left null with the reason stated, when the pai
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake.settings import setting
-from movielake.twins import random_pairs
+from movielake.data.settings import setting
+from movielake.algorithms.twins import random_pairs
 
 PAIRS = T.StructType([T.StructField("pair_group", T.StringType()),
                       T.StructField("user_a", T.IntegerType()),

@@ -7,8 +7,8 @@ defined correlations (the same test result on both rows).
 import numpy as np
 from pyspark.sql import types as T
 
-from movielake.settings import setting
-from movielake.twins import permutation_test, summarise
+from movielake.data.settings import setting
+from movielake.algorithms.twins import permutation_test, summarise
 
 TEST_NAME = "permutation test, one-sided: mean pearson of twins > random"
 SCHEMA = T.StructType([

@@ -5,8 +5,8 @@ with fewer than `twins_min_ratings` ratings (and any empty set) are left out on 
 sets the Jaccard similarity is mostly noise, and MinHashLSH rejects empty vectors outright.
 """
 
-from movielake.settings import setting
-from movielake.twins import movie_sets
+from movielake.data.settings import setting
+from movielake.spark.twins import movie_sets
 
 
 def model(dbt, spark):

@@ -2,12 +2,12 @@
 
 MinHash LSH (MLlib) proposes candidate pairs, banded so that popular movies do not put most
 users in one bucket; every candidate is re-scored with the exact Jaccard of the full sets
-(movielake.twins.lsh_top_pairs). Users below `twins_min_ratings` are not in user_movie_sets,
+(movielake.spark.twins.lsh_top_pairs). Users below `twins_min_ratings` are not in user_movie_sets,
 so tiny or empty sets never take part.
 """
 
-from movielake.settings import setting
-from movielake.twins import LshStats, lsh_top_pairs
+from movielake.data.settings import setting
+from movielake.spark.twins import LshStats, lsh_top_pairs
 
 
 def model(dbt, spark):

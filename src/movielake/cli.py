@@ -9,19 +9,19 @@ import os
 import sys
 
 from movielake.errors import MovieLakeError
-from movielake.releases import DOWNLOADABLE, RELEASES
-from movielake.synthetic import PRESETS
+from movielake.data.releases import DOWNLOADABLE, RELEASES
+from movielake.data.synthetic import PRESETS
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from movielake.fetch import fetch
+    from movielake.data.fetch import fetch
 
     fetch(args.release, source=args.source, md5=args.md5, force=args.force)
     return 0
 
 
 def _releases(_args: argparse.Namespace) -> int:
-    from movielake.paths import bundled_dir, fetched_dir
+    from movielake.data.paths import bundled_dir, fetched_dir
 
     # [file]: an optional file, staged when present
     files = {name: ", ".join(f"[{lay.file}]" if entity in release.optional else lay.file
@@ -39,8 +39,8 @@ def _generate(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from movielake.paths import fetched_dir
-    from movielake.synthetic import PRESETS, generate, generate_release, scaled
+    from movielake.data.paths import fetched_dir
+    from movielake.data.synthetic import PRESETS, generate, generate_release, scaled
 
     if args.preset is None and args.ratings is None:
         out = Path(args.out) if args.out else fetched_dir("synthetic")
@@ -77,7 +77,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from movielake import server
+    from movielake.ops import server
 
     if args.stop:
         return server.stop()
@@ -87,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _cluster(args: argparse.Namespace) -> int:
-    from movielake.cluster import run_on_cluster
+    from movielake.ops.cluster import run_on_cluster
 
     command = args.command_args[1:] if args.command_args[:1] == ["--"] else args.command_args
     return run_on_cluster(command, workers=args.workers, cores=args.cores)
@@ -97,8 +97,8 @@ def _sql(args: argparse.Namespace) -> int:
     """spark-sql on the data home with MovieLake's settings (needs the metastore to be free)."""
     import os
 
-    from movielake.procs import spark_home
-    from movielake.spark_conf import prepare_environment, session_conf
+    from movielake.ops.procs import spark_home
+    from movielake.spark.session import prepare_environment, session_conf
 
     prepare_environment()
     command = [str(spark_home() / "bin" / "spark-sql")]
@@ -110,19 +110,19 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _vacuum(args: argparse.Namespace) -> int:
-    from movielake.vacuum import vacuum
+    from movielake.ops.vacuum import vacuum
 
     return vacuum(args.schema_prefix, args.hours)
 
 
 def _doctor(_args: argparse.Namespace) -> int:
-    from movielake.doctor import doctor
+    from movielake.ops.doctor import doctor
 
     return doctor()
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from movielake.personal import recommend_from_lake, recommend_for_user
+    from movielake.serving.personal import recommend_from_lake, recommend_for_user
 
     if (args.ratings is None) == (args.user is None):
         print("movielake recommend: give either --ratings FILE or --user ID", file=sys.stderr)
@@ -139,7 +139,7 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from movielake.report import render
+    from movielake.serving.report import render
 
     out = render(args.schema_prefix, args.out)
     print(f"report: {out}")
@@ -147,7 +147,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _produce(args: argparse.Namespace) -> int:
-    from movielake.produce import ProduceError, file_lines, produce, release_lines, write_landing
+    from movielake.streaming.produce import ProduceError, file_lines, produce, release_lines, write_landing
 
     dbt_vars = json.loads(args.vars) if args.vars else {}
     dataset = dbt_vars.get("dataset", "ml-latest-small")
@@ -158,11 +158,11 @@ def _produce(args: argparse.Namespace) -> int:
     if args.limit:
         lines = itertools.islice(lines, args.limit)
     if args.landing:
-        from movielake.stream import landing_dir
+        from movielake.data.paths import landing_dir
 
         print(f"produce: wrote {write_landing(list(lines), landing_dir(), dataset)}")
         return 0
-    from movielake.kafka import KafkaError, bootstrap_servers
+    from movielake.ops.kafka import KafkaError, bootstrap_servers
 
     try:
         bootstrap = args.bootstrap or bootstrap_servers()
@@ -174,7 +174,7 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from movielake.stream import run
+    from movielake.streaming.stream import run
 
     return run(source=args.source, topic=args.topic, bootstrap=args.bootstrap,
                dbt_vars=json.loads(args.vars) if args.vars else {},
@@ -183,7 +183,7 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _kafka(args: argparse.Namespace) -> int:
-    from movielake import kafka
+    from movielake.ops import kafka
 
     if args.action == "start":
         return kafka.start(port=args.port, controller_port=args.controller_port)
@@ -204,7 +204,7 @@ def _app(args: argparse.Namespace) -> int:
     if args.schema_prefix:
         os.environ["MOVIELAKE_SCHEMA"] = args.schema_prefix
     command = [sys.executable, "-m", "streamlit", "run",
-               str(Path(movielake.__file__).with_name("app.py")),
+               str(Path(movielake.__file__).parent / "serving" / "app.py"),
                "--server.address", "127.0.0.1", "--server.port", str(args.port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]

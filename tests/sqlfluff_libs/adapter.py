@@ -1,7 +1,7 @@
 """`adapter` for sqlfluff's jinja templater, which has no dbt adapter: it answers from the real
 release registry so that linted SQL is the SQL dbt would compile (for ml-latest-small)."""
 
-from movielake.releases import RELEASES, get_release
+from movielake.data.releases import RELEASES, get_release
 
 
 def movielens_release(name):

@@ -1,5 +1,5 @@
 -- Each movie's strongest tags by name, the words a recommendation is explained with
--- ("matches tags: dark, twist ending"; movielake.explain). A movie in the tag genome takes
+-- ("matches tags: dark, twist ending"; movielake.serving.explain). A movie in the tag genome takes
 -- its most relevant genome tags (relevance at least `explain_min_relevance`); any other
 -- movie its users' tags, most often given first. Users' tags are compared lower-cased, as
 -- the genome's tag names are written.

@@ -14,8 +14,8 @@ from dbt.adapters.spark.connections import (
 from dbt.adapters.contracts.connection import ConnectionState
 from dbt_common.exceptions import DbtRuntimeError
 
-from movielake import home_lock
-from movielake.spark_conf import prepare_environment, session_conf
+from movielake.ops import home_lock
+from movielake.spark.session import prepare_environment, session_conf
 
 
 @dataclass
@@ -52,7 +52,7 @@ class MovieLakeConnectionManager(SparkConnectionManager):
         if connection.state != ConnectionState.OPEN:
             remote = "spark.remote" in connection.credentials.server_side_parameters
             if not remote:
-                from movielake.server import running_pid
+                from movielake.ops.server import running_pid
 
                 pid = running_pid()
                 if pid:

@@ -11,9 +11,9 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.movielake.connections import MovieLakeConnectionManager
 from dbt.adapters.movielake.python_job import SessionPythonJobHelper
-from movielake.dbt_vars import problems as var_problems
-from movielake.paths import MissingDataError, release_files
-from movielake.releases import get_release
+from movielake.data.dbt_vars import problems as var_problems
+from movielake.data.paths import MissingDataError, release_files
+from movielake.data.releases import get_release
 
 
 class MovieLakeAdapter(SparkAdapter):
@@ -47,7 +47,7 @@ class MovieLakeAdapter(SparkAdapter):
     def stream_bronze_path(self) -> str:
         """The Delta table `movielake stream` appends valid ratings to, or "" before the first
         stream has written one."""
-        from movielake.stream import table_path
+        from movielake.data.paths import table_path
 
         path = table_path("bronze_ratings")
         return str(path) if (path / "_delta_log").is_dir() else ""

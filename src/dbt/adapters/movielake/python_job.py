@@ -10,7 +10,7 @@ from typing import Any, Dict
 from dbt.adapters.base import PythonJobHelper
 from dbt_common.exceptions import DbtRuntimeError
 
-from movielake.session import spark_session
+from movielake.spark.session import spark_session
 
 
 def _project_dir() -> str:

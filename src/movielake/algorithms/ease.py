@@ -1,0 +1,141 @@
+"""EASE (Steck, 2019), the item-item top-K model's algebra in numpy: with X the users x items
+matrix of fit ratings (1 per rating, or the stars: `weighting`) and G = X^T X,
+    P = (G + lambda I)^-1,   B = I - P diag(1/diag(P)), i.e. B_ij = -P_ij / P_jj and B_jj = 0,
+and a user's score for movie j is sum_i x_ui B_ij. A new user is scored the same way (fold-in
+is that product: no retraining). Stored rows keep each row's `neighbours` largest weights by
+magnitude (0 keeps them all). The Spark side (the Gram matrix on the executors, reading and
+writing the rows) is movielake.spark.item_item.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+MODEL = "item_item"  # the dbt model (and served model name) this algebra is
+WEIGHTINGS = ("binary", "rating")
+
+
+def solve(g: np.ndarray, reg_lambda: float) -> np.ndarray:
+    """EASE's B from the Gram matrix (float32 solve: half the time of float64, and ample for
+    lambda >= 1 on counts)."""
+    p = g.astype(np.float32)
+    p[np.diag_indices_from(p)] += np.float32(reg_lambda)
+    p = np.linalg.inv(p)
+    b = p / (-np.diag(p))[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+def weight_rows(items: np.ndarray, b: np.ndarray, neighbours: int,
+                rows: np.ndarray | None = None) -> pd.DataFrame:
+    """B as rows (movie_id, neighbour_ids, weights): row i's weights on the movies it scores,
+    the `neighbours` largest by magnitude (all when 0 or at least the catalogue); only the
+    rows at positions `rows` when given."""
+    n = len(items)
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    block = b[rows]
+    keep = _kept(block, neighbours)
+    weights = np.take_along_axis(block, keep, axis=1).astype(np.float64)
+    return pd.DataFrame({"movie_id": items[rows].astype("int32"),
+                         "neighbour_ids": list(items[keep].astype("int32")),
+                         "weights": list(weights)})
+
+
+def _kept(block: np.ndarray, neighbours: int) -> np.ndarray:
+    """Column positions each row of `block` keeps, ascending: the `neighbours` largest weights
+    by magnitude (all when 0 or at least the catalogue)."""
+    n = block.shape[1]
+    if neighbours <= 0 or neighbours >= n - 1:
+        return np.tile(np.arange(n), (len(block), 1))
+    keep = np.argpartition(-np.abs(block), neighbours - 1, axis=1)[:, :neighbours]
+    keep.sort(axis=1)
+    return keep
+
+
+def pruned(b: np.ndarray, neighbours: int) -> np.ndarray:
+    """B as its stored rows hold it (weight_rows then dense, without the rows): each row's
+    kept weights, the others 0."""
+    if neighbours <= 0 or neighbours >= len(b) - 1:
+        return b
+    keep = _kept(b, neighbours)
+    out = np.zeros_like(b)
+    np.put_along_axis(out, keep, np.take_along_axis(b, keep, axis=1), axis=1)
+    return out
+
+
+def dense(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, B) from stored rows (pruned weights are 0)."""
+    items = np.sort(rows["movie_id"].to_numpy(dtype=np.int64))
+    pos = pd.Series(np.arange(len(items)), index=items)
+    b = np.zeros((len(items), len(items)), dtype=np.float32)
+    for movie, ids, weights in zip(rows["movie_id"], rows["neighbour_ids"], rows["weights"]):
+        b[pos[int(movie)], pos.loc[np.asarray(ids, dtype=np.int64)].to_numpy()] = weights
+    return items, b
+
+
+def history_values(ratings: np.ndarray, weighting: str) -> np.ndarray:
+    """A user's entries of X: 1 per rated movie (binary) or the stars (rating)."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"item_item weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    ratings = np.asarray(ratings, dtype=float)
+    return np.ones_like(ratings) if weighting == "binary" else ratings
+
+
+def fold_in_scores(rows: pd.DataFrame, movie_ids, ratings, weighting: str):
+    """(item ids, scores) for one user who rated `movie_ids` with `ratings`: their values of X
+    times the stored rows of B (only the rated movies' rows are read). Movies outside the
+    model's catalogue add nothing."""
+    items = np.sort(rows["movie_id"].to_numpy(dtype=np.int64))
+    pos = pd.Series(np.arange(len(items)), index=items)
+    by_movie = rows.set_index("movie_id")
+    values = dict(zip((int(m) for m in movie_ids), history_values(ratings, weighting)))
+    scores = np.zeros(len(items))
+    for movie, value in values.items():
+        if movie in by_movie.index:
+            row = by_movie.loc[movie]
+            ids = np.asarray(row["neighbour_ids"], dtype=np.int64)
+            scores[pos.loc[ids].to_numpy()] += value * np.asarray(row["weights"], dtype=float)
+    return items, scores
+
+
+def top_k_frame(items: np.ndarray, b: np.ndarray, weighting: str, history: pd.DataFrame,
+                known: pd.DataFrame, k: int, chunk: int = 1024) -> pd.DataFrame:
+    """(user_id, rank, movie_id, score) for every user of `history` (user_id, movie_id,
+    rating): their K best-scored movies not in `known` (user_id, movie_id), a block of users at
+    a time (X_block @ B)."""
+    columns = {"user_id": "int32", "rank": "int32", "movie_id": "int32", "score": "float64"}
+    if history.empty or not len(items):
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    user_ids = np.sort(history["user_id"].unique())
+    user_pos = pd.Series(np.arange(len(user_ids)), index=user_ids)
+    item_pos = pd.Series(np.arange(len(items)), index=items)
+    hist = history[history["movie_id"].isin(item_pos.index)]
+    known = known[known["movie_id"].isin(item_pos.index) & known["user_id"].isin(user_pos.index)]
+    x_u, x_i = user_pos.loc[hist["user_id"]].to_numpy(), item_pos.loc[hist["movie_id"]].to_numpy()
+    x_v = history_values(hist["rating"].to_numpy(), weighting).astype(np.float32)
+    s_u, s_i = user_pos.loc[known["user_id"]].to_numpy(), item_pos.loc[known["movie_id"]].to_numpy()
+    take = min(k, len(items))
+    parts = []
+    for start in range(0, len(user_ids), chunk):
+        stop = min(start + chunk, len(user_ids))
+        mine = (x_u >= start) & (x_u < stop)
+        # X's block is sparse (a user rates ~1% of the catalogue): a sparse-dense product does
+        # nnz x catalogue work, against block x catalogue^2 for the dense one
+        x = sparse.csr_matrix((x_v[mine], (x_u[mine] - start, x_i[mine])),
+                              shape=(stop - start, len(items)))
+        scores = np.asarray(x @ b, dtype=np.float64)
+        mine = (s_u >= start) & (s_u < stop)
+        scores[s_u[mine] - start, s_i[mine]] = -np.inf
+        best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+        top = np.take_along_axis(scores, best, axis=1)
+        order = np.lexsort((items[best], -top), axis=1)  # score desc, then movie id
+        best, top = np.take_along_axis(best, order, 1), np.take_along_axis(top, order, 1)
+        keep = np.isfinite(top)  # a user who has seen nearly everything gets fewer than K
+        parts.append(pd.DataFrame({
+            "user_id": np.repeat(user_ids[start:stop], take).reshape(-1, take)[keep],
+            "rank": np.tile(np.arange(1, take + 1), (stop - start, 1))[keep],
+            "movie_id": items[best][keep], "score": top[keep]}))
+    return pd.concat(parts, ignore_index=True).astype(columns)
+

@@ -1,0 +1,267 @@
+"""`movielake kafka start|status|stop`: a single-node Apache Kafka broker (KRaft mode: the
+broker is its own controller, no ZooKeeper) on loopback, for the streaming ingest.
+
+Kafka's own jars come from Maven Central through Apache Ivy (the Ivy jar shipped inside pyspark,
+the same resolver that fetches the Delta jars), so nothing but Java and the registries is needed.
+The broker's data, configuration, log and PID file live in $MOVIELAKE_HOME/kafka/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from movielake.errors import MovieLakeError
+from movielake.data.paths import data_home
+from movielake.ops.procs import alive, port_open, spark_home
+
+KAFKA_VERSION = "4.1.1"
+# The broker (Scala 2.13 build) and an SLF4J binding so that its log goes to kafka.log.
+KAFKA_MODULES = [
+    ("org.apache.kafka", "kafka_2.13", KAFKA_VERSION),
+    ("org.slf4j", "slf4j-simple", "1.7.36"),
+]
+PORT = 9092
+CONTROLLER_PORT = 9093
+HOST = "127.0.0.1"
+MAIN_CLASS = "kafka.Kafka"
+
+
+class KafkaError(MovieLakeError):
+    """The broker could not be set up, started or stopped; the message says why."""
+
+
+def jars_dir() -> Path:
+    """Where the broker's jars are kept ($MOVIELAKE_KAFKA_JARS, else beside Spark's Ivy cache)."""
+    default = Path.home() / ".ivy2.5.2" / f"movielake-kafka-{KAFKA_VERSION}"
+    return Path(os.environ.get("MOVIELAKE_KAFKA_JARS", default))
+
+
+def _ivy_jar() -> Path:
+    found = sorted((spark_home() / "jars").glob("ivy-*.jar"))
+    if not found:
+        raise KafkaError(f"no Apache Ivy jar in {spark_home() / 'jars'} (is pyspark installed?)")
+    return found[-1]
+
+
+def fetch_jars(log=print) -> list[Path]:
+    """Kafka's jars with their dependencies, resolved from Maven Central once (then cached)."""
+    folder = jars_dir()
+    done = folder / ".complete"
+    if done.is_file():
+        return sorted(folder.glob("*.jar"))
+    folder.mkdir(parents=True, exist_ok=True)
+    deps = "\n".join(f'    <dependency org="{o}" name="{n}" rev="{r}" conf="default->default"/>'
+                     for o, n, r in KAFKA_MODULES)
+    ivy_xml = folder / "ivy.xml"
+    ivy_xml.write_text(
+        '<ivy-module version="2.0">\n  <info organisation="movielake" module="kafka-broker"/>\n'
+        f"  <dependencies>\n{deps}\n  </dependencies>\n</ivy-module>\n")
+    log(f"kafka: resolving Kafka {KAFKA_VERSION} jars from Maven Central into {folder}")
+    command = ["java", "-jar", str(_ivy_jar()), "-ivy", str(ivy_xml), "-confs", "default",
+               "-cache", str(Path.home() / ".ivy2.5.2" / "cache"),
+               "-retrieve", str(folder / "[artifact]-[revision](-[classifier]).[ext]")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    jars = sorted(folder.glob("*.jar"))
+    if result.returncode != 0 or not any(j.name.startswith("kafka_2.13-") for j in jars):
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        raise KafkaError(f"resolving the Kafka jars failed (Ivy exit {result.returncode}):\n{tail}")
+    done.write_text(f"{len(jars)} jars\n")
+    return jars
+
+
+@dataclass
+class BrokerFiles:
+    folder: Path
+
+    @property
+    def properties(self) -> Path:
+        return self.folder / "server.properties"
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "kafka.log"
+
+    @property
+    def pid(self) -> Path:
+        return self.folder / "kafka.pid"
+
+
+def broker_files() -> BrokerFiles:
+    return BrokerFiles(data_home() / "kafka")
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """The kernel's start time of `pid` (clock ticks since boot): a PID plus this names one
+    process, even after the PID is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _is_our_broker(pid: int, started: str, files: BrokerFiles) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (_proc_start_time(pid) == started and MAIN_CLASS.encode() in cmdline
+            and str(files.properties).encode() in cmdline)
+
+
+def running() -> dict | None:
+    """{pid, port, controller_port} of the broker this data home started, if it still runs."""
+    files = broker_files()
+    try:
+        pid, started, port, cport = files.pid.read_text().split()
+    except (OSError, ValueError):
+        return None
+    if not alive(int(pid)) or not _is_our_broker(int(pid), started, files):
+        return None
+    return {"pid": int(pid), "port": int(port), "controller_port": int(cport)}
+
+
+def bootstrap_servers() -> str:
+    """host:port of the running broker; KafkaError when none runs."""
+    broker = running()
+    if not broker:
+        raise KafkaError("no Kafka broker running for this data home (movielake kafka start)")
+    return f"{HOST}:{broker['port']}"
+
+
+def _classpath() -> str:
+    return ":".join(str(j) for j in fetch_jars())
+
+
+def _write_properties(files: BrokerFiles, port: int, cport: int) -> None:
+    files.properties.write_text("\n".join([
+        "# Written by `movielake kafka start`: one node that is broker and KRaft controller.",
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{HOST}:{cport}",
+        f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}",
+        f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"log.dirs={files.data}",
+        "num.partitions=1",
+        "offsets.topic.replication.factor=1",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=true",
+        "",
+    ]))
+
+
+def _format_storage(files: BrokerFiles, classpath: str) -> None:
+    """Format the log directory once (KRaft needs a cluster id written before first start)."""
+    if (files.data / "meta.properties").is_file():
+        return
+    java = ["java", "-Xmx256m", "-cp", classpath, "kafka.tools.StorageTool"]
+    uuid = subprocess.run(java + ["random-uuid"], capture_output=True, text=True)
+    cluster_id = uuid.stdout.strip().splitlines()[-1] if uuid.returncode == 0 and uuid.stdout else ""
+    if not cluster_id:
+        raise KafkaError(f"kafka StorageTool random-uuid failed: {uuid.stderr.strip()[-500:]}")
+    fmt = subprocess.run(java + ["format", "-t", cluster_id, "-c", str(files.properties)],
+                         capture_output=True, text=True)
+    if fmt.returncode != 0:
+        raise KafkaError(f"kafka StorageTool format failed: {(fmt.stdout + fmt.stderr)[-800:]}")
+
+
+def start(port: int = PORT, controller_port: int = CONTROLLER_PORT, timeout: float = 120.0,
+          log=print) -> int:
+    """Start the broker in the background; returns once it accepts connections on `port`."""
+    files = broker_files()
+    broker = running()
+    if broker:
+        log(f"kafka: already running (pid {broker['pid']}) on {HOST}:{broker['port']}")
+        return 0
+    for taken in (port, controller_port):
+        if port_open(HOST, taken):
+            log(f"kafka: port {taken} on {HOST} is taken by another process "
+                "(choose others with --port/--controller-port)")
+            return 1
+    try:
+        classpath = _classpath()
+        files.folder.mkdir(parents=True, exist_ok=True)
+        _write_properties(files, port, controller_port)
+        _format_storage(files, classpath)
+    except KafkaError as exc:
+        log(f"kafka: {exc}")
+        return 1
+    command = ["java", "-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+               f"-Djava.io.tmpdir={files.folder}", "-cp", classpath, MAIN_CLASS,
+               str(files.properties)]
+    with files.log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   cwd=files.folder)
+    started = None
+    while started is None and process.poll() is None:
+        started = _proc_start_time(process.pid)
+    files.pid.write_text(f"{process.pid} {started} {port} {controller_port}\n")
+    log(f"kafka: starting broker (pid {process.pid}), log {files.log}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            files.pid.unlink(missing_ok=True)
+            log(f"kafka: the broker exited with code {process.returncode}; see {files.log}")
+            return 1
+        if port_open(HOST, port):
+            log(f"kafka: broker up on {HOST}:{port} (bootstrap servers), data in {files.data}")
+            return 0
+        time.sleep(0.5)
+    log(f"kafka: not listening after {timeout:.0f}s; stopping it (see {files.log})")
+    stop(log=lambda _m: None)
+    return 1
+
+
+def status(log=print) -> int:
+    broker = running()
+    if not broker:
+        log("kafka: not running")
+        return 1
+    up = port_open(HOST, broker["port"])
+    log(f"kafka: running (pid {broker['pid']}) on {HOST}:{broker['port']} "
+        f"({'listening' if up else 'not answering'}), log {broker_files().log}")
+    return 0 if up else 1
+
+
+def stop(timeout: float = 60.0, log=print) -> int:
+    """Stop the broker by PID (checked to be this data home's broker first); waits until both
+    of its ports are closed."""
+    files = broker_files()
+    broker = running()
+    if not broker:
+        files.pid.unlink(missing_ok=True)
+        log("kafka: not running")
+        return 0
+    pid = broker["pid"]
+    os.killpg(pid, signal.SIGTERM)  # start_new_session: the group is the broker's own
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.3)
+    if alive(pid):
+        log(f"kafka: broker (pid {pid}) ignored SIGTERM for {timeout:.0f}s; killing it")
+        os.killpg(pid, signal.SIGKILL)
+        while alive(pid):
+            time.sleep(0.1)
+    ports = (broker["port"], broker["controller_port"])
+    while any(port_open(HOST, p) for p in ports) and time.monotonic() < deadline + 10:
+        time.sleep(0.2)
+    files.pid.unlink(missing_ok=True)
+    log(f"kafka: stopped (pid {pid})")
+    return 0
