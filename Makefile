@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 # Extra dbt arguments, e.g. make run DBT_ARGS="--vars '{dataset: ml-1m}'"
 DBT_ARGS ?=
 
-.PHONY: setup run test lint pytest docs clean serve serve-status serve-stop cluster-build
+.PHONY: setup run test check lint pytest docs clean serve serve-status serve-stop cluster-build
 .PHONY: bench-twins
 .PHONY: bench-accuracy bench-scale bench-peers
 .PHONY: app browser bench-app native-blas
@@ -33,15 +33,23 @@ $(MOVIELAKE_HOME)/.spark-ready: $(VENV)/.installed | native-blas
 setup: $(MOVIELAKE_HOME)/.spark-ready
 
 # dbt's unit tests check SQL logic on fixed inputs, not the data: `make test` runs them
-# (tests/test_dbt_unit_tests.py); a build of the data leaves them out, as dbt advises.
+# (tests/integration/test_dbt_unit_tests.py); a build of the data leaves them out, as dbt advises.
 run: setup
 	$(BIN)/dbt build --exclude-resource-type unit_test $(DBT_ARGS)
 
 lint: setup
 	$(BIN)/sqlfluff lint models tests/dbt
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
-# the tests also run the peers benchmark (the [bench] extra) and a Kafka broker (its jars)
-pytest: setup browser kafka-jars $(VENV)/.bench-installed
+# The gate before every commit: lint and the unit tests (no JVM, no network; tests/unit).
+.PHONY: check
+check: lint
+	$(BIN)/python -m pytest -m unit tests/unit $(PYTEST_ARGS)
+
+# the tests also run the peers benchmark (the [bench] extra), a Kafka broker (its jars), and
+# the storage servers (the object store's binary, HDFS's and the metastore's jars)
+pytest: setup browser kafka-jars $(VENV)/.bench-installed objectstore-bin hdfs-jars
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A system BLAS/LAPACK (Debian's OpenBLAS) for Spark MLlib: without one, ALS's normal equations
@@ -53,7 +61,7 @@ native-blas:
 			-y -qq --no-install-recommends libopenblas0-pthread; } || \
 		echo "native-blas: no system BLAS installed; Spark's ALS will use its Java fallback"
 
-# Debian's Chromium and chromedriver, for the app's browser tests (tests/test_app_browser.py);
+# Debian's Chromium and chromedriver, for the app's browser tests (tests/system/test_app_browser.py);
 # installed with apt when missing (root, or sudo).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
@@ -110,11 +118,12 @@ bench-stream: kafka-jars
 	$(BIN)/python benchmarks/bench_stream.py $(BENCH_ARGS)
 
 CLEANED := target logs $(MOVIELAKE_HOME)/spark-warehouse $(MOVIELAKE_HOME)/metastore_db \
-	$(MOVIELAKE_HOME)/tmp $(MOVIELAKE_HOME)/derby.log $(MOVIELAKE_HOME)/.spark-ready
+	$(MOVIELAKE_HOME)/tmp $(MOVIELAKE_HOME)/derby.log $(MOVIELAKE_HOME)/.spark-ready \
+	$(MOVIELAKE_HOME)/warehouse.txt
 clean:
 	@echo "make clean removes: dbt's target/ and logs/, and from $(MOVIELAKE_HOME): every table"
-	@echo "(spark-warehouse/), the metastore (metastore_db/), scratch files (tmp/, derby.log) and"
-	@echo "the set-up stamp; fetched releases (raw/), the server's and cluster's logs and the"
+	@echo "(spark-warehouse/), the metastore (metastore_db/, warehouse.txt), scratch files (tmp/,"
+	@echo "derby.log) and the set-up stamp; fetched releases (raw/), the servers' data and logs and the"
 	@echo "report stay."
 	rm -rf $(CLEANED)
 
@@ -145,3 +154,25 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	@touch $@
 bench-peers: setup $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench_peers.py $(BENCH_ARGS)
+
+# Storage servers on loopback, data in $(MOVIELAKE_HOME): an S3 object store (versitygw, built
+# once with Go into ~/.cache/movielake) and a single-node HDFS (jars from Maven Central, once).
+# start/status print the variables to export (the store's keys included).
+.PHONY: objectstore-bin objectstore-start objectstore-stop objectstore-status
+.PHONY: hdfs-jars hdfs-start hdfs-stop hdfs-status
+objectstore-bin: setup
+	$(BIN)/movielake objectstore build
+objectstore-start: setup
+	$(BIN)/movielake objectstore start $(OBJECTSTORE_ARGS)
+objectstore-status: setup
+	$(BIN)/movielake objectstore status
+objectstore-stop: setup
+	$(BIN)/movielake objectstore stop
+hdfs-jars: setup
+	$(BIN)/movielake hdfs fetch
+hdfs-start: setup
+	$(BIN)/movielake hdfs start $(HDFS_ARGS)
+hdfs-status: setup
+	$(BIN)/movielake hdfs status
+hdfs-stop: setup
+	$(BIN)/movielake hdfs stop

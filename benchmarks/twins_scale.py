@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_scale import PROJECT, RESULTS, load, run_measured
+from measure import PROJECT, RESULTS, load, run_measured
 from twins import defaults
 
 

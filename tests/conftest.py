@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
+TIERS = ("unit", "integration", "system")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test carries its tier's marker (its folder): `-m unit` is the fast gate."""
+    for item in items:
+        tier = Path(str(item.fspath)).parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +108,35 @@ def synthetic_build(dbt, synthetic_release):
 
 def rows(spark, sql: str) -> list[dict]:
     return [row.asDict() for row in spark.sql(sql).collect()]
+
+
+@pytest.fixture(scope="session")
+def object_store(lake_home):
+    """A real S3-compatible store (versitygw) for the tests that need one, stopped after."""
+    from movielake.ops import objectstore
+
+    info = objectstore.start(log=lambda _: None)
+    yield info
+    objectstore.stop(log=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def hdfs(lake_home):
+    """A real single-node HDFS for the tests that need one, stopped after."""
+    from movielake.ops import hdfs
+
+    info = hdfs.start(log=lambda _: None)
+    yield info
+    hdfs.stop(log=lambda _: None)
+
+
+def release_on_store(uri: str, env: dict) -> str:
+    """The tests' generated release (conftest's synthetic_release, same draw) written straight
+    to a store folder by `movielake generate --out URI`."""
+    run = subprocess.run([str(Path(sys.executable).parent / "movielake"), "generate",
+                          "--users", "150", "--movies", "300", "--ratings-per-user", "40",
+                          "--seed", "11", "--twins", "3", "--out", uri],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert f"to {uri}" in run.stdout
+    return uri

@@ -15,9 +15,28 @@ from movielake.data.synthetic import PRESETS
 
 def _fetch(args: argparse.Namespace) -> int:
     from movielake.data.fetch import fetch
+    from movielake.data.paths import fetched_dir
 
     fetch(args.release, source=args.source, md5=args.md5, force=args.force)
+    if args.out:
+        _upload(fetched_dir(args.release), args.out)
     return 0
+
+
+def _store_uri(out: str | None) -> str | None:
+    """`out` when it names a folder on a store (s3a://, hdfs://), else None."""
+    from movielake.data.storage import Location
+
+    return out if out and Location(out).remote else None
+
+
+def _upload(folder, uri: str) -> None:
+    """Copy a release folder to a store, through a Spark session's Hadoop client."""
+    from movielake.spark import files
+    from movielake.spark.session import spark_session
+
+    written = files.upload(spark_session(), folder, uri)
+    print(f"copied {len(written)} files to {uri}; build it with raw_dir: {uri}")
 
 
 def _releases(_args: argparse.Namespace) -> int:
@@ -36,24 +55,33 @@ def _releases(_args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     import json
+    import shutil
     import time
     from pathlib import Path
 
     from movielake.data.paths import fetched_dir
     from movielake.data.synthetic import PRESETS, generate, generate_release, scaled
 
+    from movielake.data.paths import data_home
+
+    store = _store_uri(args.out)  # written here first, then copied to the store
     if args.preset is None and args.ratings is None:
-        out = Path(args.out) if args.out else fetched_dir("synthetic")
+        out = (data_home() / "tmp" / "generate-synthetic" if store
+               else Path(args.out) if args.out else fetched_dir("synthetic"))
         counts = generate(out, users=args.users, movies=args.movies,
                           mean_ratings_per_user=args.ratings_per_user, seed=args.seed,
                           twins=args.twins)
         print(f"wrote {counts} to {out}; build it with: dbt build --vars '{{dataset: synthetic}}'"
-              + (f" (and raw_dir: {out})" if args.out else ""))
+              + (f" (and raw_dir: {out})" if args.out and not store else ""))
+        if store:
+            _upload(out, store)
+            shutil.rmtree(out, ignore_errors=True)
         return 0
     preset = PRESETS[args.preset or "ml-20m"]
     if args.ratings is not None:
         preset = scaled(preset, args.ratings)
-    out = Path(args.out) if args.out else fetched_dir(preset.release)
+    out = (data_home() / "tmp" / f"generate-{preset.release}" if store
+           else Path(args.out) if args.out else fetched_dir(preset.release))
     if out.is_dir() and any(out.iterdir()) and not (out / "generated.json").is_file() \
             and not args.force:
         raise MovieLakeError(f"{out} holds files not made by `movielake generate` (a fetched "
@@ -71,7 +99,10 @@ def _generate(args: argparse.Namespace) -> int:
     print(f"wrote {json.dumps(manifest['counts'])} to {out} in "
           f"{time.perf_counter() - started:.0f}s; noise floor RMSE "
           f"{manifest['noise_floor_rmse']:.4f} (generated.json)")
-    raw = f", raw_dir: {out}" if args.out else ""
+    raw = f", raw_dir: {store or out}" if args.out else ""
+    if store:
+        _upload(out, store)
+        shutil.rmtree(out, ignore_errors=True)
     print(f"build it with: dbt build --vars '{{dataset: {preset.release}{raw}}}'")
     return 0
 
@@ -98,8 +129,14 @@ def _sql(args: argparse.Namespace) -> int:
     import os
 
     from movielake.ops.procs import spark_home
+    from movielake.ops.warehouse import check_warehouse
     from movielake.spark.session import prepare_environment, session_conf
 
+    try:
+        check_warehouse()
+    except MovieLakeError as exc:
+        print(f"movielake sql: {exc}", file=sys.stderr)
+        return 1
     prepare_environment()
     command = [str(spark_home() / "bin" / "spark-sql")]
     for key, value in session_conf().items():
@@ -195,6 +232,62 @@ def _kafka(args: argparse.Namespace) -> int:
     return kafka.stop()
 
 
+def _objectstore(args: argparse.Namespace) -> int:
+    from movielake.ops import objectstore
+
+    if args.action == "build":
+        print(f"objectstore: {objectstore.ensure_binary()}")
+        return 0
+    if args.action == "stop":
+        objectstore.stop()
+        return 0
+    info = objectstore.start(port=args.port) if args.action == "start" else objectstore.status()
+    if not info:
+        print("objectstore: not running")
+        return 1
+    objectstore.print_env(info)  # the keys go to the user's terminal only, never to a log
+    return 0
+
+
+def _hdfs(args: argparse.Namespace) -> int:
+    from movielake.ops import hdfs
+
+    if args.action == "fetch":
+        print(f"hdfs: {len(hdfs.fetch_jars())} jars in {hdfs.jars_dir()}")
+        return 0
+    if args.action == "stop":
+        hdfs.stop()
+        return 0
+    info = hdfs.start(port=args.port) if args.action == "start" else hdfs.status()
+    if not info:
+        print("hdfs: not running")
+        return 1
+    hdfs.print_env(info)
+    return 0
+
+
+def _metastore(args: argparse.Namespace) -> int:
+    from movielake.ops import metastore
+
+    if args.action == "fetch":
+        for name, path in metastore.fetch().items():
+            print(f"metastore: {name} in {path}")
+        return 0
+    if args.action == "stop":
+        metastore.stop()
+        return 0
+    if args.action == "start":
+        metastore.start(port=args.port)  # prints the address and the variables to export
+        return 0
+    info = metastore.status()
+    if not info:
+        print("metastore: not running")
+        return 1
+    for line in metastore.describe(info):
+        print(line)
+    return 0 if info["postgres_pid"] else 1
+
+
 def _app(args: argparse.Namespace) -> int:
     """Streamlit on movielake/app.py, loopback only; replaces this process (stop it by PID)."""
     from pathlib import Path
@@ -224,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a local zip or folder instead of the GroupLens download")
     fetch.add_argument("--md5", help="expected md5 of the zip (default: GroupLens' .md5 file)")
     fetch.add_argument("--force", action="store_true", help="replace a release already fetched")
+    fetch.add_argument("--out", metavar="URI",
+                       help="also copy the release to a store folder (s3a://..., hdfs://...)")
     fetch.set_defaults(func=_fetch)
 
     releases = commands.add_parser("releases", help="list the releases and where their data is")
@@ -246,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="without --preset: mean ratings per user (log-normal, at least 20)")
     gen.add_argument("--twins", type=int, default=0, help="near-duplicate user pairs to plant")
     gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--out", help="folder (default: $MOVIELAKE_HOME/raw/synthetic)")
+    gen.add_argument("--out", help="folder, or a store folder (s3a://..., hdfs://...); default: "
+                     "$MOVIELAKE_HOME/raw/<release>")
     gen.set_defaults(func=_generate)
 
     serve = commands.add_parser(
@@ -309,6 +405,30 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("--controller-port", type=int, default=9093,
                        help="KRaft controller port (default 9093)")
     kafka.set_defaults(func=_kafka)
+
+    store = commands.add_parser(
+        "objectstore", help="an S3-compatible object store (versitygw) on loopback, data in the "
+                            "data home")
+    store.add_argument("action", choices=["start", "status", "stop", "build"],
+                       help="build: only build the server (once, with Go)")
+    store.add_argument("--port", type=int, help="port on 127.0.0.1 (default 9000)")
+    store.set_defaults(func=_objectstore)
+
+    hdfs = commands.add_parser(
+        "hdfs", help="a single-node HDFS (NameNode + DataNode) on loopback, data in the data home")
+    hdfs.add_argument("action", choices=["start", "status", "stop", "fetch"],
+                      help="fetch: only resolve Hadoop's jars from Maven Central")
+    hdfs.add_argument("--port", type=int, help="NameNode RPC port on 127.0.0.1 (default 8020)")
+    hdfs.set_defaults(func=_hdfs)
+
+    meta = commands.add_parser(
+        "metastore", help="a shared Hive Metastore (with its PostgreSQL) on loopback, so that "
+                          "several Spark applications use one catalog")
+    meta.add_argument("action", choices=["start", "status", "stop", "fetch"],
+                      help="fetch: only download the metastore and Spark's Hive client jars")
+    meta.add_argument("--port", type=int,
+                      help="Thrift port on 127.0.0.1 (default 9083 when free, else a free one)")
+    meta.set_defaults(func=_metastore)
 
     prod = commands.add_parser(
         "produce", help="send ratings to the Kafka `ratings` topic (keyed by user), or to the "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from movielake.errors import MovieLakeError
 from movielake.data.releases import ENTITIES, Release, get_release
+from movielake.data.storage import Location, configured_warehouse
 
 
 class MissingDataError(MovieLakeError):
@@ -32,9 +33,10 @@ def data_home() -> Path:
     return Path(home).resolve() if home else project_dir() / ".lakehouse"
 
 
-def warehouse_dir(home: Path | None = None) -> Path:
-    """Where the build's tables live: <data home>/spark-warehouse/<schema>.db/<table>."""
-    return (home or data_home()) / "spark-warehouse"
+def warehouse_dir(home: Path | None = None) -> Location:
+    """Where the build's tables live, <warehouse>/<schema>.db/<table>: MOVIELAKE_WAREHOUSE (a
+    folder or a store URI, movielake.data.storage) or <data home>/spark-warehouse."""
+    return configured_warehouse() or Location((home or data_home()) / "spark-warehouse")
 
 
 def bundled_dir(release: str) -> Path:
@@ -62,9 +64,12 @@ def finish_interrupted_fetch(release: str) -> None:
         previous.rename(target)
 
 
-def release_dir(release: str, raw_dir: str | None = None) -> Path:
-    """The folder dbt reads `release` from: an explicit raw_dir, else a fetched copy in the data
-    home, else the copy bundled with the project."""
+def release_dir(release: str, raw_dir: str | None = None) -> Path | Location:
+    """The folder dbt reads `release` from: an explicit raw_dir (a folder, or a URI on a store
+    such as s3a://bucket/raw/ml-1m), else a fetched copy in the data home, else the copy
+    bundled with the project."""
+    if raw_dir and Location(raw_dir).remote:
+        return Location(raw_dir)  # on a store: its files are checked by whoever can read it
     if raw_dir:
         folder = Path(raw_dir).resolve()
         if not folder.is_dir():
@@ -79,12 +84,21 @@ def release_dir(release: str, raw_dir: str | None = None) -> Path:
     )
 
 
-def release_files(name: str, raw_dir: str | None = None) -> dict[str, str | None]:
-    """Absolute path of each entity's file for a release (None where the release has no such
-    entity, or an optional one whose file is absent). A required file that is missing is an
-    error naming it."""
+def release_files(name: str, raw_dir: str | None = None,
+                  is_file=None) -> dict[str, str | None]:
+    """Absolute path (or URI) of each entity's file for a release (None where the release has
+    no such entity, or an optional one whose file is absent). A required file that is missing
+    is an error naming it. `is_file(path) -> bool` checks a file on a store (the build passes
+    its Spark session's); local files are checked here."""
     release: Release = get_release(name)
     folder = release_dir(name, raw_dir)
+    if isinstance(folder, Location):
+        if is_file is None:
+            raise MissingDataError(f"{name}: raw_dir {folder} is on a store; only a build (or "
+                                   "a Spark session) can read it")
+        exists = is_file
+    else:
+        exists = lambda path: Path(path).is_file()  # noqa: E731
     files: dict[str, str | None] = {}
     for entity in ENTITIES:
         layout = release.layouts.get(entity)
@@ -92,10 +106,11 @@ def release_files(name: str, raw_dir: str | None = None) -> dict[str, str | None
             files[entity] = None
             continue
         path = folder / layout.file
-        if not path.is_file() and entity in release.optional:
+        found = exists(str(path))
+        if not found and entity in release.optional:
             files[entity] = None
             continue
-        if not path.is_file():
+        if not found:
             raise MissingDataError(
                 f"{name}: required file {path} is missing ({entity} of a {release.family}-family "
                 "release)"
@@ -124,6 +139,6 @@ def schema_prefix() -> str:
     return os.environ.get("MOVIELAKE_SCHEMA", "movielake")
 
 
-def warehouse_table(schema: str, table: str) -> Path:
+def warehouse_table(schema: str, table: str) -> Location:
     """Where the metastore keeps a dbt table (managed: <warehouse>/<schema>.db/<table>)."""
     return warehouse_dir() / f"{schema}.db" / table

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from movielake.data.paths import data_home
+from movielake.spark.session import machine
 from movielake.ops.procs import alive, port_open, spark_home
 
 HOST = "127.0.0.1"
@@ -78,7 +79,7 @@ def standalone_cluster(workers: int = 1, cores: int = 1, memory: str = "2g",
         registered = lambda: (folder / "master.log").read_text(errors="replace").count(  # noqa: E731
             "Registering worker") >= workers
         _wait_for(registered, 120, "workers", processes)
-        log(f"cluster up: {url}, {workers} worker(s) x {cores} core(s); pids "
+        log(f"cluster up: {url}, {workers} worker(s) x {cores} core(s), {memory} each; pids "
             f"{' '.join(str(p.pid) for p in processes)}; logs in {folder}")
         yield url
     finally:
@@ -87,13 +88,27 @@ def standalone_cluster(workers: int = 1, cores: int = 1, memory: str = "2g",
         log("cluster stopped" + (f" (still alive: {left})" if left else ""))
 
 
+def worker_memory(workers: int) -> str:
+    """Each worker's memory: MOVIELAKE_WORKER_MEMORY, else a quarter of this machine's memory
+    shared by the workers (the driver keeps its own half), 2 to 8 GiB each. With 1 GiB, Spark's
+    default executor, item_item's tasks (B, catalogue^2 floats, travels with each) died of
+    OutOfMemoryError on ml-latest-small."""
+    if os.environ.get("MOVIELAKE_WORKER_MEMORY"):
+        return os.environ["MOVIELAKE_WORKER_MEMORY"]
+    gib = machine()[1] // 4 // max(1, workers) // 2**30
+    return f"{max(2, min(8, gib))}g"
+
+
 def run_on_cluster(command: list[str], workers: int = 1, cores: int = 1, log=print) -> int:
-    """Run `command` (default: dbt build) with the `cluster` target against a fresh cluster."""
+    """Run `command` (default: dbt build) with the `cluster` target against a fresh cluster,
+    whose executors take all of their worker's memory (MOVIELAKE_EXECUTOR_MEMORY)."""
     command = command or ["dbt", "build"]
     if command[0] == "dbt":
         command[0] = str(Path(sys.executable).with_name("dbt"))
-    with standalone_cluster(workers=workers, cores=cores, log=log) as url:
-        env = {**os.environ, "MOVIELAKE_TARGET": "cluster", "SPARK_MASTER_URL": url}
+    memory = worker_memory(workers)
+    with standalone_cluster(workers=workers, cores=cores, memory=memory, log=log) as url:
+        env = {**os.environ, "MOVIELAKE_TARGET": "cluster", "SPARK_MASTER_URL": url,
+               "MOVIELAKE_EXECUTOR_MEMORY": os.environ.get("MOVIELAKE_EXECUTOR_MEMORY", memory)}
         started = time.perf_counter()
         code = subprocess.run(command, env=env).returncode
         log(f"`{' '.join(command)}` on {url}: exit {code} in {time.perf_counter() - started:.0f}s")

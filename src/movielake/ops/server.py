@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from movielake.ops import home_lock
+from movielake.ops.warehouse import check_warehouse
 from movielake.data.paths import data_home
 from movielake.ops.procs import alive, command_line, port_open, spark_home, start_time
 from movielake.spark.session import delta_jars, prepare_environment, session_conf
@@ -123,6 +124,7 @@ def start(host: str = "127.0.0.1", connect_port: int = CONNECT_PORT, jdbc_port: 
         if port_open(where, port):
             log(f"serve: port {port} on {where} is taken by another process")
             return 1
+    check_warehouse()  # a bad store setting: one line now, not a failed server later
     files.folder.mkdir(parents=True, exist_ok=True)
     prepare_environment()
     env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable,

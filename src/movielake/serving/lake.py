@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from movielake.data.storage import Location
 from movielake.errors import MovieLakeError
 
 DEFAULT_PREFIX = "movielake"
@@ -40,7 +41,7 @@ class TableRef:
     model: str
     schema: str
     table: str
-    path: Path
+    path: Location
 
     @property
     def name(self) -> str:
@@ -149,25 +150,26 @@ class Lake:
         schema = schema_name(self.prefix, config["schema"])
         table = (config["alias"] or model).lower()
         root = config.get("location_root")
-        path = Path(root) / table if root else self.warehouse / f"{schema.lower()}.db" / table
+        path = (Location(root) / table if root
+                else self.warehouse / f"{schema.lower()}.db" / table)
         return TableRef(model, schema, table, path)
 
     def name(self, model: str) -> str:
         return self.ref(model).name
 
     def exists(self, model: str) -> bool:
-        return (self.ref(model).path / "_delta_log").is_dir()
+        return self.ref(model).path.is_delta_table()
 
     def _table(self, model: str):
         from deltalake import DeltaTable
 
         ref = self.ref(model)
-        if not (ref.path / "_delta_log").is_dir():
+        if not ref.path.is_delta_table():
             raise NotBuiltError(
                 f"{ref.name} is not built (no Delta table at {ref.path}); build it with "
                 f"`make run` (dbt build -s +{model}) with MOVIELAKE_HOME={self.home} and "
                 f"MOVIELAKE_SCHEMA={self.prefix}")
-        return DeltaTable(str(ref.path))
+        return DeltaTable(str(ref.path), storage_options=ref.path.storage_options())
 
     def read(self, model: str, columns: list[str] | None = None, filters=None,
              order_by: list[str] | str | None = None) -> pd.DataFrame:
@@ -178,7 +180,7 @@ class Lake:
             frame = frame.sort_values(order_by, kind="stable").reset_index(drop=True)
         return frame
 
-    def table_path(self, layer: str, table: str) -> Path:
+    def table_path(self, layer: str, table: str) -> Location:
         """A table that is not a dbt model (e.g. the peers benchmark's) in <prefix>_<layer>."""
         return self.warehouse / f"{schema_name(self.prefix, layer).lower()}.db" / table.lower()
 
@@ -187,7 +189,9 @@ class Lake:
         from deltalake import DeltaTable
 
         path = self.table_path(layer, table)
-        return DeltaTable(str(path)).to_pandas() if (path / "_delta_log").is_dir() else None
+        if not path.is_delta_table():
+            return None
+        return DeltaTable(str(path), storage_options=path.storage_options()).to_pandas()
 
     def version(self, model: str) -> TableVersion:
         table = self._table(model)

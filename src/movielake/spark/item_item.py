@@ -27,7 +27,7 @@ from scipy import sparse
 from movielake.algorithms.ease import (  # noqa: F401 - the models call them through this module
     MODEL, WEIGHTINGS, dense, fold_in_scores, history_values, pruned, solve, top_k_frame, weight_rows)
 from movielake.spark.recommenders import ratings_by_user
-from movielake.spark.session import machine, task_slots
+from movielake.spark.session import is_connect, machine, task_slots
 
 SCHEMA = "user_id int, rank int, movie_id int, score double"
 
@@ -110,11 +110,35 @@ WEIGHT_SCHEMA = "movie_id int, neighbour_ids array<int>, weights array<double>"
 WEIGHT_TASK_BYTES = 64 << 20  # about this much of B's rows written per task
 
 
+def _gib(size: str) -> float:
+    """A JVM memory setting ("2g", "1536m", "4096k", bytes) in GiB."""
+    units = {"k": 2**-20, "m": 2**-10, "g": 1.0, "t": 1024.0}
+    size = size.strip().lower().removesuffix("b")
+    return float(size[:-1]) * units[size[-1]] if size[-1] in units else float(size) / 2**30
+
+
+def check_executor_memory(spark, b: np.ndarray) -> None:
+    """Fail before the job, naming the setting, when B cannot fit in an executor: each task
+    holds B, its serialised copy and a block of scores (a lost executor would only be retried
+    on another of the same size). A local session's executor is the driver: nothing to check."""
+    if is_connect(spark) or spark.sparkContext.master.startswith("local"):
+        return
+    memory = spark.conf.get("spark.executor.memory", "1g")
+    need = 3 * b.nbytes / 2**30 + 0.5  # B, its pickle, its copy in the task; 0.5: the rest
+    if need > 0.6 * _gib(memory):  # Spark leaves ~60% of the heap to tasks and caching
+        raise MemoryError(
+            f"item_item: B over {len(b)} movies needs about {need:.1f} GiB in each executor, "
+            f"more than spark.executor.memory = {memory} allows; raise MOVIELAKE_EXECUTOR_MEMORY "
+            f"(and the workers' memory) to at least {need / 0.6:.0f}g, or lower the "
+            "item_item_max_items var")
+
+
 def weight_frame(spark, items: np.ndarray, b: np.ndarray, neighbours: int) -> DataFrame:
     """weight_rows as a DataFrame made on the executors: B travels with the tasks (a Spark
     broadcast, which may spill to disk) and each task writes a block of its rows. Built on
     the driver instead, the rows (catalogue^2 ids and weights: 1.2 GB at 10,000 movies) would
     sit in the JVM heap as a local relation until the table is written."""
+    check_executor_memory(spark, b)
     n = len(items)
     tasks = max(1, -(-n * n * 12 // WEIGHT_TASK_BYTES))
     return (spark.range(0, n, 1, tasks)
@@ -192,6 +216,7 @@ def top_k_scored(items: np.ndarray, b: np.ndarray, weighting: str, history: Data
     ml-latest-small), and top_k_frame scores a block of users at a time. Nothing of size
     O(ratings) reaches the driver."""
     spark = history.sparkSession
+    check_executor_memory(spark, b)
     if not len(items):
         return spark.createDataFrame([], SCHEMA)
     rated = ratings_by_user(history)

@@ -10,6 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from movielake.data.paths import data_home, warehouse_dir
+from movielake.data.storage import S3_SCHEMES, Location, s3_endpoint, s3_region
 
 LOOPBACK = "127.0.0.1"
 
@@ -24,6 +25,84 @@ def delta_jars() -> list[str]:
     """The Delta jars Ivy cached for delta_package() (present once a session has started)."""
     cache = Path(os.environ.get("MOVIELAKE_IVY_JARS", Path.home() / ".ivy2.5.2" / "jars"))
     return sorted(str(p) for p in cache.glob(f"io.delta_*-{version('delta-spark')}.jar"))
+
+
+# Hadoop's S3 connector for pyspark's own Hadoop, with the three AWS SDK modules it uses
+# instead of the SDK's 686 MB bundle (56 MB in all). Delta's jar depends on Hadoop client jars
+# older than pyspark's: excluded, pyspark's own serve both.
+AWS_SDK_VERSION = "2.35.4"
+S3_EXCLUDES = ("software.amazon.awssdk:bundle,org.apache.hadoop:hadoop-client-api,"
+               "org.apache.hadoop:hadoop-client-runtime")
+
+
+def hadoop_version() -> str:
+    """The Hadoop version pyspark bundles (its hadoop-client-api jar's)."""
+    import pyspark
+
+    jars = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
+    if not jars:
+        raise RuntimeError("pyspark ships no hadoop-client-api jar: cannot pick hadoop-aws")
+    return jars[-1].stem.removeprefix("hadoop-client-api-")
+
+
+def s3_packages() -> list[str]:
+    return [f"org.apache.hadoop:hadoop-aws:{hadoop_version()}",
+            *(f"software.amazon.awssdk:{m}:{AWS_SDK_VERSION}"
+              for m in ("s3", "s3-transfer-manager", "sts"))]
+
+
+def storage_settings(warehouse: Location) -> dict[str, str]:
+    """Spark settings for a warehouse on a shared store (or any S3 store named by
+    AWS_ENDPOINT_URL). S3: the connector's jars and the
+    endpoint and region from AWS_ENDPOINT_URL / AWS_REGION; the keys are never put in a
+    setting: with AWS_ACCESS_KEY_ID set the SDK reads them from the environment (driver and
+    executors alike), otherwise its default chain (instance profile, IRSA, ~/.aws). HDFS needs
+    nothing: pyspark's Hadoop client speaks it."""
+    # an S3 endpoint configured: its release files may be read even with a local warehouse
+    if warehouse.scheme not in S3_SCHEMES and not s3_endpoint():
+        return {}
+    conf = {
+        "spark.jars.packages": ",".join([delta_package(), *s3_packages()]),
+        "spark.jars.excludes": S3_EXCLUDES,
+        "spark.hadoop.fs.s3a.endpoint.region": s3_region(),
+        # EMR's s3:// is EMRFS; elsewhere route s3:// to the same connector
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+    }
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider")
+    endpoint = s3_endpoint()
+    if endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        # a self-hosted store names buckets in the path, not in the host name
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
+            endpoint.startswith("https://")).lower()
+    return conf
+
+
+HIVE_METASTORE_VERSION = "4.0.1"  # the shared metastore `movielake metastore` runs
+
+
+def metastore_settings(uri: str | None = None, jars: str | None = None) -> dict[str, str]:
+    """A client's settings for a shared Hive metastore (MOVIELAKE_METASTORE, thrift://host:port)
+    with the Hive client jars of its version (MOVIELAKE_METASTORE_JARS, a folder): Spark's
+    built-in Hive 2.3 client cannot talk to a Hive 4 metastore. Empty when none is set: the
+    embedded Derby metastore of the data home, for one process at a time."""
+    uri = uri or os.environ.get("MOVIELAKE_METASTORE")
+    if not uri:
+        return {}
+    jars = jars or os.environ.get("MOVIELAKE_METASTORE_JARS")
+    if not jars or not Path(jars).is_dir():
+        raise RuntimeError(f"MOVIELAKE_METASTORE={uri} needs MOVIELAKE_METASTORE_JARS, the "
+                           "folder of its Hive client jars (`movielake metastore status` "
+                           "prints both)")
+    return {
+        "spark.hadoop.hive.metastore.uris": uri,
+        "spark.sql.hive.metastore.version": HIVE_METASTORE_VERSION,
+        "spark.sql.hive.metastore.jars": "path",
+        "spark.sql.hive.metastore.jars.path": f"{Path(jars).resolve().as_uri()}/*.jar",
+    }
 
 
 def machine() -> tuple[int, int]:
@@ -75,12 +154,16 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
     """Static session configuration; a profile's server_side_parameters override entries."""
     home = home or data_home()
     tmp = home / "tmp"
+    warehouse = warehouse_dir(home)
+    # ALS checkpoints must be readable by every executor: on the shared store when there is one
+    checkpoints = warehouse / "_checkpoints" if warehouse.remote else tmp / "checkpoints"
     log_conf = Path(__file__).with_name("log4j2.properties")
     java_opts = (
         f"-Dderby.system.home={home} -Djava.io.tmpdir={tmp} "
         f"-Dlog4j2.configurationFile=file:{log_conf}"
     )
-    return {
+    metastore = metastore_settings()
+    conf = {
         "spark.master": "local[*]",
         "spark.app.name": "movielake",
         "spark.driver.host": LOOPBACK,
@@ -93,7 +176,7 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.sql.catalogImplementation": "hive",
         # an analyst's `create table` without `using` makes a Delta table too, as dbt's do
         "spark.sql.sources.default": "delta",
-        "spark.sql.warehouse.dir": str(warehouse_dir(home)),
+        "spark.sql.warehouse.dir": str(warehouse),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
         ),
@@ -102,7 +185,7 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.local.dir": str(tmp / "spark-local"),
         # ALS checkpoints: here for every session and the server (Connect clients cannot set
         # it), and deleted by Spark once the checkpointed data is no longer referenced
-        "spark.checkpoint.dir": str(tmp / "checkpoints"),
+        "spark.checkpoint.dir": str(checkpoints),
         "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
@@ -113,7 +196,12 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.scheduler.mode": "FAIR",
         "spark.scheduler.allocation.file": str(Path(__file__).with_name("fairscheduler.xml")),
         **sized_settings(),
+        **storage_settings(warehouse),
+        **metastore,
     }
+    if metastore:  # the catalog is the shared service's, not a Derby database in the home
+        del conf["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    return conf
 
 
 def prepare_environment(home: Path | None = None) -> None:

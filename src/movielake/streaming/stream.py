@@ -109,9 +109,9 @@ def batch_sql(rules: dict) -> str:
     sql = sql.replace(rules["source"], LINES_VIEW)
     for relation, (schema, table) in rules["refs"].items():
         path = warehouse_table(schema, table)
-        if not (path / "_delta_log").is_dir():
+        if not path.is_delta_table():
             raise StreamError(f"{RULES_MODEL} needs {schema}.{table}, which is not built in "
-                              f"{data_home()}: run `dbt build -s staging` first")
+                              f"{path}: run `dbt build -s staging` first")
         sql = sql.replace(relation, f"delta.`{path}`")
     return sql
 

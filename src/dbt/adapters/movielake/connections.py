@@ -14,7 +14,9 @@ from dbt.adapters.spark.connections import (
 from dbt.adapters.contracts.connection import ConnectionState
 from dbt_common.exceptions import DbtRuntimeError
 
-from movielake.ops import home_lock
+from movielake.data.storage import StorageError
+from movielake.ops import home_lock, shared_lock
+from movielake.ops.warehouse import check_warehouse
 from movielake.spark.session import prepare_environment, session_conf
 
 
@@ -60,7 +62,10 @@ class MovieLakeConnectionManager(SparkConnectionManager):
                         f"`movielake serve` (pid {pid}) holds this data home's metastore: build "
                         "through it with MOVIELAKE_TARGET=connect, or stop it (movielake serve --stop)")
             try:
+                warehouse = check_warehouse()
                 home_lock.acquire()
-            except home_lock.DataHomeBusy as exc:
+                # a shared warehouse: one build at a time across machines too
+                shared_lock.acquire(warehouse)
+            except (home_lock.DataHomeBusy, shared_lock.WarehouseBusy, StorageError) as exc:
                 raise DbtRuntimeError(str(exc)) from None
         return super().open(connection)

@@ -14,6 +14,7 @@ from dbt.adapters.movielake.python_job import SessionPythonJobHelper
 from movielake.data.dbt_vars import problems as var_problems
 from movielake.data.paths import MissingDataError, release_files
 from movielake.data.releases import get_release
+from movielake.data.storage import Location
 
 
 class MovieLakeAdapter(SparkAdapter):
@@ -39,7 +40,7 @@ class MovieLakeAdapter(SparkAdapter):
     def movielens_files(self, name: str, raw_dir: Optional[str] = None) -> dict:
         """Absolute path of each entity's file; a missing required file is an error naming it."""
         try:
-            return release_files(name, raw_dir or None)
+            return release_files(name, raw_dir or None, is_file=_store_is_file)
         except (MissingDataError, ValueError) as exc:
             raise DbtRuntimeError(str(exc)) from None
 
@@ -65,8 +66,8 @@ class MovieLakeAdapter(SparkAdapter):
         parts: dict = {"vars": values}
         if "release" in inputs:
             files = self.movielens_files(values["dataset"], values.get("raw_dir"))
-            stats = {name: Path(path).stat() if path else None for name, path in files.items()}
-            parts["release"] = {name: [files[name], st.st_size, st.st_mtime_ns] if st else None
+            stats = {name: _file_stat(path) if path else None for name, path in files.items()}
+            parts["release"] = {name: [files[name], *st] if st else None
                                 for name, st in sorted(stats.items())}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -86,3 +87,24 @@ class MovieLakeAdapter(SparkAdapter):
         if found:
             raise DbtRuntimeError("bad dbt vars (nothing was built):\n  " + "\n  ".join(found))
         return ""
+
+
+def _file_stat(path: str) -> tuple[int, int] | None:
+    """(size, modification time) of a release file, local or on a store."""
+    from pathlib import Path
+
+    if Location(path).remote:
+        from movielake.spark import files
+        from movielake.spark.session import spark_session
+
+        return files.stat(spark_session(), path)
+    st = Path(path).stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _store_is_file(uri: str) -> bool:
+    """Whether a release file on a store exists, asked through the build's Spark session."""
+    from movielake.spark import files
+    from movielake.spark.session import spark_session
+
+    return files.stat(spark_session(), uri) is not None

@@ -39,7 +39,7 @@ def test_every_model_and_seed_resolves_to_dbt_relation_and_its_delta_files(manif
         assert ref.name == f"{node['schema']}.{node['alias']}"
         assert node["relation_name"].replace("`", "") == ref.name
         if node["config"]["materialized"] in ("table", "seed"):
-            assert (ref.path / "_delta_log").is_dir(), ref
+            assert ref.path.is_delta_table(), ref
 
 
 def test_prefix_defaults_to_movielake_schema(monkeypatch):

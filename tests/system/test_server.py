@@ -240,8 +240,7 @@ def test_als_grid_fits_in_threads_over_connect(server, share):
             run.stdout[-1000:] + run.stderr[-3000:]
 
 
-@pytest.mark.skipif(os.environ.get("MOVIELAKE_CONNECT_BUILD_TEST") != "1",
-                    reason="slow (a full build through the server): MOVIELAKE_CONNECT_BUILD_TEST=1")
+@pytest.mark.optional  # a second full build, through the server: -m optional runs it
 def test_full_build_through_the_server(server, tmp_path):
     """Every model, ALS included (no SparkContext over Spark Connect), builds through the server."""
     from conftest import SYNTHETIC_VARS
