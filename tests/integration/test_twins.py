@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from conftest import rows
-from movielake.algorithms.twins import exact_pairs_at_least, exact_top_pairs, permutation_test, random_pairs, recall_at
+from movielake.algorithms.twins import (
+    exact_top_pairs,
+    recall_at,
+)
 
 TWINS = "synth_twins"
 PLANTED = [(145, 146), (147, 148), (149, 150)]
@@ -88,76 +91,3 @@ def test_validation_table_summarises_the_pairs(synthetic_build, spark):
         got["twins"]["mean_pearson"] - got["random"]["mean_pearson"])
 
 
-def test_permutation_test_separates_shifted_samples_only():
-    rng = np.random.default_rng(0)
-    low, high = rng.normal(0.0, 0.2, 100), rng.normal(0.3, 0.2, 100)
-    diff, p = permutation_test(high, low, 2000, seed=1)
-    assert diff > 0.2 and p == pytest.approx(1 / 2001)
-    _, p_same = permutation_test(rng.normal(0, 0.2, 100), rng.normal(0, 0.2, 100), 2000, seed=1)
-    assert p_same > 0.01
-    _, p_reversed = permutation_test(low, high, 2000, seed=1)
-    assert p_reversed > 0.99  # one-sided: twins below random is no evidence
-
-
-def test_random_pairs_are_seeded_distinct_and_exclude_twins():
-    users = list(range(1, 21))
-    first = random_pairs(users, 50, seed=3, exclude={(1, 2)})
-    assert first == random_pairs(users, 50, seed=3, exclude={(1, 2)})
-    assert len(set(first)) == 50 and all(a < b for a, b in first) and (1, 2) not in first
-    assert len(random_pairs([1, 2, 3], 10, seed=3)) == 3  # all there are
-
-
-def test_exact_top_pairs_ties_and_tiny_inputs():
-    sets = {1: [1, 2], 2: [1, 2], 3: [1, 2], 4: [9]}
-    assert exact_top_pairs(sets, 2) == [(1, 2, 1.0, 2, 2, 2), (1, 3, 1.0, 2, 2, 2)]
-    assert exact_top_pairs({1: [1]}, 5) == []
-
-
-@pytest.mark.parametrize("threshold", [0.15, 0.4, 0.75, 1.0])
-def test_prefix_filtering_finds_every_pair_brute_force_finds(threshold):
-    """exact_pairs_at_least (the reference at scale) against the all-pairs product, on sets
-    with skewed popularity, varied sizes and planted duplicates (Jaccard 1.0 and near it)."""
-    rng = np.random.default_rng(5)
-    popularity = 1.0 / np.arange(1, 81) ** 0.8
-    sets = {u: sorted(rng.choice(80, rng.integers(3, 25), replace=False,
-                                 p=popularity / popularity.sum()).tolist()) for u in range(300)}
-    sets[300], sets[301] = list(sets[7]), sets[8][:-1] + [79]
-    users = np.repeat(list(sets), [len(s) for s in sets.values()])
-    movies = np.concatenate([s for s in sets.values()])
-    everything = exact_top_pairs(sets, len(sets) ** 2)
-    expected = [p for p in everything if p.jaccard >= threshold - 1e-12]
-    assert expected  # the case is not vacuous
-    assert exact_pairs_at_least(users, movies, threshold, len(expected) + 10) == expected
-    assert exact_pairs_at_least(users, movies, threshold, 3) == expected[:3]
-    with pytest.raises(ValueError, match="candidate pairs"):
-        exact_pairs_at_least(users, movies, 0.15, 10, max_candidates=10)
-
-
-@pytest.mark.parametrize("cells", [1 << 25, 64, 1])
-def test_block_jaccard_scores_each_distinct_pair_exactly(cells):
-    """The cogroup body user_twins scores candidates with: duplicate pairs (a pair met in
-    several bands) come out once, and chunking (small `cells` forces one first user, or one
-    pair, per chunk) does not change a figure."""
-    import pandas as pd
-
-    from movielake.algorithms.twins import jaccard_block
-
-    rng = np.random.default_rng(11)
-    sets = {u: sorted(rng.choice(60, rng.integers(1, 20), replace=False).tolist())
-            for u in range(3, 40)}
-    sets[1 << 31] = sets[3][:]  # a large id: pairs are packed as (a << 32 | b)
-    ids = sorted(sets)
-    pairs = [(a, b) for a in ids for b in ids if a < b and rng.random() < 0.3]
-    doubled = pairs + pairs[::3]
-    frame = pd.DataFrame(doubled, columns=["user_a", "user_b"]).sample(frac=1, random_state=2)
-    shuffled = list(sets.items())[::-1]
-    out = jaccard_block(frame, pd.DataFrame({"user_id": [u for u, _ in shuffled],
-                                              "movie_ids": [s for _, s in shuffled]}),
-                         cells=cells)
-    assert len(out) == len(set(pairs))
-    for r in out.itertuples():
-        a, b = set(sets[r.user_a]), set(sets[r.user_b])
-        assert (r.movies_in_common, r.set_size_a, r.set_size_b) == (len(a & b), len(a), len(b))
-        assert r.jaccard == pytest.approx(len(a & b) / len(a | b), abs=1e-12)
-    empty = jaccard_block(frame.iloc[:0], pd.DataFrame({"user_id": [], "movie_ids": []}))
-    assert len(empty) == 0

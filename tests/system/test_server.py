@@ -144,14 +144,16 @@ def test_status_and_stop_leave_a_reused_pid_alone(tmp_path, monkeypatch):
     """The pid file names a process that is no longer the server (the PID was reused): it is
     not reported as the server, and never signalled."""
     from movielake.ops import server as srv
+    from movielake.ops.procs import start_time
 
     monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
     other = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
         (tmp_path / "server").mkdir()
-        for recorded_start in ("1", srv.start_time(other.pid)):  # wrong start time; not a server
-            (tmp_path / "server" / "server.pid").write_text(
-                f"{other.pid} 127.0.0.1 {CONNECT_PORT} {JDBC_PORT} {recorded_start}\n")
+        for recorded_start in ("1", start_time(other.pid)):  # wrong start time; not a server
+            (tmp_path / "server" / "server.pid").write_text(json.dumps({
+                "pid": other.pid, "started": recorded_start, "ports": [CONNECT_PORT, JDBC_PORT],
+                "host": "127.0.0.1", "connect_port": CONNECT_PORT, "jdbc_port": JDBC_PORT}))
             assert srv.running_pid() is None
             assert srv.status() == 1
             assert srv.stop() == 0

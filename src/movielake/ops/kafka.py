@@ -9,15 +9,14 @@ The broker's data, configuration, log and PID file live in $MOVIELAKE_HOME/kafka
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from movielake.errors import MovieLakeError
 from movielake.data.paths import data_home
-from movielake.ops.procs import alive, port_open, spark_home
+from movielake.ops.daemon import Daemon
+from movielake.ops.procs import port_open, spark_home
 
 KAFKA_VERSION = "4.1.1"
 # The broker (Scala 2.13 build) and an SLF4J binding so that its log goes to kafka.log.
@@ -90,44 +89,23 @@ class BrokerFiles:
     def log(self) -> Path:
         return self.folder / "kafka.log"
 
-    @property
-    def pid(self) -> Path:
-        return self.folder / "kafka.pid"
-
 
 def broker_files() -> BrokerFiles:
     return BrokerFiles(data_home() / "kafka")
 
 
-def _proc_start_time(pid: int) -> str | None:
-    """The kernel's start time of `pid` (clock ticks since boot): a PID plus this names one
-    process, even after the PID is reused."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _is_our_broker(pid: int, started: str, files: BrokerFiles) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return (_proc_start_time(pid) == started and MAIN_CLASS.encode() in cmdline
-            and str(files.properties).encode() in cmdline)
+def _daemon() -> Daemon:
+    files = broker_files()
+    return Daemon("kafka", files.folder, (MAIN_CLASS, str(files.properties)), KafkaError)
 
 
 def running() -> dict | None:
     """{pid, port, controller_port} of the broker this data home started, if it still runs."""
-    files = broker_files()
-    try:
-        pid, started, port, cport = files.pid.read_text().split()
-    except (OSError, ValueError):
+    record = _daemon().running()
+    if not record:
         return None
-    if not alive(int(pid)) or not _is_our_broker(int(pid), started, files):
-        return None
-    return {"pid": int(pid), "port": int(port), "controller_port": int(cport)}
+    return {"pid": record["pid"], "port": record["port"],
+            "controller_port": record["controller_port"]}
 
 
 def bootstrap_servers() -> str:
@@ -205,28 +183,17 @@ def start(port: int = PORT, controller_port: int = CONTROLLER_PORT, timeout: flo
     command = ["java", "-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                f"-Djava.io.tmpdir={files.folder}", "-cp", classpath, MAIN_CLASS,
                str(files.properties)]
-    with files.log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True,
-                                   cwd=files.folder)
-    started = None
-    while started is None and process.poll() is None:
-        started = _proc_start_time(process.pid)
-    files.pid.write_text(f"{process.pid} {started} {port} {controller_port}\n")
-    log(f"kafka: starting broker (pid {process.pid}), log {files.log}")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            files.pid.unlink(missing_ok=True)
-            log(f"kafka: the broker exited with code {process.returncode}; see {files.log}")
-            return 1
-        if port_open(HOST, port):
-            log(f"kafka: broker up on {HOST}:{port} (bootstrap servers), data in {files.data}")
-            return 0
-        time.sleep(0.5)
-    log(f"kafka: not listening after {timeout:.0f}s; stopping it (see {files.log})")
-    stop(log=lambda _m: None)
-    return 1
+    daemon = _daemon()
+    try:
+        process = daemon.start(command, [port, controller_port], port=port,
+                               controller_port=controller_port)
+        log(f"kafka: starting broker (pid {process.pid}), log {files.log}")
+        daemon.wait_ready(process, lambda: port_open(HOST, port), timeout)
+    except KafkaError as exc:
+        log(f"kafka: {exc}")
+        return 1
+    log(f"kafka: broker up on {HOST}:{port} (bootstrap servers), data in {files.data}")
+    return 0
 
 
 def status(log=print) -> int:
@@ -243,25 +210,10 @@ def status(log=print) -> int:
 def stop(timeout: float = 60.0, log=print) -> int:
     """Stop the broker by PID (checked to be this data home's broker first); waits until both
     of its ports are closed."""
-    files = broker_files()
-    broker = running()
-    if not broker:
-        files.pid.unlink(missing_ok=True)
-        log("kafka: not running")
-        return 0
-    pid = broker["pid"]
-    os.killpg(pid, signal.SIGTERM)  # start_new_session: the group is the broker's own
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive(pid):
-        time.sleep(0.3)
-    if alive(pid):
-        log(f"kafka: broker (pid {pid}) ignored SIGTERM for {timeout:.0f}s; killing it")
-        os.killpg(pid, signal.SIGKILL)
-        while alive(pid):
-            time.sleep(0.1)
-    ports = (broker["port"], broker["controller_port"])
-    while any(port_open(HOST, p) for p in ports) and time.monotonic() < deadline + 10:
-        time.sleep(0.2)
-    files.pid.unlink(missing_ok=True)
-    log(f"kafka: stopped (pid {pid})")
+    try:
+        record = _daemon().stop(timeout)
+    except KafkaError as exc:
+        log(f"kafka: {exc}")
+        return 1
+    log(f"kafka: stopped (pid {record['pid']})" if record else "kafka: not running")
     return 0

@@ -9,17 +9,13 @@ The embedded Derby metastore admits one JVM; this JVM is it. It runs Spark's Thr
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
-from movielake.ops import home_lock
-from movielake.ops.warehouse import check_warehouse
 from movielake.data.paths import data_home
-from movielake.ops.procs import alive, command_line, port_open, spark_home, start_time
+from movielake.ops import home_lock
+from movielake.ops.daemon import Daemon, DaemonError
+from movielake.ops.procs import alive, port_open, spark_home
+from movielake.ops.warehouse import check_warehouse
 from movielake.spark.session import delta_jars, prepare_environment, session_conf
 
 CONNECT_PORT = 15002
@@ -29,43 +25,16 @@ SERVER_NAME = "movielake-server"  # spark-submit --name: how --status/--stop rec
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 
 
-@dataclass
-class ServerFiles:
-    folder: Path
-
-    @property
-    def pid(self) -> Path:
-        return self.folder / "server.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.folder / "server.log"
-
-
-def _files() -> ServerFiles:
-    return ServerFiles(data_home() / "server")
-
-
-def _recorded() -> list[str]:
-    """The pid file's fields: pid, host, Connect port, JDBC port, start time of the pid."""
-    try:
-        return _files().pid.read_text().split()
-    except OSError:
-        return []
+def _daemon() -> Daemon:
+    return Daemon("server", data_home() / "server", (SERVER_NAME,))
 
 
 def running_pid() -> int | None:
     """PID of the server this data home started, if that very process is still running: the
     PID must be alive, have the start time recorded when it was started, and be the server's
     command line, so a PID the system has since given to another process is never ours."""
-    fields = _recorded()
-    try:
-        pid = int(fields[0])
-    except (ValueError, IndexError):
-        return None
-    if not alive(pid) or len(fields) < 5 or start_time(pid) != fields[4]:
-        return None
-    return pid if SERVER_NAME in command_line(pid) else None
+    record = _daemon().running()
+    return record["pid"] if record else None
 
 
 def _exposed(host: str) -> bool:
@@ -106,7 +75,6 @@ def server_command(host: str, connect_port: int, jdbc_port: int) -> list[str]:
 def start(host: str = "127.0.0.1", connect_port: int = CONNECT_PORT, jdbc_port: int = JDBC_PORT,
           timeout: float = 240.0, log=print) -> int:
     """Start the server in the background and wait until both endpoints answer."""
-    files = _files()
     if _exposed(host) and not os.environ.get(TOKEN_ENV):
         log(f"serve: refusing to listen on {host} without authentication: set {TOKEN_ENV} to a "
             "secret token (clients send it; see README \"Failure modes\"), or keep the default "
@@ -120,49 +88,40 @@ def start(host: str = "127.0.0.1", connect_port: int = CONNECT_PORT, jdbc_port: 
     if busy:
         log(f"serve: this data home's metastore is in use by {busy}; wait for it to finish")
         return 1
-    for where, port in ((host, connect_port), ("127.0.0.1", jdbc_port)):
-        if port_open(where, port):
-            log(f"serve: port {port} on {where} is taken by another process")
-            return 1
+    if port_open(host, connect_port):
+        log(f"serve: port {connect_port} on {host} is taken by another process")
+        return 1
     check_warehouse()  # a bad store setting: one line now, not a failed server later
-    files.folder.mkdir(parents=True, exist_ok=True)
     prepare_environment()
     env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable,
            "SPARK_LOCAL_IP": host if host != "0.0.0.0" else "127.0.0.1"}
-    with files.log.open("ab") as out:
-        process = subprocess.Popen(server_command(host, connect_port, jdbc_port),
-                                   stdout=out, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True, cwd=data_home())
-    files.pid.write_text(f"{process.pid} {host} {connect_port} {jdbc_port} "
-                         f"{start_time(process.pid)}\n")
-    log(f"starting Spark server (pid {process.pid}), log: {files.log}")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            files.pid.unlink(missing_ok=True)
-            log(f"serve: the server exited with code {process.returncode}; see {files.log}")
-            return 1
-        if port_open(host, connect_port) and port_open("127.0.0.1", jdbc_port):
-            log(f"Spark Connect: sc://{host}:{connect_port}   (SPARK_REMOTE for pyspark and dbt)"
-                + (f", clients must send {TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else ""))
-            log(f"JDBC:          jdbc:hive2://127.0.0.1:{jdbc_port}/   (beeline, BI tools)")
-            return 0
-        time.sleep(1.0)
-    log(f"serve: endpoints not up after {timeout:.0f}s; stopping it (see {files.log})")
-    stop(log=lambda _m: None)
-    return 1
+    daemon = _daemon()
+    try:
+        process = daemon.start(server_command(host, connect_port, jdbc_port),
+                               [connect_port, jdbc_port], env=env, cwd=data_home(), host=host,
+                               connect_port=connect_port, jdbc_port=jdbc_port)
+        log(f"starting Spark server (pid {process.pid}), log: {daemon.log_file}")
+        daemon.wait_ready(process, lambda: port_open(host, connect_port)
+                          and port_open("127.0.0.1", jdbc_port), timeout)
+    except DaemonError as exc:
+        log(f"serve: {exc}")
+        return 1
+    log(f"Spark Connect: sc://{host}:{connect_port}   (SPARK_REMOTE for pyspark and dbt)"
+        + (f", clients must send {TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else ""))
+    log(f"JDBC:          jdbc:hive2://127.0.0.1:{jdbc_port}/   (beeline, BI tools)")
+    return 0
 
 
 def status(log=print) -> int:
-    files = _files()
-    pid = running_pid()
-    if not pid:
+    daemon = _daemon()
+    record = daemon.running()
+    if not record:
         log("server: not running" + _stale_note())
         return 1
-    _, host, connect_port, jdbc_port, _ = _recorded()
-    connect_up = port_open(host, int(connect_port))
-    jdbc_up = port_open("127.0.0.1", int(jdbc_port))
-    log(f"server: running (pid {pid}), log {files.log}")
+    host, connect_port, jdbc_port = record["host"], record["connect_port"], record["jdbc_port"]
+    connect_up = port_open(host, connect_port)
+    jdbc_up = port_open("127.0.0.1", jdbc_port)
+    log(f"server: running (pid {record['pid']}), log {daemon.log_file}")
     log(f"Spark Connect sc://{host}:{connect_port} {'up' if connect_up else 'not answering'}")
     log(f"JDBC jdbc:hive2://127.0.0.1:{jdbc_port}/ {'up' if jdbc_up else 'not answering'}")
     return 0 if connect_up and jdbc_up else 1
@@ -170,29 +129,15 @@ def status(log=print) -> int:
 
 def _stale_note() -> str:
     """Why a pid file that names no running server is ignored (nothing is signalled)."""
-    fields = _recorded()
-    if fields and fields[0].isdigit() and alive(int(fields[0])):
-        return (f" (pid {fields[0]} in {_files().pid} is now another process: left alone)")
+    record = _daemon().record() or {}
+    if isinstance(record.get("pid"), int) and alive(record["pid"]):
+        return f" (pid {record['pid']} in {_daemon().pid_file} is now another process: left alone)"
     return ""
 
 
 def stop(timeout: float = 60.0, log=print) -> int:
     """Stop the server and everything it started (its whole process group), by PID."""
-    files = _files()
-    pid = running_pid()
-    if not pid:
-        note = _stale_note()
-        files.pid.unlink(missing_ok=True)
-        log("server: not running" + note)
-        return 0
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive(pid):
-        time.sleep(0.5)
-    if alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-        while alive(pid):
-            time.sleep(0.2)
-    files.pid.unlink(missing_ok=True)
-    log(f"server stopped (pid {pid})")
+    note = _stale_note()
+    record = _daemon().stop(timeout)
+    log(f"server stopped (pid {record['pid']})" if record else "server: not running" + note)
     return 0
