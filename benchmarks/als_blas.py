@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+
 # Naming a library that does not exist makes netlib fall back to its Java implementation.
 def java(*libs: str) -> str:
     return " ".join(f"-Ddev.ludovic.netlib.{lib}.nativeLib=libnot-installed.so" for lib in libs)
@@ -38,22 +39,38 @@ def fits(backend: str, every: int, ranks: list[int]) -> None:
     prepare_environment()
     conf = session_conf()
     conf["spark.driver.extraJavaOptions"] = (
-        conf.get("spark.driver.extraJavaOptions", "") + " " + BACKENDS[backend]).strip()
+        conf.get("spark.driver.extraJavaOptions", "") + " " + BACKENDS[backend]
+    ).strip()
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
     netlib = spark._jvm.dev.ludovic.netlib
-    print(f"{backend}: BLAS {netlib.blas.BLAS.getInstance().getClass().getSimpleName()}, "
-          f"LAPACK {netlib.lapack.LAPACK.getInstance().getClass().getSimpleName()}", flush=True)
-    ratings = (spark.table(Lake().name("stg_movielens__ratings"))
-               .where(f"user_id % {every} = 0").select("user_id", "movie_id", "rating").cache())
+    print(
+        f"{backend}: BLAS {netlib.blas.BLAS.getInstance().getClass().getSimpleName()}, "
+        f"LAPACK {netlib.lapack.LAPACK.getInstance().getClass().getSimpleName()}",
+        flush=True,
+    )
+    ratings = (
+        spark.table(Lake().name("stg_movielens__ratings"))
+        .where(f"user_id % {every} = 0")
+        .select("user_id", "movie_id", "rating")
+        .cache()
+    )
     print(f"{backend}: {ratings.count():,} ratings", flush=True)
     for rank in ranks:
         started = time.perf_counter()
-        ALS(rank=rank, regParam=0.1, maxIter=10, userCol="user_id", itemCol="movie_id",
-            ratingCol="rating", seed=1, numUserBlocks=2, numItemBlocks=2,
-            ).fit(ratings).itemFactors.count()
+        ALS(
+            rank=rank,
+            regParam=0.1,
+            maxIter=10,
+            userCol="user_id",
+            itemCol="movie_id",
+            ratingCol="rating",
+            seed=1,
+            numUserBlocks=2,
+            numItemBlocks=2,
+        ).fit(ratings).itemFactors.count()
         print(f"{backend}: rank {rank}: {time.perf_counter() - started:.1f} s", flush=True)
     spark.stop()
 
@@ -71,9 +88,22 @@ def main() -> None:
     print(f"load average: {os.getloadavg()}")
     env = {**os.environ, "MOVIELAKE_HOME": args.home}
     for backend in BACKENDS:
-        subprocess.run([sys.executable, __file__, "--home", args.home, "--every", str(args.every),
-                        "--ranks", *map(str, args.ranks), "--backend", backend],
-                       env=env, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--home",
+                args.home,
+                "--every",
+                str(args.every),
+                "--ranks",
+                *map(str, args.ranks),
+                "--backend",
+                backend,
+            ],
+            env=env,
+            check=True,
+        )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--vars", default="{}", help="extra dbt vars (YAML)")
-    parser.add_argument("--reuse-staging", action="store_true",
-                        help="build only the recommenders, on staging tables already built")
+    parser.add_argument(
+        "--reuse-staging",
+        action="store_true",
+        help="build only the recommenders, on staging tables already built",
+    )
     args = parser.parse_args(argv)
 
     from dbt.cli.main import dbtRunner
@@ -34,12 +37,24 @@ def main(argv: list[str] | None = None) -> int:
 
     dbt_vars = {"dataset": args.dataset, **(yaml.safe_load(args.vars) or {})}
     started = time.perf_counter()
-    select = (["rating_splits+", "my_ratings"] if args.reuse_staging
-              else ["+my_recommendations", "+recommendations"])
-    result = dbtRunner().invoke(["build", "--select", *select,
-                                 "--exclude-resource-type", "unit_test",
-                                 "--project-dir", str(project_dir()),
-                                 "--vars", json.dumps(dbt_vars)])
+    select = (
+        ["rating_splits+", "my_ratings"]
+        if args.reuse_staging
+        else ["+my_recommendations", "+recommendations"]
+    )
+    result = dbtRunner().invoke(
+        [
+            "build",
+            "--select",
+            *select,
+            "--exclude-resource-type",
+            "unit_test",
+            "--project-dir",
+            str(project_dir()),
+            "--vars",
+            json.dumps(dbt_vars),
+        ]
+    )
     wall = time.perf_counter() - started
     if not result.success:
         print("dbt build failed", file=sys.stderr)
@@ -61,28 +76,35 @@ def main(argv: list[str] | None = None) -> int:
                     round(recall_at_k, 4) r_at_k, round(ndcg_at_k, 4) ndcg_at_k,
                     round(map_at_k, 4) map_at_k, round(catalog_coverage, 4) coverage,
                     users_evaluated
-             from {table('model_metrics')} order by split desc, model""")
+             from {table("model_metrics")} order by split desc, model""")
     print("== ALS grid (validation) ==")
     show(f"""select model, rank, reg_param, alpha, round(val_rmse, 4) val_rmse,
                     round(val_mae, 4) val_mae, round(val_precision_at_k, 4) val_p_at_k,
                     round(val_ndcg_at_k, 4) val_ndcg_at_k, rung, fit_users,
                     round(fit_seconds, 1) fit_s, selected
-             from {table('als_tuning')} order by model, rung, rank, reg_param""")
+             from {table("als_tuning")} order by model, rung, rank, reg_param""")
     print("== Served models (chosen on validation) ==")
     show(f"select * from {table('served_models')} order by job")
 
-    test = {r["model"]: r for r in spark.sql(
-        f"select * from {table('model_metrics')} where split = 'test'").collect()}
-    best_rmse = min((r["rmse"], m) for m, r in test.items()
-                    if m.startswith("als_") and r["rmse"] is not None)
+    test = {
+        r["model"]: r
+        for r in spark.sql(f"select * from {table('model_metrics')} where split = 'test'").collect()
+    }
+    best_rmse = min(
+        (r["rmse"], m) for m, r in test.items() if m.startswith("als_") and r["rmse"] is not None
+    )
     best_p = max((r["precision_at_k"], m) for m, r in test.items() if m != "popularity")
     popular = test["popularity"]
     print("== Targets ==")
-    print(f"  best ALS test RMSE: {best_rmse[0]:.4f} ({best_rmse[1]}); target <= 0.85: "
-          f"{'met' if best_rmse[0] <= 0.85 else 'NOT met'}")
-    print(f"  best top-K test P@{popular['k']}: {best_p[0]:.4f} ({best_p[1]}) vs popularity "
-          f"{popular['precision_at_k']:.4f}: ratio {best_p[0] / popular['precision_at_k']:.2f}x; "
-          f"{'beats' if best_p[0] > popular['precision_at_k'] else 'does NOT beat'} the baseline")
+    print(
+        f"  best ALS test RMSE: {best_rmse[0]:.4f} ({best_rmse[1]}); target <= 0.85: "
+        f"{'met' if best_rmse[0] <= 0.85 else 'NOT met'}"
+    )
+    print(
+        f"  best top-K test P@{popular['k']}: {best_p[0]:.4f} ({best_p[1]}) vs popularity "
+        f"{popular['precision_at_k']:.4f}: ratio {best_p[0] / popular['precision_at_k']:.2f}x; "
+        f"{'beats' if best_p[0] > popular['precision_at_k'] else 'does NOT beat'} the baseline"
+    )
     print("== my_recommendations (seeds/my_ratings.csv) ==")
     show(f"select * from {table('my_recommendations')} order by rank")
     return 0

@@ -39,8 +39,10 @@ def summary(times: tuple[list[float], list[float]]) -> str:
     walls, cpus = times
     ms = sorted(t * 1000 for t in walls)
     p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-    return (f"wall median {statistics.median(ms):6.1f} ms, p95 {p95:6.1f}, max {ms[-1]:6.1f}; "
-            f"CPU median {statistics.median(cpus) * 1000:6.1f} ms (n={len(ms)})")
+    return (
+        f"wall median {statistics.median(ms):6.1f} ms, p95 {p95:6.1f}, max {ms[-1]:6.1f}; "
+        f"CPU median {statistics.median(cpus) * 1000:6.1f} ms (n={len(ms)})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli-runs", type=int, default=3, help="runs of each CLI command")
     args = parser.parse_args(argv)
 
-    print(f"machine: {os.cpu_count()} cores; load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"machine: {os.cpu_count()} cores; load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     started = time.perf_counter()
     from movielake.serving.advisor import Advisor, ratings_csv
     from movielake.serving.lake import Lake
@@ -65,13 +69,20 @@ def main(argv: list[str] | None = None) -> int:
     source = lake.served_source()
     version = lake.version(source)
     items = advisor.top_k_items
-    shape = (f"rank {len(items['features'].iloc[0])}, {len(items):,} items"
-             if "features" in items else f"{len(items):,} movies' weights")  # ALS or item_item
-    print(f"lakehouse: {lake.name(source)} version {version.version} "
-          f"({version.written_at:%Y-%m-%d %H:%M} UTC); {len(advisor.movies):,} movies; top-K model "
-          f"{advisor.top_k_model} ({shape}), rating model {advisor.rating_model}")
-    print(f"import movielake.serving.advisor: {imported * 1000:.0f} ms; Advisor.load (movies, scale, both "
-          f"served models, read with deltalake): {loaded * 1000:.0f} ms")
+    shape = (
+        f"rank {len(items['features'].iloc[0])}, {len(items):,} items"
+        if "features" in items
+        else f"{len(items):,} movies' weights"
+    )  # ALS or item_item
+    print(
+        f"lakehouse: {lake.name(source)} version {version.version} "
+        f"({version.written_at:%Y-%m-%d %H:%M} UTC); {len(advisor.movies):,} movies; top-K model "
+        f"{advisor.top_k_model} ({shape}), rating model {advisor.rating_model}"
+    )
+    print(
+        f"import movielake.serving.advisor: {imported * 1000:.0f} ms; Advisor.load (movies, "
+        f"scale, both served models, read with deltalake): {loaded * 1000:.0f} ms"
+    )
 
     ratings = lake.read("stg_movielens__ratings", columns=["user_id", "movie_id", "rating"])
     counts = ratings.groupby("user_id").size()
@@ -81,12 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"user {user}'s first {len(given)} ratings (by movie id) as a new user")
 
     recs = advisor.recommend(given, 10)  # warm-up (first call pays numpy's start-up)
-    print("top 3: " + "; ".join(f"{r.title} ({r.year}) {r.predicted_stars:.1f}* because "
-                                f"{r.because_title}" for r in recs[:3]))
+    print(
+        "top 3: "
+        + "; ".join(
+            f"{r.title} ({r.year}) {r.predicted_stars:.1f}* because {r.because_title}"
+            for r in recs[:3]
+        )
+    )
     full = timed(lambda: advisor.recommend(given, 10), args.repeat)
     rows = advisor.rows(given)
-    fold = timed(lambda: recommend(advisor.top_k_items, advisor.top_k_settings, rows, 10),
-                 args.repeat)
+    fold = timed(
+        lambda: recommend(advisor.top_k_items, advisor.top_k_settings, rows, 10), args.repeat
+    )
     print(f"Advisor.recommend, {len(given)} ratings (the app's answer): {summary(full)}")
     print(f"  of which personal.recommend (top-K fold-in only):    {summary(fold)}")
     verdict = "met" if max(full[0]) < 0.3 else "NOT met"
@@ -103,9 +120,12 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.cli_runs):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
-                process = subprocess.Popen([sys.executable, "-m", "movielake.cli", *command],
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                           text=True)
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "movielake.cli", *command],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
                 process.stdout.readline()  # the command has started answering
                 firsts.append(time.perf_counter() - started)
                 _, error = process.communicate()
@@ -116,10 +136,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{name} failed: {error.strip()}")
                     return 1
             # CPU time is the machine-independent part: wall time grows with the load
-            print(f"{name} (whole process, no Spark): first line after "
-                  f"{', '.join(f'{w:.2f}' for w in firsts)} s; done after "
-                  f"{', '.join(f'{w:.2f}' for w in walls)} s wall; CPU (user + system) "
-                  f"{', '.join(f'{c:.2f}' for c in cpus)} s")
+            print(
+                f"{name} (whole process, no Spark): first line after "
+                f"{', '.join(f'{w:.2f}' for w in firsts)} s; done after "
+                f"{', '.join(f'{w:.2f}' for w in walls)} s wall; CPU (user + system) "
+                f"{', '.join(f'{c:.2f}' for c in cpus)} s"
+            )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -3,7 +3,8 @@ instead, on MovieLake's own split, scored with MovieLake's own metric code.
 
 Reads `rating_splits`, `recommender_fit_ratings` and `model_metrics` from a built data home (it
 builds nothing); each peer is tuned on validation (fit on train) over the grid in PEERS below,
-refit on train + validation with the best setting, and scored once on test with movielake.spark.metrics, over the pairs and users
+refit on train + validation with the best setting, and scored once on test with
+movielake.spark.metrics, over the pairs and users
 model_metrics scores (held-out pairs whose user and movie are in the fit data; every held-out
 rating at least `relevance_threshold` relevant; candidates: every movie of the fit data the user
 has not rated there). Rating peers (Surprise) are chosen by validation RMSE and have no top-K
@@ -31,8 +32,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-METRICS = ["rmse", "mae", "precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k",
-           "catalog_coverage"]
+METRICS = [
+    "rmse",
+    "mae",
+    "precision_at_k",
+    "recall_at_k",
+    "ndcg_at_k",
+    "map_at_k",
+    "catalog_coverage",
+]
 
 
 def grid(**axes) -> list[dict]:
@@ -48,12 +56,16 @@ class Peer:
 
 PEERS = [  # the documented grids (README "Benchmarks")
     Peer("surprise_baseline_only", "rating", grid(reg_i=[5, 10, 20], reg_u=[5, 15])),
-    Peer("surprise_svd", "rating", grid(n_factors=[50, 100], reg_all=[0.02, 0.05],
-                                        n_epochs=[20, 40])),
+    Peer(
+        "surprise_svd", "rating", grid(n_factors=[50, 100], reg_all=[0.02, 0.05], n_epochs=[20, 40])
+    ),
     Peer("surprise_svdpp", "rating", grid(n_factors=[20], reg_all=[0.02, 0.05])),
     Peer("surprise_knn_baseline", "rating", grid(k=[20, 40])),
-    Peer("implicit_als", "top_k", grid(factors=[32, 64], regularization=[0.1, 1.0],
-                                       alpha=[1.0, 10.0])),
+    Peer(
+        "implicit_als",
+        "top_k",
+        grid(factors=[32, 64], regularization=[0.1, 1.0], alpha=[1.0, 10.0]),
+    ),
     Peer("implicit_bpr", "top_k", grid(factors=[64, 128], learning_rate=[0.01, 0.05])),
     Peer("implicit_bm25", "top_k", grid(K=[50, 100, 200])),
     Peer("ease", "top_k", grid(reg_lambda=[100.0, 200.0, 400.0, 800.0])),
@@ -61,6 +73,7 @@ PEERS = [  # the documented grids (README "Benchmarks")
 
 
 # ---- the peers: fit on a pandas frame of (user_id, movie_id, rating) ------------------------
+
 
 class Surprise:
     def __init__(self, name: str, params: dict, fit: pd.DataFrame):
@@ -75,13 +88,17 @@ class Surprise:
         elif name == "surprise_svdpp":
             algo = SVDpp(random_state=42, cache_ratings=True, **params)
         else:
-            algo = KNNBaseline(k=params["k"], verbose=False,
-                               sim_options={"name": "pearson_baseline", "user_based": False})
+            algo = KNNBaseline(
+                k=params["k"],
+                verbose=False,
+                sim_options={"name": "pearson_baseline", "user_based": False},
+            )
         self.algo = algo.fit(data.build_full_trainset())
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
-        return np.array([self.algo.predict(u, i).est
-                         for u, i in zip(pairs.user_id, pairs.movie_id)])
+        return np.array(
+            [self.algo.predict(u, i).est for u, i in zip(pairs.user_id, pairs.movie_id)]
+        )
 
 
 class Matrix:
@@ -95,15 +112,20 @@ class Matrix:
         rows = np.searchsorted(self.users, fit.user_id)
         cols = np.searchsorted(self.items, fit.movie_id)
         values = np.ones(len(fit)) if binary else fit.rating.to_numpy(dtype=float)
-        self.x = csr_matrix((values.astype(np.float32), (rows, cols)),
-                            shape=(len(self.users), len(self.items)))
+        self.x = csr_matrix(
+            (values.astype(np.float32), (rows, cols)), shape=(len(self.users), len(self.items))
+        )
 
     def frame(self, users: np.ndarray, ids: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
         keep = np.isfinite(scores) & (ids >= 0)
         k = ids.shape[1]
-        return pd.DataFrame({"user_id": np.repeat(self.users[users], k).reshape(-1, k)[keep],
-                             "rank": np.tile(np.arange(1, k + 1), (len(users), 1))[keep],
-                             "movie_id": self.items[np.where(ids >= 0, ids, 0)][keep]})
+        return pd.DataFrame(
+            {
+                "user_id": np.repeat(self.users[users], k).reshape(-1, k)[keep],
+                "rank": np.tile(np.arange(1, k + 1), (len(users), 1))[keep],
+                "movie_id": self.items[np.where(ids >= 0, ids, 0)][keep],
+            }
+        )
 
 
 class Implicit:
@@ -116,8 +138,9 @@ class Implicit:
         if name == "implicit_als":  # stars as confidence (scaled by alpha), as our als_implicit
             model = AlternatingLeastSquares(iterations=15, random_state=42, **params)
         elif name == "implicit_bpr":
-            model = BayesianPersonalizedRanking(iterations=100, regularization=0.01,
-                                                random_state=42, **params)
+            model = BayesianPersonalizedRanking(
+                iterations=100, regularization=0.01, random_state=42, **params
+            )
         else:
             model = BM25Recommender(K=params["K"], K1=1.2, B=0.75)
         from threadpoolctl import threadpool_limits
@@ -128,8 +151,9 @@ class Implicit:
 
     def recommend(self, user_ids: np.ndarray, k: int) -> pd.DataFrame:
         users = np.searchsorted(self.m.users, user_ids)
-        ids, scores = self.model.recommend(users, self.m.x[users], N=k,
-                                           filter_already_liked_items=True)
+        ids, scores = self.model.recommend(
+            users, self.m.x[users], N=k, filter_already_liked_items=True
+        )
         return self.m.frame(users, ids, scores)
 
 
@@ -163,6 +187,7 @@ class Ease:
 
 # ---- the protocol ------------------------------------------------------------------------------
 
+
 class Split:
     """One scored split's data, as model_metrics sees it (movielake.spark.recommenders)."""
 
@@ -185,12 +210,14 @@ def evaluate(spark, peer: Peer, fitted, data: Split, k: int, catalog: int) -> di
     from movielake.spark.metrics import ranking_metrics, rating_metrics
 
     if peer.kind == "rating":
-        scored = data.pairs.assign(prediction=np.clip(fitted.predict(data.pairs), data.low,
-                                                       data.high))
+        scored = data.pairs.assign(
+            prediction=np.clip(fitted.predict(data.pairs), data.low, data.high)
+        )
         return rating_metrics(spark.createDataFrame(scored[["rating", "prediction"]]))
     top = fitted.recommend(data.users, k)
-    frame = spark.createDataFrame(top.astype({"user_id": "int32", "rank": "int32",
-                                              "movie_id": "int32"}))
+    frame = spark.createDataFrame(
+        top.astype({"user_id": "int32", "rank": "int32", "movie_id": "int32"})
+    )
     return ranking_metrics(frame, data.relevant, k, catalog)
 
 
@@ -211,9 +238,15 @@ def run_peer(spark, peer: Peer, validation: Split, test: Split, k: int, catalog:
         scores = evaluate(spark, peer, fitted, validation, k, catalog)
         tried.append((params, scores))
         del fitted
-        print(f"  {peer.name} {params}: " + ", ".join(
-            f"{m} {scores[m]:.4f}" for m in ("rmse", "precision_at_k", "ndcg_at_k")
-            if scores.get(m) is not None), flush=True)
+        print(
+            f"  {peer.name} {params}: "
+            + ", ".join(
+                f"{m} {scores[m]:.4f}"
+                for m in ("rmse", "precision_at_k", "ndcg_at_k")
+                if scores.get(m) is not None
+            ),
+            flush=True,
+        )
     if peer.kind == "rating":
         params, _ = min(tried, key=lambda t: t[1]["rmse"])
     else:
@@ -223,21 +256,35 @@ def run_peer(spark, peer: Peer, validation: Split, test: Split, k: int, catalog:
     fitted = make(peer, params, test.fit, gram_cache)
     fit_seconds = time.perf_counter() - started
     scores = evaluate(spark, peer, fitted, test, k, catalog)
-    return {"model": peer.name, "is_peer": True,
-            "setting": ", ".join(f"{key} {value}" for key, value in params.items()),
-            "tune_s": tune, "fit_s": fit_seconds, **{m: scores.get(m) for m in METRICS}}
+    return {
+        "model": peer.name,
+        "is_peer": True,
+        "setting": ", ".join(f"{key} {value}" for key, value in params.items()),
+        "tune_s": tune,
+        "fit_s": fit_seconds,
+        **{m: scores.get(m) for m in METRICS},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--schema-prefix", default=os.environ.get("MOVIELAKE_SCHEMA",
-                                                                  "movielake"))
-    parser.add_argument("--peers", default=",".join(p.name for p in PEERS),
-                        help="comma-separated, run in this order; a subset of: " + ", ".join(p.name for p in PEERS))
-    parser.add_argument("--add", action="store_true",
-                        help="keep the stored figures of the peers this run does not score")
-    parser.add_argument("--relevance-threshold", type=float, default=None,
-                        help="default: the relevance_threshold var of dbt_project.yml")
+    parser.add_argument("--schema-prefix", default=os.environ.get("MOVIELAKE_SCHEMA", "movielake"))
+    parser.add_argument(
+        "--peers",
+        default=",".join(p.name for p in PEERS),
+        help="comma-separated, run in this order; a subset of: " + ", ".join(p.name for p in PEERS),
+    )
+    parser.add_argument(
+        "--add",
+        action="store_true",
+        help="keep the stored figures of the peers this run does not score",
+    )
+    parser.add_argument(
+        "--relevance-threshold",
+        type=float,
+        default=None,
+        help="default: the relevance_threshold var of dbt_project.yml",
+    )
     args = parser.parse_args(argv)
     chosen = args.peers.split(",")
     unknown = set(chosen) - {p.name for p in PEERS}
@@ -247,8 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         import implicit  # noqa: F401
         import surprise  # noqa: F401
     except ImportError as exc:
-        print(f"peers not installed ({exc}): run `make bench-peers` (installs the [bench] "
-              "extra)", file=sys.stderr)
+        print(
+            f"peers not installed ({exc}): run `make bench-peers` (installs the [bench] extra)",
+            file=sys.stderr,
+        )
         return 1
 
     from movielake.data.paths import project_dir
@@ -263,18 +312,25 @@ def main(argv: list[str] | None = None) -> int:
     spark = spark_session()
     lake = Lake(args.schema_prefix)  # table names as dbt gives them (its manifest)
     if not spark.catalog.tableExists(lake.name("model_metrics")):
-        print(f"{lake.name('model_metrics')} not found: build the recommenders first (make run)",
-              file=sys.stderr)
+        print(
+            f"{lake.name('model_metrics')} not found: build the recommenders first (make run)",
+            file=sys.stderr,
+        )
         return 1
     k = spark.sql(f"select first(k) from {lake.name('model_metrics')}").first()[0]
     catalog = spark.table(lake.name("stg_movielens__movies")).count()
-    splits = spark.createDataFrame(spark.table(lake.name("rating_splits"))
-                                   .select("user_id", "movie_id", "rating", "split").toPandas())
+    splits = spark.createDataFrame(
+        spark.table(lake.name("rating_splits"))
+        .select("user_id", "movie_id", "rating", "split")
+        .toPandas()
+    )
     fits = spark.createDataFrame(spark.table(lake.name("recommender_fit_ratings")).toPandas())
     validation = Split(spark, splits, fits, "validation", threshold)
     test = Split(spark, splits, fits, "test", threshold)
-    print(f"{splits.count()} ratings; {catalog} movies; K {k}; relevance threshold "
-          f"{threshold}; test: {len(test.pairs)} pairs, {len(test.users)} users ranked")
+    print(
+        f"{splits.count()} ratings; {catalog} movies; K {k}; relevance threshold "
+        f"{threshold}; test: {len(test.pairs)} pairs, {len(test.users)} users ranked"
+    )
 
     from movielake.serving.comparison import PEERS_LAYER, PEERS_TABLE, markdown, ours, side_by_side
 
@@ -283,19 +339,30 @@ def main(argv: list[str] | None = None) -> int:
     layer = schema_name(lake.prefix, PEERS_LAYER)
     table = f"{layer}.{PEERS_TABLE}"
     spark.sql(f"create schema if not exists {layer}")
-    earlier = (spark.table(table).where(~spark.table(table)["model"].isin(chosen)).toPandas()
-               if args.add and spark.catalog.tableExists(table) else pd.DataFrame())
+    earlier = (
+        spark.table(table).where(~spark.table(table)["model"].isin(chosen)).toPandas()
+        if args.add and spark.catalog.tableExists(table)
+        else pd.DataFrame()
+    )
     done = []
     by_name = {peer.name: peer for peer in PEERS}
     for peer in (by_name[name] for name in chosen):  # in the order given
         done.append(run_peer(spark, peer, validation, test, k, catalog))
         peer_rows = pd.concat([earlier, pd.DataFrame(done).assign(k=k)], ignore_index=True)
-        (spark.createDataFrame(peer_rows.astype(
-            {c: float for c in ["tune_s", "fit_s", *METRICS]}).astype({"k": int}))
-         .write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-         .saveAsTable(table))
-    both = pd.concat([ours(lake),
-                      spark.table(table).orderBy("model").toPandas()], ignore_index=True)
+        (
+            spark.createDataFrame(
+                peer_rows.astype({c: float for c in ["tune_s", "fit_s", *METRICS]}).astype(
+                    {"k": int}
+                )
+            )
+            .write.format("delta")
+            .mode("overwrite")
+            .option("overwriteSchema", "true")
+            .saveAsTable(table)
+        )
+    both = pd.concat(
+        [ours(lake), spark.table(table).orderBy("model").toPandas()], ignore_index=True
+    )
     print(f"\n== Test figures (K = {k}); in brackets: ratio to the best peer ==")
     print(markdown(side_by_side(both)))
     return 0

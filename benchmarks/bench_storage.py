@@ -25,8 +25,10 @@ from pathlib import Path
 from measure import PROJECT, RESULTS, load, run_measured
 
 BIN = Path(sys.executable).parent
-METRICS = ("import json; from movielake.serving.lake import Lake; "
-           "print('JSON' + Lake('movielake').read('model_metrics').to_json(orient='records'))")
+METRICS = (
+    "import json; from movielake.serving.lake import Lake; "
+    "print('JSON' + Lake('movielake').read('model_metrics').to_json(orient='records'))"
+)
 
 
 def _servers(base: Path, stores: list[str]) -> dict[str, dict]:
@@ -37,7 +39,10 @@ def _servers(base: Path, stores: list[str]) -> dict[str, dict]:
         from movielake.ops import objectstore
 
         info = objectstore.start()
-        envs["s3"] = {**info["env"], "MOVIELAKE_WAREHOUSE": f"s3a://{info['bucket']}/bench/warehouse"}
+        envs["s3"] = {
+            **info["env"],
+            "MOVIELAKE_WAREHOUSE": f"s3a://{info['bucket']}/bench/warehouse",
+        }
     if "hdfs" in stores:
         from movielake.ops import hdfs
 
@@ -60,26 +65,50 @@ def build(name: str, home: Path, store_env: dict, dbt_vars: dict, cluster: int =
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOVIELAKE_WAREHOUSE"))}
-    env.update(store_env, MOVIELAKE_HOME=str(home), MOVIELAKE_SCHEMA="movielake",
-               DBT_PROFILES_DIR=str(PROJECT / "profiles"))
-    command = [str(BIN / "dbt"), "build", "--project-dir", str(PROJECT), "--target-path",
-               str(home / "target"), "--log-path", str(home / "logs"),
-               "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
+    env.update(
+        store_env,
+        MOVIELAKE_HOME=str(home),
+        MOVIELAKE_SCHEMA="movielake",
+        DBT_PROFILES_DIR=str(PROJECT / "profiles"),
+    )
+    command = [
+        str(BIN / "dbt"),
+        "build",
+        "--project-dir",
+        str(PROJECT),
+        "--target-path",
+        str(home / "target"),
+        "--log-path",
+        str(home / "logs"),
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        json.dumps(dbt_vars),
+    ]
     if cluster:
         command = [str(BIN / "movielake"), "cluster", "--workers", str(cluster), "--", *command]
     before = load()
     print(f"storage: {name}: building (load {before})", flush=True)
     code, seconds, peak = run_measured(command, env, home / "build.log")
-    entry = {"store": name, "ok": code == 0, "seconds": round(seconds, 1),
-             "peak_gib": round(peak / 2**30, 2), "load_before": before, "load_after": load(),
-             "warehouse": store_env.get("MOVIELAKE_WAREHOUSE", str(home / "spark-warehouse"))}
+    entry = {
+        "store": name,
+        "ok": code == 0,
+        "seconds": round(seconds, 1),
+        "peak_gib": round(peak / 2**30, 2),
+        "load_before": before,
+        "load_after": load(),
+        "warehouse": store_env.get("MOVIELAKE_WAREHOUSE", str(home / "spark-warehouse")),
+    }
     if code == 0:
-        out = subprocess.run([sys.executable, "-c", METRICS], env=env, capture_output=True,
-                             text=True, check=True)
-        entry["metrics"] = json.loads(next(x for x in out.stdout.splitlines()
-                                           if x.startswith("JSON"))[4:])
-    print(f"storage: {name}: exit {code} in {seconds:.0f}s, peak {peak / 2**30:.1f} GiB",
-          flush=True)
+        out = subprocess.run(
+            [sys.executable, "-c", METRICS], env=env, capture_output=True, text=True, check=True
+        )
+        entry["metrics"] = json.loads(
+            next(x for x in out.stdout.splitlines() if x.startswith("JSON"))[4:]
+        )
+    print(
+        f"storage: {name}: exit {code} in {seconds:.0f}s, peak {peak / 2**30:.1f} GiB", flush=True
+    )
     return entry
 
 
@@ -101,21 +130,34 @@ def agree(a: list[dict], b: list[dict], tolerance: float = 1e-4) -> float:
 
 
 def report(entries: list[dict], command: str) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT,
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True
+    ).stdout.strip()
     local = next((e for e in entries if e["store"] == "local" and e["ok"]), None)
-    lines = [f"command: {command}", f"commit: {commit}",
-             f"machine: {os.cpu_count()} cores, "
-             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
-             "", f"{'build':28}{'wall s':>9}{'x local':>9}{'peak GiB':>10}{'metrics diff':>14}"
-             "   load before -> after"]
+    lines = [
+        f"command: {command}",
+        f"commit: {commit}",
+        f"machine: {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+        "",
+        f"{'build':28}{'wall s':>9}{'x local':>9}{'peak GiB':>10}{'metrics diff':>14}"
+        "   load before -> after",
+    ]
     for e in entries:
         ratio = f"{e['seconds'] / local['seconds']:.2f}" if local and e["ok"] else "-"
-        diff = (f"{agree(local['metrics'], e['metrics']):.1e}"
-                if local and e["ok"] and e["store"] != "local" and "metrics" in e
-                and not e["store"].startswith("cluster") else "-")
-        lines.append(f"{e['store']:28}{e['seconds'] if e['ok'] else 'FAILED':>9}{ratio:>9}"
-                     f"{e['peak_gib']:>10}{diff:>14}   {e['load_before']} -> {e['load_after']}")
+        diff = (
+            f"{agree(local['metrics'], e['metrics']):.1e}"
+            if local
+            and e["ok"]
+            and e["store"] != "local"
+            and "metrics" in e
+            and not e["store"].startswith("cluster")
+            else "-"
+        )
+        lines.append(
+            f"{e['store']:28}{e['seconds'] if e['ok'] else 'FAILED':>9}{ratio:>9}"
+            f"{e['peak_gib']:>10}{diff:>14}   {e['load_before']} -> {e['load_after']}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -123,9 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", default="local,s3,hdfs")
     parser.add_argument("--dataset", default="ml-latest-small")
-    parser.add_argument("--cluster-ratings", type=int, default=0,
-                        help="also build a generated ml-20m-shaped release of this many "
-                             "ratings on a 2-worker cluster, files and warehouse on the store")
+    parser.add_argument(
+        "--cluster-ratings",
+        type=int,
+        default=0,
+        help="also build a generated ml-20m-shaped release of this many "
+        "ratings on a 2-worker cluster, files and warehouse on the store",
+    )
     parser.add_argument("--base", default=str(PROJECT / ".lakehouse" / "bench-storage"))
     args = parser.parse_args(argv)
     stores = args.stores.split(",")
@@ -138,19 +184,41 @@ def main(argv: list[str] | None = None) -> int:
         if args.cluster_ratings:
             raw = envs["s3"]["MOVIELAKE_WAREHOUSE"].replace("/warehouse", "/raw/ml-20m")
             started = time.perf_counter()
-            subprocess.run([str(BIN / "movielake"), "generate", "--preset", "ml-20m",
-                            "--ratings", str(args.cluster_ratings), "--out", raw],
-                           env={**os.environ, **envs["s3"]}, check=True)
-            print(f"storage: generated {args.cluster_ratings:,} ratings to {raw} in "
-                  f"{time.perf_counter() - started:.0f}s", flush=True)
-            entries.append(build(f"cluster-2w-s3 {args.cluster_ratings // 1000}K", base / "cluster",
-                                 envs["s3"], {"dataset": "ml-20m", "raw_dir": raw}, cluster=2))
+            subprocess.run(
+                [
+                    str(BIN / "movielake"),
+                    "generate",
+                    "--preset",
+                    "ml-20m",
+                    "--ratings",
+                    str(args.cluster_ratings),
+                    "--out",
+                    raw,
+                ],
+                env={**os.environ, **envs["s3"]},
+                check=True,
+            )
+            print(
+                f"storage: generated {args.cluster_ratings:,} ratings to {raw} in "
+                f"{time.perf_counter() - started:.0f}s",
+                flush=True,
+            )
+            entries.append(
+                build(
+                    f"cluster-2w-s3 {args.cluster_ratings // 1000}K",
+                    base / "cluster",
+                    envs["s3"],
+                    {"dataset": "ml-20m", "raw_dir": raw},
+                    cluster=2,
+                )
+            )
     finally:
         _stop(stores + (["s3"] if args.cluster_ratings else []))
     text = report(entries, "benchmarks/bench_storage.py " + " ".join(argv or sys.argv[1:]))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"storage_{args.dataset}" + (f"_cluster{args.cluster_ratings}" if args.cluster_ratings
-                                        else "")
+    name = f"storage_{args.dataset}" + (
+        f"_cluster{args.cluster_ratings}" if args.cluster_ratings else ""
+    )
     (RESULTS / f"{name}.txt").write_text(text)
     (RESULTS / f"{name}.json").write_text(json.dumps(entries, indent=1) + "\n")
     print(text)

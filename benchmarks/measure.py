@@ -48,8 +48,9 @@ def run_measured(command: list[str], env: dict, log: Path) -> tuple[int, float, 
     peak = 0
     started = time.perf_counter()
     with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   cwd=PROJECT)
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT
+        )
         done = threading.Event()
 
         def sample():
@@ -67,4 +68,3 @@ def run_measured(command: list[str], env: dict, log: Path) -> tuple[int, float, 
 
 def load() -> str:
     return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
-

@@ -8,7 +8,8 @@ The build is `dbt build --select +twin_validation` (the staging it needs, user_m
 user_twins, twin_pair_correlations, twin_validation, and their tests). All pairs of 330k users
 are too many to score, so the reference is exact_pairs_at_least: every pair whose Jaccard is at
 least that of user_twins' last pair, found by prefix filtering over the same sets LSH hashed
-(user_movie_sets' rule applied to the staged ratings). Those include the exact top N, whatever LSH missed, so recall@N is exact.
+(user_movie_sets' rule applied to the staged ratings). Those include the exact top N, whatever
+LSH missed, so recall@N is exact.
 At ml-latest's size the Jaccard of user_twins' 100th pair is low (0.18: the generated users'
 sets overlap little), and the prefix-filtering candidates then pass any feasible cap. The
 check falls back to a seeded sample of users (--sample-users): every pair with a sampled user
@@ -31,13 +32,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from measure import PROJECT, RESULTS, load, run_measured
 from twins import defaults
 
 
-def sampled_recall(users: np.ndarray, movies: np.ndarray, twins, threshold: float,
-                   sample_users: int, seed: int = 7) -> str:
+def sampled_recall(
+    users: np.ndarray, movies: np.ndarray, twins, threshold: float, sample_users: int, seed: int = 7
+) -> str:
     """Every pair (s, v) with s in a seeded sample of users and Jaccard >= threshold, found
     exactly (the sample's rows of X times X^T, in blocks), and how many of them user_twins
     holds."""
@@ -53,7 +54,7 @@ def sampled_recall(users: np.ndarray, movies: np.ndarray, twins, threshold: floa
     sample = np.sort(rng.choice(len(user_ids), min(sample_users, len(user_ids)), replace=False))
     exact = set()
     for start in range(0, len(sample), 500):
-        rows = sample[start:start + 500]
+        rows = sample[start : start + 500]
         shared = (x[rows] @ xt).tocoo()
         a, b = rows[shared.row], shared.col
         jaccard = shared.data / (sizes[a] + sizes[b] - shared.data)
@@ -61,30 +62,34 @@ def sampled_recall(users: np.ndarray, movies: np.ndarray, twins, threshold: floa
         exact |= {(min(p, q), max(p, q)) for p, q in zip(user_ids[a[keep]], user_ids[b[keep]])}
     found = {(min(a, b), max(a, b)) for a, b in twins[["user_a", "user_b"]].to_numpy()}
     hits = len(exact & found)
-    return (f"sampled check (seed {seed}): {len(sample):,} of {len(user_ids):,} users; "
-            f"{len(exact)} pairs with a sampled user at Jaccard >= {threshold:.4f}, {hits} of "
-            f"them in user_twins: recall {hits / max(len(exact), 1):.3f}; "
-            f"{time.perf_counter() - started:.0f} s")
+    return (
+        f"sampled check (seed {seed}): {len(sample):,} of {len(user_ids):,} users; "
+        f"{len(exact)} pairs with a sampled user at Jaccard >= {threshold:.4f}, {hits} of "
+        f"them in user_twins: recall {hits / max(len(exact), 1):.3f}; "
+        f"{time.perf_counter() - started:.0f} s"
+    )
 
 
-def bench_twins(preset: str, ratings: int | None, base: Path, keep: bool,
-                sample_users: int = 80_000) -> list[str]:
-    from movielake.serving.lake import Lake
+def bench_twins(
+    preset: str, ratings: int | None, base: Path, keep: bool, sample_users: int = 80_000
+) -> list[str]:
     from movielake.algorithms.twins import exact_pairs_at_least, recall_at
+    from movielake.serving.lake import Lake
 
     home = base / f"twins-{preset}-{ratings or 'full'}"
     shutil.rmtree(home, ignore_errors=True)
     raw = home / "raw" / preset
     home.mkdir(parents=True)
-    env = {**os.environ, "MOVIELAKE_HOME": str(home),
-           "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
+    env = {**os.environ, "MOVIELAKE_HOME": str(home), "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
     bin_dir = Path(sys.executable).parent
     size = ["--ratings", str(ratings)] if ratings else []
-    lines = [f"# python benchmarks/twins_scale.py --preset {preset}"
-             + (f" --ratings {ratings}" if ratings else ""),
-             f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
-             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
-             f"load before {load()}"]
+    lines = [
+        f"# python benchmarks/twins_scale.py --preset {preset}"
+        + (f" --ratings {ratings}" if ratings else ""),
+        f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
+        f"load before {load()}",
+    ]
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -92,25 +97,45 @@ def bench_twins(preset: str, ratings: int | None, base: Path, keep: bool,
 
     code, seconds, peak = run_measured(
         [str(bin_dir / "movielake"), "generate", "--preset", preset, *size, "--out", str(raw)],
-        env, home / "generate.log")
+        env,
+        home / "generate.log",
+    )
     if code:
         raise SystemExit(f"generate failed, see {home / 'generate.log'}")
     counts = json.loads((raw / "generated.json").read_text())["counts"]
     say(f"generated in {seconds:.0f} s (peak {peak / 2**20:.0f} MiB): {counts}")
 
     code, seconds, peak = run_measured(
-        [str(bin_dir / "dbt"), "build", "--select", "+twin_validation",
-         "--exclude-resource-type", "unit_test", "--project-dir", str(PROJECT),
-         "--target-path", str(home / "target"), "--log-path", str(home / "logs"),
-         "--vars", json.dumps({"dataset": preset, "raw_dir": str(raw)})],
-        env, home / "build.log")
+        [
+            str(bin_dir / "dbt"),
+            "build",
+            "--select",
+            "+twin_validation",
+            "--exclude-resource-type",
+            "unit_test",
+            "--project-dir",
+            str(PROJECT),
+            "--target-path",
+            str(home / "target"),
+            "--log-path",
+            str(home / "logs"),
+            "--vars",
+            json.dumps({"dataset": preset, "raw_dir": str(raw)}),
+        ],
+        env,
+        home / "build.log",
+    )
     results = json.loads((home / "target" / "run_results.json").read_text())["results"]
-    say(f"dbt build --select +twin_validation {'ok' if code == 0 else 'FAILED'} in "
+    say(
+        f"dbt build --select +twin_validation {'ok' if code == 0 else 'FAILED'} in "
         f"{seconds:.0f} s, {len(results)} nodes, peak {peak / 2**30:.1f} GiB (PSS); "
-        f"load after {load()}")
+        f"load after {load()}"
+    )
     for r in sorted(results, key=lambda r: -r["execution_time"]):
         if r["unique_id"].startswith("model.") and r["execution_time"] >= 1.0:
-            say(f"  {r['unique_id'].split('.')[-1]:<34} {r['execution_time']:8.1f} s  {r['status']}")
+            say(
+                f"  {r['unique_id'].split('.')[-1]:<34} {r['execution_time']:8.1f} s  {r['status']}"
+            )
     stats = re.findall(r"user_twins: .*", (home / "build.log").read_text())
     say(stats[-1] if stats else "user_twins printed no LSH figures")
     if code:
@@ -140,18 +165,28 @@ def bench_twins(preset: str, ratings: int | None, base: Path, keep: bool,
     if exact is not None:
         found = list(twins[["user_a", "user_b", "jaccard"]].itertuples(index=False, name=None))
         recall = recall_at(found, exact)
-        say(f"exact reference (prefix filtering over {len(sizes):,} users' sets, {len(users):,} "
+        say(
+            f"exact reference (prefix filtering over {len(sizes):,} users' sets, {len(users):,} "
             f"movies in them, at Jaccard >= {threshold:.4f}): "
-            f"{time.perf_counter() - started:.0f} s")
-        say(f"user_twins: {len(twins)} pairs, Jaccard {threshold:.4f} .. "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+        say(
+            f"user_twins: {len(twins)} pairs, Jaccard {threshold:.4f} .. "
             f"{twins['jaccard'].max():.4f}; exact top-{len(exact)}: {exact[-1].jaccard:.4f} .. "
-            f"{exact[0].jaccard:.4f}")
-        say(f"recall@{len(twins)} against the exact top pairs: {recall['recall']:.3f} "
-            f"(tie-aware {recall['tie_aware_recall']:.3f})")
+            f"{exact[0].jaccard:.4f}"
+        )
+        say(
+            f"recall@{len(twins)} against the exact top pairs: {recall['recall']:.3f} "
+            f"(tie-aware {recall['tie_aware_recall']:.3f})"
+        )
     validation = lake.read("twin_validation")
     for row in validation.to_dict("records"):
-        say("twin_validation: " + ", ".join(
-            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        say(
+            "twin_validation: "
+            + ", ".join(
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+            )
+        )
     if not keep:
         shutil.rmtree(home, ignore_errors=True)
     return lines
@@ -160,11 +195,19 @@ def bench_twins(preset: str, ratings: int | None, base: Path, keep: bool,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="ml-latest")
-    parser.add_argument("--ratings", type=int, default=None,
-                        help="scale the preset to this many ratings (default: its own size)")
+    parser.add_argument(
+        "--ratings",
+        type=int,
+        default=None,
+        help="scale the preset to this many ratings (default: its own size)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data home")
-    parser.add_argument("--sample-users", type=int, default=80_000,
-                        help="users in the sampled check, when prefix filtering is too large")
+    parser.add_argument(
+        "--sample-users",
+        type=int,
+        default=80_000,
+        help="users in the sampled check, when prefix filtering is too large",
+    )
     args = parser.parse_args(argv)
     base = Path(os.environ.get("MOVIELAKE_HOME", PROJECT / ".lakehouse")) / "bench-scale"
     lines = bench_twins(args.preset, args.ratings, base, args.keep, args.sample_users)

@@ -36,7 +36,10 @@ CSV = {
     ],
     "ratings": [
         ("1,1,4.0,964982703", STAGED),
-        ("1,2,3.5,1445714994000", "timestamp '1445714994000' is not epoch seconds"),  # ms, 13 digits
+        (
+            "1,2,3.5,1445714994000",
+            "timestamp '1445714994000' is not epoch seconds",
+        ),  # ms, 13 digits
         ("1,2,4.5,964982800", STAGED),  # the valid rating of (1, 2): kept ...
         ("1,2,5.0,964982703000", "timestamp 964982703000" + FUTURE),  # ... not displaced by a
         # millisecond timestamp of 12 digits (2000-07-30 in ms), which parses as seconds
@@ -145,8 +148,9 @@ def write(release: str, folder: Path) -> Path:
     for entity, lines in FAMILIES[release].items():
         layout = spec.layouts[entity]
         newline = b"\r\n" if layout.separator == "csv" else b"\n"
-        encoded = [text if isinstance(text, bytes) else text.encode(spec.encoding)
-                   for text, _ in lines]
+        encoded = [
+            text if isinstance(text, bytes) else text.encode(spec.encoding) for text, _ in lines
+        ]
         if layout.header:
             encoded.insert(0, layout.header.encode())
         (folder / layout.file).write_bytes(newline.join(encoded) + newline)
@@ -156,6 +160,10 @@ def write(release: str, folder: Path) -> Path:
 def expected(release: str) -> dict[str, dict[int, str | None]]:
     """entity -> {line number: expected reason, None for a line that must be staged}."""
     spec = get_release(release)
-    return {entity: {(2 if spec.layouts[entity].header else 1) + i: reason
-                     for i, (_, reason) in enumerate(lines)}
-            for entity, lines in FAMILIES[release].items()}
+    return {
+        entity: {
+            (2 if spec.layouts[entity].header else 1) + i: reason
+            for i, (_, reason) in enumerate(lines)
+        }
+        for entity, lines in FAMILIES[release].items()
+    }

@@ -40,18 +40,27 @@ class Dbt:
     def __init__(self, home: Path) -> None:
         self.home = home
 
-    def __call__(self, *args: str, vars: dict | None = None, project_dir: Path = PROJECT,
-                 schema: str = "movielake"):
+    def __call__(
+        self,
+        *args: str,
+        vars: dict | None = None,
+        project_dir: Path = PROJECT,
+        schema: str = "movielake",
+    ):
         """schema: prefix of every schema the run writes (<schema>_staging, ...), so that test
         modules building different data do not overwrite each other's tables."""
         from dbt.cli.main import dbtRunner
 
         argv = [
             *args,
-            "--project-dir", str(project_dir),
-            "--profiles-dir", str(PROJECT / "profiles"),
-            "--target-path", str(self.home / "target" / project_dir.name),
-            "--log-path", str(self.home / "logs"),
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(PROJECT / "profiles"),
+            "--target-path",
+            str(self.home / "target" / project_dir.name),
+            "--log-path",
+            str(self.home / "logs"),
         ]
         if vars:
             argv += ["--vars", json.dumps(vars)]
@@ -79,9 +88,15 @@ SYNTHETIC_SCHEMA = "synth"
 # two item_item lambdas instead of four), with the ALS grid tuned as large releases are: by
 # successive halving in two rungs, 33 then 100 of the 150 users; item_item's lambdas are scored
 # on 50 of them, as a large release's on a sample.
-SYNTHETIC_VARS = {"als_ranks": [4, 8], "als_reg_params": [0.1], "als_tuning_max_users": 100,
-                  "als_tuning_rungs": 2, "als_tuning_min_users": 30,
-                  "item_item_lambdas": [20, 200], "item_item_tuning_max_users": 50}
+SYNTHETIC_VARS = {
+    "als_ranks": [4, 8],
+    "als_reg_params": [0.1],
+    "als_tuning_max_users": 100,
+    "als_tuning_rungs": 2,
+    "als_tuning_min_users": 30,
+    "item_item_lambdas": [20, 200],
+    "item_item_tuning_max_users": 50,
+}
 
 
 @pytest.fixture(scope="session")
@@ -98,11 +113,16 @@ def synthetic_release(tmp_path_factory) -> Path:
 def synthetic_build(dbt, synthetic_release):
     """One `dbt build` of the whole project on the synthetic release, into the `synth_*`
     schemas; modules that test marts and models read from it instead of building again."""
-    result = dbt("build", "--exclude-resource-type", "unit_test", schema=SYNTHETIC_SCHEMA,
-                 vars={"dataset": "synthetic", "raw_dir": str(synthetic_release),
-                       **SYNTHETIC_VARS})
-    assert result.success, [(r.node.name, r.message) for r in result.result or []
-                            if str(r.status) in ("error", "fail")]
+    result = dbt(
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        schema=SYNTHETIC_SCHEMA,
+        vars={"dataset": "synthetic", "raw_dir": str(synthetic_release), **SYNTHETIC_VARS},
+    )
+    assert result.success, [
+        (r.node.name, r.message) for r in result.result or [] if str(r.status) in ("error", "fail")
+    ]
     return result
 
 
@@ -133,10 +153,28 @@ def hdfs(lake_home):
 def release_on_store(uri: str, env: dict) -> str:
     """The tests' generated release (conftest's synthetic_release, same draw) written straight
     to a store folder by `movielake generate --out URI`."""
-    run = subprocess.run([str(Path(sys.executable).parent / "movielake"), "generate",
-                          "--users", "150", "--movies", "300", "--ratings-per-user", "40",
-                          "--seed", "11", "--twins", "3", "--out", uri],
-                         env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "movielake"),
+            "generate",
+            "--users",
+            "150",
+            "--movies",
+            "300",
+            "--ratings-per-user",
+            "40",
+            "--seed",
+            "11",
+            "--twins",
+            "3",
+            "--out",
+            uri,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     assert f"to {uri}" in run.stdout
     return uri

@@ -86,8 +86,12 @@ def _write(path: Path, lines: list[str], encoding: str = "utf-8", newline: str =
 def write_csv_release(folder: Path) -> Path:
     """ml-latest-small layout, CRLF line ends like the GroupLens copy."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, lines in [("movies", CSV_MOVIES), ("ratings", CSV_RATINGS), ("tags", CSV_TAGS),
-                        ("links", CSV_LINKS)]:
+    for name, lines in [
+        ("movies", CSV_MOVIES),
+        ("ratings", CSV_RATINGS),
+        ("tags", CSV_TAGS),
+        ("links", CSV_LINKS),
+    ]:
         _write(folder / f"{name}.csv", lines, newline="\r\n")
     return folder
 

@@ -26,22 +26,40 @@ def model(dbt, spark):
         blocks = als.num_blocks(fit.count(), block_setting)
         for row in chosen:
             started = time.perf_counter()
-            fitted = als.fit(fit, row["model"], row["rank"], row["reg_param"], row["alpha"],
-                             max_iter, seed, blocks)
-            print(f"als_factors: {row['model']} rank {row['rank']} reg_param "
-                  f"{row['reg_param']} on {scored_split} fit data: "
-                  f"{time.perf_counter() - started:.1f}s", flush=True)
+            fitted = als.fit(
+                fit,
+                row["model"],
+                row["rank"],
+                row["reg_param"],
+                row["alpha"],
+                max_iter,
+                seed,
+                blocks,
+            )
+            print(
+                f"als_factors: {row['model']} rank {row['rank']} reg_param "
+                f"{row['reg_param']} on {scored_split} fit data: "
+                f"{time.perf_counter() - started:.1f}s",
+                flush=True,
+            )
             parts.append(
                 als.factor_rows(fitted, fit, row["model"])
-                .select(F.lit(row["model"]).alias("model"),
-                        F.lit(scored_split).alias("scored_split"),
-                        F.lit(row["rank"]).alias("rank"),
-                        F.lit(row["reg_param"]).alias("reg_param"),
-                        F.lit(row["alpha"]).alias("alpha"),
-                        F.lit(user_damping).alias("user_damping"),
-                        "side", "id", "features", "bias", "global_mean")
+                .select(
+                    F.lit(row["model"]).alias("model"),
+                    F.lit(scored_split).alias("scored_split"),
+                    F.lit(row["rank"]).alias("rank"),
+                    F.lit(row["reg_param"]).alias("reg_param"),
+                    F.lit(row["alpha"]).alias("alpha"),
+                    F.lit(user_damping).alias("user_damping"),
+                    "side",
+                    "id",
+                    "features",
+                    "bias",
+                    "global_mean",
+                )
                 # materialise now: the next fit reuses the same cached input
-                .localCheckpoint())
+                .localCheckpoint()
+            )
     result = parts[0]
     for part in parts[1:]:
         result = result.unionByName(part)

@@ -29,20 +29,28 @@ from movielake.spark.metrics import comparable, ranking_metrics, rating_metrics
 from movielake.spark.recommenders import fit_ratings, held_out, setting
 from movielake.spark.session import activate
 
-SCHEMA = T.StructType([
-    T.StructField("model", T.StringType()), T.StructField("rank", T.IntegerType()),
-    T.StructField("reg_param", T.DoubleType()), T.StructField("alpha", T.DoubleType()),
-    T.StructField("val_rmse", T.DoubleType()), T.StructField("val_mae", T.DoubleType()),
-    T.StructField("val_precision_at_k", T.DoubleType()),
-    T.StructField("val_ndcg_at_k", T.DoubleType()),
-    T.StructField("rung", T.IntegerType()), T.StructField("fit_users", T.LongType()),
-    T.StructField("fit_ratings", T.LongType()),
-    T.StructField("fit_seconds", T.DoubleType()), T.StructField("selected", T.BooleanType()),
-])
+SCHEMA = T.StructType(
+    [
+        T.StructField("model", T.StringType()),
+        T.StructField("rank", T.IntegerType()),
+        T.StructField("reg_param", T.DoubleType()),
+        T.StructField("alpha", T.DoubleType()),
+        T.StructField("val_rmse", T.DoubleType()),
+        T.StructField("val_mae", T.DoubleType()),
+        T.StructField("val_precision_at_k", T.DoubleType()),
+        T.StructField("val_ndcg_at_k", T.DoubleType()),
+        T.StructField("rung", T.IntegerType()),
+        T.StructField("fit_users", T.LongType()),
+        T.StructField("fit_ratings", T.LongType()),
+        T.StructField("fit_seconds", T.DoubleType()),
+        T.StructField("selected", T.BooleanType()),
+    ]
+)
 
 
 class Trial(NamedTuple):
     """One fit of the grid: a row of SCHEMA, in its order."""
+
     model: str
     rank: int
     reg_param: float
@@ -66,21 +74,20 @@ def best_first(trials: list[Trial]) -> list[Trial]:
     """One variant's trials, best first: highest P@K then NDCG@K for als_implicit, else lowest
     RMSE; a tie keeps grid order (the sort is stable)."""
     if trials and trials[0].model == "als_implicit":
-        return sorted(trials, key=lambda t: comparable(t.val_precision_at_k, t.val_ndcg_at_k),
-                      reverse=True)
+        return sorted(
+            trials, key=lambda t: comparable(t.val_precision_at_k, t.val_ndcg_at_k), reverse=True
+        )
     return sorted(trials, key=lambda t: comparable(t.val_rmse))
 
 
 def model(dbt, spark):
     ranks = [int(r) for r in setting("ranks", dbt.config.meta_get("ranks"), list)]
-    reg_params = [float(r) for r in
-                  setting("reg_params", dbt.config.meta_get("reg_params"), list)]
+    reg_params = [float(r) for r in setting("reg_params", dbt.config.meta_get("reg_params"), list)]
     alpha = setting("alpha", dbt.config.meta_get("alpha"), float)
     max_iter = setting("max_iter", dbt.config.meta_get("max_iter"), int)
     seed = setting("seed", dbt.config.meta_get("seed"), int)
     k = setting("top_k", dbt.config.meta_get("top_k"), int)
-    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"),
-                        float)
+    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"), float)
     max_users = setting("tuning_max_users", dbt.config.meta_get("tuning_max_users"), int)
     min_users = setting("tuning_min_users", dbt.config.meta_get("tuning_min_users"), int)
     rungs = setting("tuning_rungs", dbt.config.meta_get("tuning_rungs"), int)
@@ -95,8 +102,9 @@ def model(dbt, spark):
     everyone = als.with_biases(fit_ratings(fits, "validation"), biases)
     # users in the order of a seeded hash: every rung's sample is a prefix of it, so the
     # samples nest and are the same every build
-    order = (everyone.select("user_id").distinct()
-             .orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id"))
+    order = (
+        everyone.select("user_id").distinct().orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id")
+    )
     all_users = order.count()
     sizes = als.halving_rungs(all_users, max_users, rungs, factor, min_users)
     catalog = dbt.ref("stg_movielens__movies").count()
@@ -105,12 +113,19 @@ def model(dbt, spark):
     pool = ThreadPoolExecutor(max_workers=parallelism, initializer=activate, initargs=(spark,))
     for rung, size in enumerate(sizes, 1):
         if rung > 1:
-            kept = [t for v in als.VARIANTS
-                    for t in best_first([t for t in rows if t.rung == rung - 1 and t.model == v])
-                    [:als.survivors(len(points) // len(als.VARIANTS), factor)]]
+            kept = [
+                t
+                for v in als.VARIANTS
+                for t in best_first([t for t in rows if t.rung == rung - 1 and t.model == v])[
+                    : als.survivors(len(points) // len(als.VARIANTS), factor)
+                ]
+            ]
             points = [(t.model, t.rank, t.reg_param) for t in kept]
-        train = (everyone if size >= all_users
-                 else everyone.join(F.broadcast(order.limit(size)), "user_id")).cache()
+        train = (
+            everyone
+            if size >= all_users
+            else everyone.join(F.broadcast(order.limit(size)), "user_id")
+        ).cache()
         validation = held_out(splits, "validation", train).cache()
         fit_users, fit_count = train.select("user_id").distinct().count(), train.count()
         if validation.count() == 0:
@@ -119,18 +134,33 @@ def model(dbt, spark):
                 f"als_tuning: the release is too small to tune ALS: none of its {held} "
                 f"validation ratings has both its user and its movie in train ({fit_count} "
                 f"ratings by {fit_users} users). Build a larger release, or leave the "
-                "recommenders out (dbt build --exclude recommenders).")
+                "recommenders out (dbt build --exclude recommenders)."
+            )
         relevant = validation.where(F.col("rating") >= threshold).cache()
         low, high = train.agg(F.min("rating"), F.max("rating")).first()
         blocks = als.num_blocks(fit_count, block_setting)
         label = f"rung {rung}/{len(sizes)} " if len(sizes) > 1 else ""
-        print(f"als_tuning: {label}{len(points)} fits on {fit_count:,} train ratings of "
-              f"{fit_users:,} of {all_users:,} users, {blocks} ALS blocks, {parallelism} at a "
-              "time", flush=True)
+        print(
+            f"als_tuning: {label}{len(points)} fits on {fit_count:,} train ratings of "
+            f"{fit_users:,} of {all_users:,} users, {blocks} ALS blocks, {parallelism} at a "
+            "time",
+            flush=True,
+        )
 
-        def run(point, rung=rung, train=train, validation=validation, relevant=relevant,
-                low=low, high=high, blocks=blocks, fit_users=fit_users, fit_count=fit_count,
-                label=label, total=len(points)):
+        def run(
+            point,
+            rung=rung,
+            train=train,
+            validation=validation,
+            relevant=relevant,
+            low=low,
+            high=high,
+            blocks=blocks,
+            fit_users=fit_users,
+            fit_count=fit_count,
+            label=label,
+            total=len(points),
+        ):
             index, (variant, rank, reg_param) = point
             started = time.perf_counter()
             fitted = als.fit(train, variant, rank, reg_param, alpha, max_iter, seed, blocks)
@@ -147,16 +177,33 @@ def model(dbt, spark):
                 rmse, mae = scores["rmse"], scores["mae"]
                 figures = f"val RMSE {rmse:.4f} MAE {mae:.4f}"
             factors.unpersist()
-            print(f"als_tuning {label}[{index + 1}/{total}] {variant} rank {rank} reg_param "
-                  f"{reg_param}: {figures}; fit {seconds:.1f}s, "
-                  f"total {time.perf_counter() - started:.1f}s", flush=True)
-            return Trial(variant, rank, reg_param, alpha, rmse, mae, precision, ndcg, rung,
-                         fit_users, fit_count, seconds)
+            print(
+                f"als_tuning {label}[{index + 1}/{total}] {variant} rank {rank} reg_param "
+                f"{reg_param}: {figures}; fit {seconds:.1f}s, "
+                f"total {time.perf_counter() - started:.1f}s",
+                flush=True,
+            )
+            return Trial(
+                variant,
+                rank,
+                reg_param,
+                alpha,
+                rmse,
+                mae,
+                precision,
+                ndcg,
+                rung,
+                fit_users,
+                fit_count,
+                seconds,
+            )
 
         rows += pool.map(run, enumerate(points))
         for frame in (train, validation, relevant):
             frame.unpersist()
     pool.shutdown()
-    best = {best_first([t for t in rows if t.rung == len(sizes) and t.model == v])[0]
-            for v in als.VARIANTS}
+    best = {
+        best_first([t for t in rows if t.rung == len(sizes) and t.model == v])[0]
+        for v in als.VARIANTS
+    }
     return spark.createDataFrame([t._replace(selected=t in best) for t in rows], SCHEMA)

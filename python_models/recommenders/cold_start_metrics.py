@@ -21,19 +21,23 @@ import pandas as pd
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake.spark import als
 from movielake.algorithms import hybrid
 from movielake.algorithms.foldin import fold_in
+from movielake.spark import als
 from movielake.spark.metrics import ranking_metrics
 from movielake.spark.recommenders import setting
 
 METRICS = ["precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k"]
 SCHEMA = T.StructType(
-    [T.StructField("scenario", T.StringType()), T.StructField("known_ratings", T.IntegerType()),
-     T.StructField("model", T.StringType()), T.StructField("k", T.IntegerType())]
+    [
+        T.StructField("scenario", T.StringType()),
+        T.StructField("known_ratings", T.IntegerType()),
+        T.StructField("model", T.StringType()),
+        T.StructField("k", T.IntegerType()),
+    ]
     + [T.StructField(c, T.DoubleType()) for c in METRICS]
-    + [T.StructField("users_evaluated", T.LongType()),
-       T.StructField("candidates", T.LongType())])
+    + [T.StructField("users_evaluated", T.LongType()), T.StructField("candidates", T.LongType())]
+)
 
 
 def model(dbt, spark):
@@ -45,39 +49,60 @@ def model(dbt, spark):
     known_counts = setting("known_ratings", dbt.config.meta_get("known_ratings"), list)
     known_counts = sorted(int(v) for v in known_counts)
     k = setting("top_k", dbt.config.meta_get("top_k"), int)
-    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"),
-                        float)
+    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"), float)
     als.set_checkpoint_dir(spark)
 
     chosen = dbt.ref("als_tuning").where("selected and model = 'als_implicit'").first()
     tuned = dbt.ref("hybrid_tuning").where("selected").first()
     roles = dbt.ref("cold_start_splits")
     fit = roles.where("role = 'fit'").select("user_id", "movie_id", "rating").cache()
-    fitted = als.fit(fit, "als_implicit", chosen["rank"], chosen["reg_param"], chosen["alpha"],
-                     max_iter, seed, als.num_blocks(fit.count(), block_setting))
-    als_items = (fitted.itemFactors.select("id", F.col("features").cast("array<double>")
-                                           .alias("features")).toPandas())
+    fitted = als.fit(
+        fit,
+        "als_implicit",
+        chosen["rank"],
+        chosen["reg_param"],
+        chosen["alpha"],
+        max_iter,
+        seed,
+        als.num_blocks(fit.count(), block_setting),
+    )
+    als_items = fitted.itemFactors.select(
+        "id", F.col("features").cast("array<double>").alias("features")
+    ).toPandas()
     features = dbt.ref("movie_content_features").toPandas()
     content = hybrid.Content(features, buckets)
     hybrid_items = hybrid.item_factors(content, als_items, tuned["reg_lambda"], tuned["blend"])
-    counts = (fit.groupBy("movie_id").count().toPandas()
-              .set_index("movie_id")["count"].reindex(content.movie_ids, fill_value=0)
-              .to_numpy(dtype=float))
+    counts = (
+        fit.groupBy("movie_id")
+        .count()
+        .toPandas()
+        .set_index("movie_id")["count"]
+        .reindex(content.movie_ids, fill_value=0)
+        .to_numpy(dtype=float)
+    )
     genre_flags = np.vstack(features.sort_values("movie_id")["genre_flags"].map(np.asarray))
     context = Context(spark, content, hybrid_items, counts, genre_flags, k, threshold, seed)
 
     rows = []
     # cold movies, ranked for (a sample of) the fit users who rated them
     cold = roles.where("role = 'cold_movie'").select("user_id", "movie_id", "rating")
-    raters = (cold.join(fit.select("user_id").distinct(), "user_id").select("user_id")
-              .distinct().orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id")
-              .limit(max_users))
-    cold_ids = np.sort(cold.select("movie_id").distinct().toPandas()["movie_id"]
-                       .to_numpy(dtype=np.int64))
+    raters = (
+        cold.join(fit.select("user_id").distinct(), "user_id")
+        .select("user_id")
+        .distinct()
+        .orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id")
+        .limit(max_users)
+    )
+    cold_ids = np.sort(
+        cold.select("movie_id").distinct().toPandas()["movie_id"].to_numpy(dtype=np.int64)
+    )
     cold_ratings = cold.join(raters, "user_id").toPandas()
     history = fit.join(raters, "user_id").toPandas()
-    user_f = (fitted.userFactors.join(raters.withColumnRenamed("user_id", "id"), "id")
-              .toPandas().sort_values("id"))
+    user_f = (
+        fitted.userFactors.join(raters.withColumnRenamed("user_id", "id"), "id")
+        .toPandas()
+        .sort_values("id")
+    )
     users = user_f["id"].to_numpy(dtype=np.int64)
     cold_rows = np.vstack(hybrid_items.set_index("id").loc[cold_ids, "features"].to_numpy())
     scores = {
@@ -88,16 +113,19 @@ def model(dbt, spark):
     }
     relevant = cold_ratings[cold_ratings["rating"] >= threshold]
     for name, matrix in scores.items():
-        rows.append(["cold_movies", 0, name, k,
-                     *context.metrics(matrix, cold_ids, users, relevant, {})])
+        rows.append(
+            ["cold_movies", 0, name, k, *context.metrics(matrix, cold_ids, users, relevant, {})]
+        )
 
     # new users, by their first n ratings
-    newcomers = (roles.where("role = 'new_user'").select("user_id", "movie_id", "rating",
-                                                        "user_rating_order").toPandas())
+    newcomers = (
+        roles.where("role = 'new_user'")
+        .select("user_id", "movie_id", "rating", "user_rating_order")
+        .toPandas()
+    )
     for n in known_counts:
         known = newcomers[newcomers["user_rating_order"] <= n]
-        later = newcomers[(newcomers["user_rating_order"] > n)
-                          & (newcomers["rating"] >= threshold)]
+        later = newcomers[(newcomers["user_rating_order"] > n) & (newcomers["rating"] >= threshold)]
         users = np.sort(later["user_id"].unique())
         exclude = {u: set(m) for u, m in known.groupby("user_id")["movie_id"]}
         all_ids = content.movie_ids
@@ -109,8 +137,9 @@ def model(dbt, spark):
             "random": context.random(len(users), len(all_ids)),
         }
         for name, matrix in scores.items():
-            rows.append(["new_users", n, name, k,
-                         *context.metrics(matrix, all_ids, users, later, exclude)])
+            rows.append(
+                ["new_users", n, name, k, *context.metrics(matrix, all_ids, users, later, exclude)]
+            )
     fit.unpersist()
     return spark.createDataFrame(rows, SCHEMA)
 
@@ -126,14 +155,18 @@ class Context:
     def content_scores(self, history: pd.DataFrame, users, movie_ids) -> np.ndarray:
         profiles = hybrid.content_profiles(self.content, history)
         width = self.content.matrix.shape[1]
-        matrix = np.vstack([profiles.get(u, np.zeros(width)) for u in users]) if len(users) \
+        matrix = (
+            np.vstack([profiles.get(u, np.zeros(width)) for u in users])
+            if len(users)
             else np.zeros((0, width))
+        )
         return hybrid.content_scores(self.content, matrix, movie_ids)
 
     def genre_popularity(self, movie_ids) -> np.ndarray:
         """A movie's genres' mean fit ratings per movie (the popularity a cold movie has)."""
         per_genre = (self.genre_flags.T @ self.counts) / np.maximum(
-            self.genre_flags.T @ (self.counts > 0), 1)
+            self.genre_flags.T @ (self.counts > 0), 1
+        )
         flags = self.genre_flags[self.content.rows(movie_ids)]
         return (flags @ per_genre) / np.maximum(flags.sum(axis=1), 1)
 
@@ -154,9 +187,14 @@ class Context:
             seen = seen[seen["movie_id"].isin(rows.index)]
             if seen.empty:
                 continue
-            x = fold_in(y_all[position[seen["movie_id"]].to_numpy()], seen["rating"].to_numpy(),
-                        chosen["reg_param"], implicit=True, alpha=chosen["alpha"],
-                        all_item_factors=y_all)
+            x = fold_in(
+                y_all[position[seen["movie_id"]].to_numpy()],
+                seen["rating"].to_numpy(),
+                chosen["reg_param"],
+                implicit=True,
+                alpha=chosen["alpha"],
+                all_item_factors=y_all,
+            )
             out[i, columns] = y_all @ x
         return out
 
@@ -166,5 +204,7 @@ class Context:
         result = ranking_metrics(
             self.spark.createDataFrame(top, hybrid.TOP_K_SCHEMA),
             self.spark.createDataFrame(relevant.astype("int32"), "user_id int, movie_id int"),
-            self.k, len(movie_ids))
+            self.k,
+            len(movie_ids),
+        )
         return [result[c] for c in METRICS] + [result["users_evaluated"], len(movie_ids)]

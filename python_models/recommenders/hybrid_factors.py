@@ -22,24 +22,38 @@ def model(dbt, spark):
         mine = factors.where(F.col("scored_split") == scored_split)
         setting_row = mine.select("rank", "reg_param", "alpha", "user_damping").first()
         item_rows = hybrid.item_factors(
-            content, mine.where("side = 'item'").select("id", "features").toPandas(),
-            tuned["reg_lambda"], tuned["blend"])
-        sources = spark.createDataFrame(item_rows[["id", "source"]].astype({"id": "int32"}),
-                                        "id int, source string")
+            content,
+            mine.where("side = 'item'").select("id", "features").toPandas(),
+            tuned["reg_lambda"],
+            tuned["blend"],
+        )
+        sources = spark.createDataFrame(
+            item_rows[["id", "source"]].astype({"id": "int32"}), "id int, source string"
+        )
         items = spark_hybrid.item_frame(spark, item_rows).join(sources, "id")
-        users = (mine.where("side = 'user'")
-                 .select("side", "id", "features", "bias", "global_mean")
-                 .withColumn("source", F.lit("collaborative")))
+        users = (
+            mine.where("side = 'user'")
+            .select("side", "id", "features", "bias", "global_mean")
+            .withColumn("source", F.lit("collaborative"))
+        )
         parts.append(
             users.unionByName(items)
-            .select(F.lit(hybrid.MODEL).alias("model"),
-                    F.lit(scored_split).alias("scored_split"),
-                    F.lit(setting_row["rank"]).alias("rank"),
-                    F.lit(setting_row["reg_param"]).alias("reg_param"),
-                    F.lit(setting_row["alpha"]).alias("alpha"),
-                    F.lit(setting_row["user_damping"]).alias("user_damping"),
-                    F.lit(tuned["reg_lambda"]).alias("reg_lambda"),
-                    F.lit(tuned["blend"]).alias("blend"),
-                    "side", "id", "features", "bias", "global_mean", "source")
-            .localCheckpoint())
+            .select(
+                F.lit(hybrid.MODEL).alias("model"),
+                F.lit(scored_split).alias("scored_split"),
+                F.lit(setting_row["rank"]).alias("rank"),
+                F.lit(setting_row["reg_param"]).alias("reg_param"),
+                F.lit(setting_row["alpha"]).alias("alpha"),
+                F.lit(setting_row["user_damping"]).alias("user_damping"),
+                F.lit(tuned["reg_lambda"]).alias("reg_lambda"),
+                F.lit(tuned["blend"]).alias("blend"),
+                "side",
+                "id",
+                "features",
+                "bias",
+                "global_mean",
+                "source",
+            )
+            .localCheckpoint()
+        )
     return parts[0].unionByName(parts[1])

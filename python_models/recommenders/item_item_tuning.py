@@ -18,18 +18,26 @@ from movielake.spark import item_item
 from movielake.spark.metrics import comparable, ranking_metrics
 from movielake.spark.recommenders import fit_ratings, held_out, setting
 
-SCHEMA = T.StructType([
-    T.StructField("model", T.StringType()), T.StructField("reg_lambda", T.DoubleType()),
-    T.StructField("weighting", T.StringType()), T.StructField("min_ratings", T.IntegerType()),
-    T.StructField("items", T.IntegerType()), T.StructField("neighbours", T.IntegerType()),
-    T.StructField("val_precision_at_k", T.DoubleType()),
-    T.StructField("val_ndcg_at_k", T.DoubleType()), T.StructField("val_users", T.LongType()),
-    T.StructField("fit_seconds", T.DoubleType()), T.StructField("selected", T.BooleanType()),
-])
+SCHEMA = T.StructType(
+    [
+        T.StructField("model", T.StringType()),
+        T.StructField("reg_lambda", T.DoubleType()),
+        T.StructField("weighting", T.StringType()),
+        T.StructField("min_ratings", T.IntegerType()),
+        T.StructField("items", T.IntegerType()),
+        T.StructField("neighbours", T.IntegerType()),
+        T.StructField("val_precision_at_k", T.DoubleType()),
+        T.StructField("val_ndcg_at_k", T.DoubleType()),
+        T.StructField("val_users", T.LongType()),
+        T.StructField("fit_seconds", T.DoubleType()),
+        T.StructField("selected", T.BooleanType()),
+    ]
+)
 
 
 class Trial(NamedTuple):
     """One lambda of the grid: a row of SCHEMA, in its order."""
+
     model: str
     reg_lambda: float
     weighting: str
@@ -50,8 +58,7 @@ def model(dbt, spark):
     max_items = setting("max_items", dbt.config.meta_get("max_items"), int)
     neighbours = setting("neighbours", dbt.config.meta_get("neighbours"), int)
     k = setting("top_k", dbt.config.meta_get("top_k"), int)
-    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"),
-                        float)
+    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"), float)
     max_users = setting("tuning_max_users", dbt.config.meta_get("tuning_max_users"), int)
     seed = setting("seed", dbt.config.meta_get("seed"), int)
 
@@ -61,8 +68,9 @@ def model(dbt, spark):
     relevant = held_out(splits, "validation", train).where(F.col("rating") >= threshold)
     # the users scored: those with a relevant validation rating, a seeded sample of them at
     # scale (the first in the order of a seeded hash)
-    scored = (relevant.select("user_id").distinct()
-              .orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id"))
+    scored = (
+        relevant.select("user_id").distinct().orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id")
+    )
     if max_users > 0:
         scored = scored.limit(max_users)
     scored = scored.cache()
@@ -76,8 +84,11 @@ def model(dbt, spark):
     gram = item_item.gram(train, items, weighting)
     gram_seconds = time.perf_counter() - started
 
-    print(f"item_item_tuning: {len(lambdas)} lambdas on {len(items):,} movies, scored on "
-          f"{users:,} validation users; Gram matrix {gram_seconds:.1f}s", flush=True)
+    print(
+        f"item_item_tuning: {len(lambdas)} lambdas on {len(items):,} movies, scored on "
+        f"{users:,} validation users; Gram matrix {gram_seconds:.1f}s",
+        flush=True,
+    )
     rows = []
     for index, reg_lambda in enumerate(lambdas, 1):
         started = time.perf_counter()
@@ -85,12 +96,26 @@ def model(dbt, spark):
         seconds = time.perf_counter() - started
         top = item_item.top_k_scored(items, b, weighting, history, history, k)
         scores = ranking_metrics(top, relevant, k, catalog)
-        rows.append(Trial(item_item.MODEL, reg_lambda, weighting, min_ratings, len(items),
-                          neighbours, scores["precision_at_k"], scores["ndcg_at_k"], users,
-                          gram_seconds + seconds))
-        print(f"item_item_tuning [{index}/{len(lambdas)}] lambda {reg_lambda:g}: val P@{k} "
-              f"{scores['precision_at_k'] or 0:.4f} NDCG@{k} {scores['ndcg_at_k'] or 0:.4f}; "
-              f"solve {seconds:.1f}s, total {time.perf_counter() - started:.1f}s", flush=True)
+        rows.append(
+            Trial(
+                item_item.MODEL,
+                reg_lambda,
+                weighting,
+                min_ratings,
+                len(items),
+                neighbours,
+                scores["precision_at_k"],
+                scores["ndcg_at_k"],
+                users,
+                gram_seconds + seconds,
+            )
+        )
+        print(
+            f"item_item_tuning [{index}/{len(lambdas)}] lambda {reg_lambda:g}: val P@{k} "
+            f"{scores['precision_at_k'] or 0:.4f} NDCG@{k} {scores['ndcg_at_k'] or 0:.4f}; "
+            f"solve {seconds:.1f}s, total {time.perf_counter() - started:.1f}s",
+            flush=True,
+        )
     best = max(rows, key=lambda r: comparable(r.val_precision_at_k, r.val_ndcg_at_k))
     rows = [r._replace(selected=r is best) for r in rows]
     for frame in (train, relevant, scored):

@@ -21,16 +21,19 @@ def model(dbt, spark):
     for scored_split in ("validation", "test"):
         fit = fit_ratings(fits, scored_split).cache()
         items = item_item.catalogue(fit, min_ratings, max_items, f" ({scored_split})")
-        b = item_item.solve(item_item.gram(fit, items, chosen["weighting"]),
-                            chosen["reg_lambda"])
+        b = item_item.solve(item_item.gram(fit, items, chosen["weighting"]), chosen["reg_lambda"])
         fit.unpersist()
         parts.append(
-            item_item.weight_frame(spark, items, b, neighbours)
-            .select(F.lit(item_item.MODEL).alias("model"),
-                    F.lit(scored_split).alias("scored_split"),
-                    F.lit(float(chosen["reg_lambda"])).alias("reg_lambda"),
-                    F.lit(chosen["weighting"]).alias("weighting"),
-                    "movie_id", "neighbour_ids", "weights"))
+            item_item.weight_frame(spark, items, b, neighbours).select(
+                F.lit(item_item.MODEL).alias("model"),
+                F.lit(scored_split).alias("scored_split"),
+                F.lit(float(chosen["reg_lambda"])).alias("reg_lambda"),
+                F.lit(chosen["weighting"]).alias("weighting"),
+                "movie_id",
+                "neighbour_ids",
+                "weights",
+            )
+        )
     # B is catalogue^2 numbers per split (4,749^2 on ml-latest-small: 330 MB): files of about
     # 16 MB of contiguous movie ids let a reader of a few movies' rows (one user's fold-in,
     # `movielake recommend`) open only their files, by Delta's per-file min/max of movie_id

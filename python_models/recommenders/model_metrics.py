@@ -16,25 +16,40 @@ from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from movielake.spark import als, item_item
 from movielake.algorithms import hybrid
+from movielake.spark import als, item_item
 from movielake.spark.metrics import ranking_metrics, rating_metrics
 from movielake.spark.recommenders import fit_ratings, held_out, setting
 from movielake.spark.session import activate
 
-COLUMNS = ["model", "split", "k", "rmse", "mae", "accuracy", "precision_at_k", "recall_at_k",
-           "ndcg_at_k", "map_at_k", "catalog_coverage", "users_evaluated"]
+COLUMNS = [
+    "model",
+    "split",
+    "k",
+    "rmse",
+    "mae",
+    "accuracy",
+    "precision_at_k",
+    "recall_at_k",
+    "ndcg_at_k",
+    "map_at_k",
+    "catalog_coverage",
+    "users_evaluated",
+]
 SCHEMA = T.StructType(
-    [T.StructField("model", T.StringType()), T.StructField("split", T.StringType()),
-     T.StructField("k", T.IntegerType())]
+    [
+        T.StructField("model", T.StringType()),
+        T.StructField("split", T.StringType()),
+        T.StructField("k", T.IntegerType()),
+    ]
     + [T.StructField(c, T.DoubleType()) for c in COLUMNS[3:-1]]
-    + [T.StructField("users_evaluated", T.LongType())])
+    + [T.StructField("users_evaluated", T.LongType())]
+)
 
 
 def model(dbt, spark):
     k = setting("top_k", dbt.config.meta_get("top_k"), int)
-    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"),
-                        float)
+    threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"), float)
     splits = dbt.ref("rating_splits")
     fits = dbt.ref("recommender_fit_ratings")
     factors = dbt.ref("als_factors")
@@ -51,22 +66,32 @@ def model(dbt, spark):
         fit, pairs, relevant, low, high = data[split]
         mine = None
         if name == "popularity":
-            scored = (popular_predictions.where(F.col("scored_split") == split)
-                      .join(pairs.select("user_id", "movie_id"), ["user_id", "movie_id"]))
+            scored = popular_predictions.where(F.col("scored_split") == split).join(
+                pairs.select("user_id", "movie_id"), ["user_id", "movie_id"]
+            )
             rating = rating_metrics(scored)
             top = popular_top.where(F.col("scored_split") == split)
         elif name == item_item.MODEL:
             rating = {}
-            top = item_item.top_k_unseen(weights.where(F.col("scored_split") == split), fit,
-                                         fit, k, users=relevant)
+            top = item_item.top_k_unseen(
+                weights.where(F.col("scored_split") == split), fit, fit, k, users=relevant
+            )
         else:
             rows = hybrid_rows if name == hybrid.MODEL else factors.where(F.col("model") == name)
             mine = rows.where(F.col("scored_split") == split).cache()
-            rating = ({} if name in ("als_implicit", hybrid.MODEL)
-                      else rating_metrics(als.predict(pairs, mine, low, high)))
+            rating = (
+                {}
+                if name in ("als_implicit", hybrid.MODEL)
+                else rating_metrics(als.predict(pairs, mine, low, high))
+            )
             top = als.top_k_unseen(mine, fit, k, users=relevant)
-        row = {"model": name, "split": split, "k": k, **rating,
-               **ranking_metrics(top, relevant, k, catalog)}
+        row = {
+            "model": name,
+            "split": split,
+            "k": k,
+            **rating,
+            **ranking_metrics(top, relevant, k, catalog),
+        }
         if mine is not None:
             mine.unpersist()
         return row
@@ -79,8 +104,11 @@ def model(dbt, spark):
         data[split] = (fit, pairs, pairs.where(F.col("rating") >= threshold), low, high)
     # two evaluations at a time, in threads on the one session (as als_tuning's grid): one's
     # small jobs and driver-side steps fill the cores the other's scoring leaves idle
-    tasks = [(split, name) for split in data
-             for name in ["popularity", *models, item_item.MODEL, hybrid.MODEL]]
+    tasks = [
+        (split, name)
+        for split in data
+        for name in ["popularity", *models, item_item.MODEL, hybrid.MODEL]
+    ]
     with ThreadPoolExecutor(max_workers=2, initializer=activate, initargs=(spark,)) as pool:
         rows = list(pool.map(evaluate, tasks))
     for fit, pairs, *_ in data.values():

@@ -12,10 +12,9 @@ from functools import partial
 
 from pyspark.sql import functions as F
 
-from movielake.spark import als, item_item
-from movielake.algorithms import hybrid
-from movielake.spark import hybrid as spark_hybrid
 from movielake.serving.explain import Explainer, explain_batches
+from movielake.spark import als, item_item
+from movielake.spark import hybrid as spark_hybrid
 from movielake.spark.recommenders import fit_ratings, ratings_by_user, setting
 
 
@@ -32,40 +31,64 @@ def model(dbt, spark):
     else:
         top = als.top_k_unseen(dbt.ref("served_factors").where("job = 'top_k'"), seen, k)
     slots = int(served["new_movie_slots"] or 0)
-    factors = spark_hybrid.new_movie_factors(dbt.ref("hybrid_factors").where("scored_split = 'test'"))
+    factors = spark_hybrid.new_movie_factors(
+        dbt.ref("hybrid_factors").where("scored_split = 'test'")
+    )
     if slots and factors.where("side = 'item'").limit(1).count():  # any new movie at all
         top = spark_hybrid.merge_new_movies(top, als.top_k_unseen(factors, seen, slots), k, slots)
     else:
         top = top.withColumn("new_movie", F.lit(False))
     top = top.withColumn("rank", F.col("rank").cast("int"))
     reasons = explained(dbt, spark, served, top, fit_ratings(fits, "test"), titles)
-    return (top.join(titles, "movie_id").join(reasons, ["user_id", "rank"], "left")
-            .select("user_id", "rank", "movie_id", "title", "score", "new_movie", "reason"))
+    return (
+        top.join(titles, "movie_id")
+        .join(reasons, ["user_id", "rank"], "left")
+        .select("user_id", "rank", "movie_id", "title", "score", "new_movie", "reason")
+    )
 
 
 def explained(dbt, spark, served, top, history, titles):
     """(user_id, rank, reason) for every place of `top`, on the executors."""
     if served["model"] == item_item.MODEL:
-        items = dbt.ref("item_item_weights").where(
-            (F.col("scored_split") == "test") & (F.col("model") == served["model"])).toPandas()
+        items = (
+            dbt.ref("item_item_weights")
+            .where((F.col("scored_split") == "test") & (F.col("model") == served["model"]))
+            .toPandas()
+        )
         settings = items.iloc[0].to_dict() if len(items) else {"model": served["model"]}
     else:
-        items = (dbt.ref("served_factors").where("job = 'top_k' and side = 'item'")
-                 .orderBy("id").toPandas())
+        items = (
+            dbt.ref("served_factors")
+            .where("job = 'top_k' and side = 'item'")
+            .orderBy("id")
+            .toPandas()
+        )
         settings = {"model": served["model"]}
-    new_items = (dbt.ref("hybrid_factors").where("scored_split = 'test' and side = 'item'")
-                 .orderBy("id").toPandas())
+    new_items = (
+        dbt.ref("hybrid_factors")
+        .where("scored_split = 'test' and side = 'item'")
+        .orderBy("id")
+        .toPandas()
+    )
     title = {int(m): t for m, t in titles.toPandas().itertuples(index=False)}
-    explainer = Explainer(items, settings, new_items, dbt.ref("movie_top_tags").toPandas(),
-                          title)
+    explainer = Explainer(items, settings, new_items, dbt.ref("movie_top_tags").toPandas(), title)
     rated = ratings_by_user(history)
-    places = (top.groupBy("user_id")
-              .agg(F.collect_list(F.struct("rank", "movie_id", "new_movie")).alias("places"))
-              .select("user_id", F.col("places.rank").alias("ranks"),
-                      F.col("places.movie_id").alias("movie_ids"),
-                      F.col("places.new_movie").alias("new_movies")))
+    places = (
+        top.groupBy("user_id")
+        .agg(F.collect_list(F.struct("rank", "movie_id", "new_movie")).alias("places"))
+        .select(
+            "user_id",
+            F.col("places.rank").alias("ranks"),
+            F.col("places.movie_id").alias("movie_ids"),
+            F.col("places.new_movie").alias("new_movies"),
+        )
+    )
     # explaining is compute-bound: spread users over every core
     parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    return (places.join(rated, "user_id", "left").repartition(parts, "user_id")
-            .mapInPandas(partial(explain_batches, explainer=explainer),
-                         "user_id int, rank int, reason string"))
+    return (
+        places.join(rated, "user_id", "left")
+        .repartition(parts, "user_id")
+        .mapInPandas(
+            partial(explain_batches, explainer=explainer), "user_id int, rank int, reason string"
+        )
+    )

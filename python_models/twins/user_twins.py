@@ -15,21 +15,26 @@ def model(dbt, spark):
     tables = setting("num_hash_tables", dbt.config.meta_get("num_hash_tables"), int)
     band_rows = setting("band_rows", dbt.config.meta_get("band_rows"), int)
     if band_rows < 1 or tables < band_rows or tables % band_rows:
-        raise ValueError(f"twins_num_hash_tables ({tables}) must be a positive multiple of "
-                         f"twins_band_rows ({band_rows})")
+        raise ValueError(
+            f"twins_num_hash_tables ({tables}) must be a positive multiple of "
+            f"twins_band_rows ({band_rows})"
+        )
     stats = LshStats()
     pairs = lsh_top_pairs(
         dbt.ref("user_movie_sets"),
         top_n=setting("top_n", dbt.config.meta_get("top_n"), int),
         bands=tables // band_rows,
         band_rows=band_rows,
-        distance_threshold=setting("distance_threshold",
-                                   dbt.config.meta_get("distance_threshold"), float),
+        distance_threshold=setting(
+            "distance_threshold", dbt.config.meta_get("distance_threshold"), float
+        ),
         max_bucket_size=setting("max_bucket_size", dbt.config.meta_get("max_bucket_size"), int),
         seed=setting("random_seed", dbt.config.meta_get("random_seed"), int),
         stats=stats,
     )
-    print(f"user_twins: {stats.users} users, {stats.candidate_pairs} candidate pairs, "
-          f"{stats.buckets_dropped} oversized buckets dropped "
-          f"({stats.users_in_dropped_buckets} users in them)")
+    print(
+        f"user_twins: {stats.users} users, {stats.candidate_pairs} candidate pairs, "
+        f"{stats.buckets_dropped} oversized buckets dropped "
+        f"({stats.users_in_dropped_buckets} users in them)"
+    )
     return pairs

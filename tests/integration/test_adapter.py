@@ -9,18 +9,18 @@ import pytest
 
 from conftest import rows
 
-OK_MODEL = '''
+OK_MODEL = """
 def model(dbt, spark):
     return spark.range(3).withColumnRenamed("id", "n")
-'''
-FAILING_MODEL = '''
+"""
+FAILING_MODEL = """
 def ratio(x):
     return 1 / x
 
 
 def model(dbt, spark):
     return spark.range(int(ratio(0)))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,10 @@ def test_python_model_runs_in_process_and_writes_delta(probe_run, spark):
     statuses = {r.node.name: str(r.status) for r in probe_run.result}
     assert statuses["ok_model"] == "success"
     assert rows(spark, "select n from movielake_probe.ok_model order by n") == [
-        {"n": 0}, {"n": 1}, {"n": 2}]
+        {"n": 0},
+        {"n": 1},
+        {"n": 2},
+    ]
     assert spark.sql("describe detail movielake_probe.ok_model").first()["format"] == "delta"
 
 

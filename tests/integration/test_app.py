@@ -1,5 +1,5 @@
-"""The app's logic without a browser (movielake.serving.advisor) on the shared synthetic build: title
-search, recommendations equal to the CLI's fold-in, predicted stars, "because you rated"
+"""The app's logic without a browser (movielake.serving.advisor) on the shared synthetic build:
+title search, recommendations equal to the CLI's fold-in, predicted stars, "because you rated"
 explanations and the ratings file."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import SYNTHETIC_SCHEMA
-from movielake.serving.advisor import Advisor, Scale, label, ratings_csv, spoken_title
 from movielake.algorithms.foldin import fold_in
+from movielake.serving.advisor import Advisor, Scale, label, ratings_csv, spoken_title
 from movielake.serving.lake import Lake
 from movielake.serving.personal import PersonalRatingsError, recommend_from_lake
 
@@ -52,7 +52,12 @@ def test_scale_is_the_release_ones(advisor):
     import pandas as pd
 
     assert Scale.from_distribution(pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])).values == [
-        1.0, 2.0, 3.0, 4.0, 5.0]
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+        5.0,
+    ]
 
 
 def test_recommendations_are_the_clis_fold_in(advisor, tmp_path):
@@ -60,7 +65,9 @@ def test_recommendations_are_the_clis_fold_in(advisor, tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text(ratings_csv(RATINGS))
     cli = recommend_from_lake(path, 10, Lake(SYNTHETIC_SCHEMA))
-    assert [(r.movie_id, r.score, r.new_movie) for r in recs] == [(m, s, n) for _, m, _, s, n, _ in cli]
+    assert [(r.movie_id, r.score, r.new_movie) for r in recs] == [
+        (m, s, n) for _, m, _, s, n, _ in cli
+    ]
     assert len(recs) == 10 and not set(RATINGS) & {r.movie_id for r in recs}
     assert [r.rank for r in recs] == list(range(1, 11))
     for r in recs:
@@ -85,7 +92,9 @@ def test_predicted_stars_are_the_rating_models_fold_in(advisor):
         target = stars - mean - bias[index] - user_bias
     user = fold_in(factors[index], target, settings["reg_param"])
     for r in advisor.recommend(RATINGS, 10):
-        expected = mean + user_bias + bias[position[r.movie_id]] + factors[position[r.movie_id]] @ user
+        expected = (
+            mean + user_bias + bias[position[r.movie_id]] + factors[position[r.movie_id]] @ user
+        )
         assert r.predicted_stars == pytest.approx(float(np.clip(expected, 0.5, 5.0)), abs=1e-9)
         assert 0.5 <= r.predicted_stars <= 5.0
 
@@ -111,9 +120,11 @@ def test_because_you_rated_names_the_rated_movie_that_explains_it_best(advisor):
     items = advisor.top_k_items.set_index("id")["features"]
     for r in recommended:
         target = np.asarray(items[r.movie_id], dtype=float)
-        cosine = {m: float(np.dot(items[m], target)
-                           / (np.linalg.norm(items[m]) * np.linalg.norm(target)))
-                  for m in RATINGS if m in items.index}
+        cosine = {
+            m: float(np.dot(items[m], target) / (np.linalg.norm(items[m]) * np.linalg.norm(target)))
+            for m in RATINGS
+            if m in items.index
+        }
         assert r.because_movie_id == max(cosine, key=cosine.get)
         assert r.because_title == advisor.movies.loc[r.because_movie_id, "label"]
 

@@ -9,7 +9,8 @@ def test_dbt_unit_tests_pass(dbt):
     assert dbt("run", "--empty", "--select", "staging").success
     result = dbt("test", "--select", "test_type:unit")
     assert result.success, [(r.node.name, r.message) for r in result.result or [] if r.message]
-    statuses = {r.node.name: str(r.status) for r in result.result
-                if r.node.resource_type == "unit_test"}
+    statuses = {
+        r.node.name: str(r.status) for r in result.result if r.node.resource_type == "unit_test"
+    }
     assert len(statuses) >= 10, statuses  # every unit test ran
     assert set(statuses.values()) == {"pass"}, statuses

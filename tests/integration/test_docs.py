@@ -32,12 +32,15 @@ def test_every_model_and_column_is_described(synthetic_build, lake_home, spark):
 def test_sources_and_exposures_are_described(synthetic_build, lake_home):
     found = manifest(lake_home)
     for source in found["sources"].values():
-        assert source["description"].strip() and source["source_description"].strip(), source["name"]
+        assert source["description"].strip() and source["source_description"].strip(), source[
+            "name"
+        ]
         assert all(c["description"].strip() for c in source["columns"].values()), source["name"]
     report = found["exposures"]["exposure.movielake.movielake_report"]
     assert report["description"].strip()
     assert {"model.movielake.movie_stats", "model.movielake.rating_count_vs_mean"} <= set(
-        report["depends_on"]["nodes"])
+        report["depends_on"]["nodes"]
+    )
 
 
 def test_every_model_has_a_grain_test(synthetic_build, lake_home):
@@ -61,15 +64,22 @@ def test_every_model_has_a_grain_test(synthetic_build, lake_home):
     for unique_id, node in found["nodes"].items():
         if node["resource_type"] != "model":
             continue
-        grains = [cols for cols in keys.get(unique_id, [])
-                  if set(cols) <= not_null.get(unique_id, set())]
+        grains = [
+            cols for cols in keys.get(unique_id, []) if set(cols) <= not_null.get(unique_id, set())
+        ]
         if not grains:
             missing.append(node["name"])
     assert not missing, f"models without a not-null key test: {missing}"
 
 
-CONTRACTED = {"stg_movielens__ratings", "stg_movielens__movies", "stg_movielens__tags",
-              "stg_movielens__links", "stg_movielens__quarantine", "served_models"}
+CONTRACTED = {
+    "stg_movielens__ratings",
+    "stg_movielens__movies",
+    "stg_movielens__tags",
+    "stg_movielens__links",
+    "stg_movielens__quarantine",
+    "served_models",
+}
 
 
 def test_staging_and_served_marts_have_enforced_contracts(synthetic_build, lake_home):

@@ -17,11 +17,13 @@ def test_ranking_metrics_on_a_hand_computed_case(spark):
 
     recs = spark.createDataFrame(
         [(1, 10, 1), (1, 11, 2), (1, 12, 3), (2, 20, 1), (2, 21, 2), (2, 22, 3)],
-        "user_id int, movie_id int, rank int")
+        "user_id int, movie_id int, rank int",
+    )
     # user 1: hits at ranks 1 and 3 of {10, 12, 13}; user 2: a hit at rank 2 of {21};
     # user 3 has relevant items but no recommendations (scores 0)
     relevant = spark.createDataFrame(
-        [(1, 10), (1, 12), (1, 13), (2, 21), (3, 30)], "user_id int, movie_id int")
+        [(1, 10), (1, 12), (1, 13), (2, 21), (3, 30)], "user_id int, movie_id int"
+    )
     got = ranking_metrics(recs, relevant, k=3, catalog_size=12)
     assert got["users_evaluated"] == 3
     assert got["precision_at_k"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
@@ -40,8 +42,9 @@ def test_ranking_metrics_on_a_hand_computed_case(spark):
 def test_rating_metrics_on_a_hand_computed_case(spark):
     from movielake.spark.metrics import rating_metrics
 
-    df = spark.createDataFrame([(4.0, 3.0), (2.0, 2.5), (5.0, 5.0), (1.0, 3.0)],
-                               "rating double, prediction double")
+    df = spark.createDataFrame(
+        [(4.0, 3.0), (2.0, 2.5), (5.0, 5.0), (1.0, 3.0)], "rating double, prediction double"
+    )
     got = rating_metrics(df)
     assert got["rmse"] == pytest.approx(math.sqrt((1 + 0.25 + 0 + 4) / 4))
     assert got["mae"] == pytest.approx((1 + 0.5 + 0 + 2) / 4)
@@ -51,8 +54,8 @@ def test_rating_metrics_on_a_hand_computed_case(spark):
 
 
 def test_baseline_biases_are_one_formula_for_spark_columns_and_numpy(spark):
-    """movielake.algorithms.baseline gives popularity_biases its Spark columns and a new user's fold-in
-    its numpy bias: both equal the hand-computed damped means."""
+    """movielake.algorithms.baseline gives popularity_biases its Spark columns and a new user's
+    fold-in its numpy bias: both equal the hand-computed damped means."""
     from pyspark.sql import functions as F
 
     from movielake.algorithms.baseline import damped_bias, new_user_bias, user_residual
@@ -76,13 +79,18 @@ def test_top_k_unseen_on_executors_matches_brute_force(spark):
     uf, mf = rng.normal(size=(users, rank)), rng.normal(size=(movies, rank))
     ub, mb = rng.normal(size=users), rng.normal(size=movies)
     movie_ids = np.arange(movies) * 3 + 7  # sparse ids
-    rows_ = ([("user", u + 1, uf[u].tolist(), float(ub[u]), 3.5) for u in range(users)]
-             + [("item", int(movie_ids[m]), mf[m].tolist(), float(mb[m]), 3.5)
-                for m in range(movies)])
+    rows_ = [("user", u + 1, uf[u].tolist(), float(ub[u]), 3.5) for u in range(users)] + [
+        ("item", int(movie_ids[m]), mf[m].tolist(), float(mb[m]), 3.5) for m in range(movies)
+    ]
     factors = spark.createDataFrame(
-        rows_, "side string, id int, features array<double>, bias double, global_mean double")
-    seen = {(u + 1, int(movie_ids[m])) for u in range(users) for m in range(movies)
-            if rng.random() < 0.3}
+        rows_, "side string, id int, features array<double>, bias double, global_mean double"
+    )
+    seen = {
+        (u + 1, int(movie_ids[m]))
+        for u in range(users)
+        for m in range(movies)
+        if rng.random() < 0.3
+    }
     seen |= {(1, int(m)) for m in movie_ids[:-3]}  # user 1 has seen all but 3 movies
     seen.add((2, 99_999))  # a seen movie without factors is ignored
     seen_df = spark.createDataFrame(sorted(seen), "user_id int, movie_id int").repartition(3)
@@ -91,12 +99,14 @@ def test_top_k_unseen_on_executors_matches_brute_force(spark):
     expected = []
     for u in range(users):
         scores = 3.5 + ub[u] + mb + mf @ uf[u]
-        options = [(-scores[m], int(movie_ids[m])) for m in range(movies)
-                   if (u + 1, int(movie_ids[m])) not in seen]
+        options = [
+            (-scores[m], int(movie_ids[m]))
+            for m in range(movies)
+            if (u + 1, int(movie_ids[m])) not in seen
+        ]
         for rank_, (neg, movie) in enumerate(sorted(options)[:k], start=1):
             expected.append((u + 1, rank_, movie, -neg))
-    assert sorted((r.user_id, r.rank, r.movie_id) for r in got) == [e[:3] for e in
-                                                                     sorted(expected)]
+    assert sorted((r.user_id, r.rank, r.movie_id) for r in got) == [e[:3] for e in sorted(expected)]
     assert len([r for r in got if r.user_id == 1]) == 3  # fewer than K left unseen
     by_key = {(r.user_id, r.rank): r.score for r in got}
     assert all(abs(by_key[(u, r)] - s) < 1e-9 for u, r, _, s in expected)
@@ -104,7 +114,8 @@ def test_top_k_unseen_on_executors_matches_brute_force(spark):
     wanted = spark.createDataFrame([(1,), (5,), (5,), (30,), (500,)], "user_id int")
     some = top_k_unseen(factors, seen_df, k, users=wanted, batch=8).collect()
     assert sorted((r.user_id, r.rank, r.movie_id) for r in some) == [
-        e[:3] for e in sorted(expected) if e[0] in (1, 5, 30)]
+        e[:3] for e in sorted(expected) if e[0] in (1, 5, 30)
+    ]
 
 
 def test_als_result_does_not_depend_on_input_partitioning(spark):
@@ -113,8 +124,12 @@ def test_als_result_does_not_depend_on_input_partitioning(spark):
     from movielake.spark import als
 
     rng = np.random.default_rng(1)
-    data = sorted({(int(u), int(m), float(rng.integers(1, 6)))
-                   for u, m in zip(rng.integers(1, 80, 2000), rng.integers(1, 120, 2000))})
+    data = sorted(
+        {
+            (int(u), int(m), float(rng.integers(1, 6)))
+            for u, m in zip(rng.integers(1, 80, 2000), rng.integers(1, 120, 2000))
+        }
+    )
     frame = spark.createDataFrame(data, "user_id int, movie_id int, rating double")
     predictions = []
     for parts in (1, 7):
@@ -138,9 +153,15 @@ def _ratings(spark, seed: int = 5):
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame([(u, m, float(rng.integers(1, 11)) / 2) for u in range(1, 31)
-                          for m in range(100, 140) if rng.random() < 0.35],
-                         columns=["user_id", "movie_id", "rating"])
+    frame = pd.DataFrame(
+        [
+            (u, m, float(rng.integers(1, 11)) / 2)
+            for u in range(1, 31)
+            for m in range(100, 140)
+            if rng.random() < 0.35
+        ],
+        columns=["user_id", "movie_id", "rating"],
+    )
     return frame, spark.createDataFrame(frame, "user_id int, movie_id int, rating double")
 
 
@@ -155,9 +176,11 @@ def test_item_item_weights_are_ease_on_the_spark_gram_matrix(spark, weighting):
     users = np.sort(kept.user_id.unique())
     x = np.zeros((len(users), len(items)))
     x[np.searchsorted(users, kept.user_id), np.searchsorted(items, kept.movie_id)] = (
-        1.0 if weighting == "binary" else kept.rating)
-    rows, seconds = item_item.fit(ratings, 5.0, weighting, min_ratings=3, max_items=1000,
-                                  neighbours=0)
+        1.0 if weighting == "binary" else kept.rating
+    )
+    rows, seconds = item_item.fit(
+        ratings, 5.0, weighting, min_ratings=3, max_items=1000, neighbours=0
+    )
     got_items, b = item_item.dense(rows)
     assert seconds > 0 and list(got_items) == list(items)
     assert np.allclose(b, _ease(x, 5.0), atol=1e-5)
@@ -168,8 +191,12 @@ def test_item_item_catalogue_cap_keeps_the_most_rated(spark, capsys):
     from movielake.spark import item_item
 
     frame, ratings = _ratings(spark)
-    counts = frame.groupby("movie_id").size().reset_index(name="n").sort_values(
-        ["n", "movie_id"], ascending=[False, True])
+    counts = (
+        frame.groupby("movie_id")
+        .size()
+        .reset_index(name="n")
+        .sort_values(["n", "movie_id"], ascending=[False, True])
+    )
     got = item_item.catalogue(ratings, 1, 10)
     assert list(got) == sorted(counts.movie_id.iloc[:10])
     assert "more than item_item_max_items = 10" in capsys.readouterr().out
@@ -196,8 +223,8 @@ def test_item_item_pruning_keeps_the_largest_weights(spark):
 
 
 def test_item_item_fold_in_is_the_models_own_scoring(spark):
-    """A user's fold-in (their ratings times B, movielake.serving.personal) ranks exactly as the model
-    scores that user from the fit data (item_item.top_k_unseen), rated movies excluded."""
+    """A user's fold-in (their ratings times B, movielake.serving.personal) ranks exactly as the
+    model scores that user from the fit data (item_item.top_k_unseen), rated movies excluded."""
     from movielake.spark import item_item
 
     frame, ratings = _ratings(spark)
@@ -207,8 +234,12 @@ def test_item_item_fold_in_is_the_models_own_scoring(spark):
     top = item_item.top_k_unseen(stored, ratings, ratings, 5).toPandas()
     for user_id in (1, 7, 30):
         mine = frame[frame.user_id == user_id]
-        got = recommend(weights, weights.iloc[0].to_dict(),
-                        [("r", int(m), r) for m, r in zip(mine.movie_id, mine.rating)], 5)
+        got = recommend(
+            weights,
+            weights.iloc[0].to_dict(),
+            [("r", int(m), r) for m, r in zip(mine.movie_id, mine.rating)],
+            5,
+        )
         expected = top[top.user_id == user_id].sort_values("rank")
         assert [m for m, _ in got] == expected.movie_id.tolist()
         assert np.allclose([s for _, s in got], expected.score, atol=1e-5)

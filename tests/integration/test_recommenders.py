@@ -9,22 +9,29 @@ import pytest
 from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, rows
 from movielake.algorithms.baseline import new_user_bias
 from movielake.algorithms.foldin import fold_in
-from movielake.spark.metrics import comparable
 from movielake.serving.personal import recommend
+from movielake.spark.metrics import comparable
 
 R = f"{SYNTHETIC_SCHEMA}_recommenders"
 
 
 def test_every_rating_is_split_once_with_train_for_every_user(spark, synthetic_build):
     staged = spark.table(f"{SYNTHETIC_SCHEMA}_staging.stg_movielens__ratings").count()
-    counts = {r["split"]: r["n"] for r in rows(
-        spark, f"select split, count(*) n from {R}.rating_splits group by split")}
+    counts = {
+        r["split"]: r["n"]
+        for r in rows(spark, f"select split, count(*) n from {R}.rating_splits group by split")
+    }
     assert sum(counts.values()) == staged
     assert set(counts) == {"train", "validation", "test"}
     assert counts["test"] / staged == pytest.approx(0.1, abs=0.03)
-    assert rows(spark, f"""select count(*) n from {R}.rating_splits h
-        left anti join {R}.rating_splits t on h.user_id = t.user_id and t.split = 'train'""")[0][
-        "n"] == 0
+    assert (
+        rows(
+            spark,
+            f"""select count(*) n from {R}.rating_splits h
+        left anti join {R}.rating_splits t on h.user_id = t.user_id and t.split = 'train'""",
+        )[0]["n"]
+        == 0
+    )
 
 
 def test_model_metrics_cover_every_model_and_split(spark, synthetic_build):
@@ -46,7 +53,10 @@ def test_model_metrics_cover_every_model_and_split(spark, synthetic_build):
 def test_tuning_selects_one_setting_per_variant(spark, synthetic_build):
     tuning = rows(spark, f"select * from {R}.als_tuning")
     assert {r["model"] for r in tuning if r["selected"]} == {
-        "als_explicit", "als_residual", "als_implicit"}
+        "als_explicit",
+        "als_residual",
+        "als_implicit",
+    }
     assert len([r for r in tuning if r["selected"]]) == 3
     for r in tuning:
         assert r["fit_seconds"] > 0
@@ -63,14 +73,18 @@ def test_tuning_selects_one_setting_per_variant(spark, synthetic_build):
         mine = [r for r in first if r["model"] == model]
         best = min(mine, key=lambda r: r["val_rmse"])
         assert [(r["rank"], r["reg_param"]) for r in last if r["model"] == model] == [
-            (best["rank"], best["reg_param"])]
+            (best["rank"], best["reg_param"])
+        ]
     implicit = [r for r in first if r["model"] == "als_implicit"]
     best = max(implicit, key=lambda r: (r["val_precision_at_k"], r["val_ndcg_at_k"]))
     assert [(r["rank"], r["reg_param"]) for r in last if r["model"] == "als_implicit"] == [
-        (best["rank"], best["reg_param"])]
+        (best["rank"], best["reg_param"])
+    ]
     # each rung was fit on its sample (nested: the larger holds the smaller), not all 150
     train = rows(spark, f"select count(*) n from {R}.rating_splits where split = 'train'")[0]["n"]
-    assert len({r["fit_ratings"] for r in first}) == 1 and len({r["fit_ratings"] for r in last}) == 1
+    assert (
+        len({r["fit_ratings"] for r in first}) == 1 and len({r["fit_ratings"] for r in last}) == 1
+    )
     assert 0 < first[0]["fit_ratings"] < last[0]["fit_ratings"] < train
 
 
@@ -81,8 +95,9 @@ def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_
     assert sorted(r["reg_lambda"] for r in tuning) == sorted(SYNTHETIC_VARS["item_item_lambdas"])
     chosen = [r for r in tuning if r["selected"]]
     # rounded as the model's key rounds: summation order moves the last bits of tied settings
-    assert len(chosen) == 1 and comparable(chosen[0]["val_precision_at_k"]) == comparable(max(
-        r["val_precision_at_k"] for r in tuning))
+    assert len(chosen) == 1 and comparable(chosen[0]["val_precision_at_k"]) == comparable(
+        max(r["val_precision_at_k"] for r in tuning)
+    )
     assert all(r["fit_seconds"] > 0 and r["weighting"] == "binary" for r in tuning)
     # every lambda scored on the same seeded sample of item_item_tuning_max_users users
     scorable = spark.sql(f"""select count(distinct v.user_id) from {R}.rating_splits v
@@ -117,23 +132,32 @@ def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_
 
 def test_top_k_is_served_by_the_best_validation_model(spark, synthetic_build):
     served = {r["job"]: r for r in rows(spark, f"select * from {R}.served_models")}
-    validation = rows(spark, f"""select model, precision_at_k, ndcg_at_k, rmse
-        from {R}.model_metrics where split = 'validation' and model != 'popularity'""")
+    validation = rows(
+        spark,
+        f"""select model, precision_at_k, ndcg_at_k, rmse
+        from {R}.model_metrics where split = 'validation' and model != 'popularity'""",
+    )
     best = max(validation, key=lambda r: (r["precision_at_k"], r["ndcg_at_k"]))
     assert served["top_k"]["model"] == best["model"]
-    assert served["rating"]["model"] == min(
-        (r for r in validation if r["rmse"] is not None), key=lambda r: r["rmse"])["model"]
+    assert (
+        served["rating"]["model"]
+        == min((r for r in validation if r["rmse"] is not None), key=lambda r: r["rmse"])["model"]
+    )
 
 
 def test_fit_ratings_are_train_for_validation_and_train_plus_validation_for_test(
-        spark, synthetic_build):
+    spark, synthetic_build
+):
     """recommender_fit_ratings, the one home of the fit rule, against the splits."""
-    splits = {(r["user_id"], r["movie_id"], r["rating"], r["split"]) for r in rows(
-        spark, f"select user_id, movie_id, rating, split from {R}.rating_splits")}
+    splits = {
+        (r["user_id"], r["movie_id"], r["rating"], r["split"])
+        for r in rows(spark, f"select user_id, movie_id, rating, split from {R}.rating_splits")
+    }
     fits = rows(spark, f"select * from {R}.recommender_fit_ratings")
     for scored, fit_on in (("validation", {"train"}), ("test", {"train", "validation"})):
-        got = [(r["user_id"], r["movie_id"], r["rating"]) for r in fits
-               if r["scored_split"] == scored]
+        got = [
+            (r["user_id"], r["movie_id"], r["rating"]) for r in fits if r["scored_split"] == scored
+        ]
         assert len(got) == len(set(got))
         assert set(got) == {(u, m, r) for u, m, r, split in splits if split in fit_on}
     assert {r["scored_split"] for r in fits} == {"validation", "test"}
@@ -146,21 +170,33 @@ def test_served_factors_are_the_served_models_refit_rows(spark, synthetic_build)
     from movielake.spark import item_item
 
     columns = "side, id, features, bias, global_mean"
-    for job, model in ((r["job"], r["model"]) for r in rows(
-            spark, f"select job, model from {R}.served_models")):
-        got = sorted(tuple(r) for r in spark.sql(
-            f"select {columns} from {R}.served_factors where job = '{job}'").collect())
+    for job, model in (
+        (r["job"], r["model"]) for r in rows(spark, f"select job, model from {R}.served_models")
+    ):
+        got = sorted(
+            tuple(r)
+            for r in spark.sql(
+                f"select {columns} from {R}.served_factors where job = '{job}'"
+            ).collect()
+        )
         if model == item_item.MODEL:
             assert got == []
             continue
         table = "hybrid_factors" if model == hybrid.MODEL else "als_factors"
-        expected = sorted(tuple(r) for r in spark.sql(
-            f"select {columns} from {R}.{table} where scored_split = 'test' "
-            f"and model = '{model}'").collect())
+        expected = sorted(
+            tuple(r)
+            for r in spark.sql(
+                f"select {columns} from {R}.{table} where scored_split = 'test' "
+                f"and model = '{model}'"
+            ).collect()
+        )
         assert got and got == expected
-        assert {r["model"] for r in rows(
-            spark, f"select distinct model from {R}.served_factors where job = '{job}'")} == {
-            model}
+        assert {
+            r["model"]
+            for r in rows(
+                spark, f"select distinct model from {R}.served_factors where job = '{job}'"
+            )
+        } == {model}
 
 
 def test_recommendations_come_from_the_served_model(spark, synthetic_build):
@@ -173,13 +209,19 @@ def test_recommendations_come_from_the_served_model(spark, synthetic_build):
     if served == item_item.MODEL:
         fit = seen.where("split in ('train', 'validation')")
         top = item_item.top_k_unseen(
-            spark.table(f"{R}.item_item_weights").where("scored_split = 'test'"), fit, seen, 10)
+            spark.table(f"{R}.item_item_weights").where("scored_split = 'test'"), fit, seen, 10
+        )
     else:
-        top = als.top_k_unseen(spark.table(f"{R}.als_factors").where(
-            f"scored_split = 'test' and model = '{served}'"), seen, 10)
+        top = als.top_k_unseen(
+            spark.table(f"{R}.als_factors").where(f"scored_split = 'test' and model = '{served}'"),
+            seen,
+            10,
+        )
     expected = {(r["user_id"], r["rank"], r["movie_id"]) for r in top.collect()}
-    got = {(r["user_id"], r["rank"], r["movie_id"]) for r in rows(
-        spark, f"select user_id, rank, movie_id from {R}.recommendations")}
+    got = {
+        (r["user_id"], r["rank"], r["movie_id"])
+        for r in rows(spark, f"select user_id, rank, movie_id from {R}.recommendations")
+    }
     assert got == expected
 
 
@@ -188,11 +230,15 @@ def test_recommendations_are_top_k_unseen_with_titles(spark, synthetic_build):
     users = rows(spark, f"select count(distinct user_id) n from {R}.rating_splits")[0]["n"]
     assert len(recs) == users * 10
     assert all(r["title"].startswith("Synthetic Movie") for r in recs)
-    assert rows(spark, f"""select count(*) n from {R}.recommendations r
-        inner join {R}.rating_splits s on r.user_id = s.user_id and r.movie_id = s.movie_id""")[
-        0]["n"] == 0
-    first = sorted((r for r in recs if r["user_id"] == recs[0]["user_id"]),
-                   key=lambda r: r["rank"])
+    assert (
+        rows(
+            spark,
+            f"""select count(*) n from {R}.recommendations r
+        inner join {R}.rating_splits s on r.user_id = s.user_id and r.movie_id = s.movie_id""",
+        )[0]["n"]
+        == 0
+    )
+    first = sorted((r for r in recs if r["user_id"] == recs[0]["user_id"]), key=lambda r: r["rank"])
     assert [r["rank"] for r in first] == list(range(1, 11))
     assert all(a["score"] >= b["score"] for a, b in zip(first, first[1:]))
 
@@ -211,11 +257,19 @@ def test_every_recommendation_says_why_as_the_driver_side_rule_does(spark, synth
         items = spark.table(f"{R}.item_item_weights").where("scored_split = 'test'").toPandas()
         settings = items.iloc[0].to_dict()
     else:
-        items = spark.table(f"{R}.served_factors").where(
-            "job = 'top_k' and side = 'item'").orderBy("id").toPandas()
+        items = (
+            spark.table(f"{R}.served_factors")
+            .where("job = 'top_k' and side = 'item'")
+            .orderBy("id")
+            .toPandas()
+        )
         settings = {"model": served}
-    hybrid_items = spark.table(f"{R}.hybrid_factors").where(
-        "scored_split = 'test' and side = 'item'").orderBy("id").toPandas()
+    hybrid_items = (
+        spark.table(f"{R}.hybrid_factors")
+        .where("scored_split = 'test' and side = 'item'")
+        .orderBy("id")
+        .toPandas()
+    )
     tags = spark.table(f"{R}.movie_top_tags").toPandas()
     assert len(tags) and tags.groupby("movie_id")["tag_rank"].max().le(10).all()
     titles = spark.table(f"{SYNTHETIC_SCHEMA}_staging.stg_movielens__movies").toPandas()
@@ -236,8 +290,11 @@ def _factors(spark, model):
         where model = '{model}' and scored_split = 'test'""").toPandas()
     items = table[table.side == "item"].set_index("id")["features"]
     users = table[table.side == "user"].set_index("id")["features"]
-    settings = rows(spark, f"""select distinct reg_param, alpha from {R}.als_factors
-        where model = '{model}'""")[0]
+    settings = rows(
+        spark,
+        f"""select distinct reg_param, alpha from {R}.als_factors
+        where model = '{model}'""",
+    )[0]
     return items, users, settings
 
 
@@ -252,9 +309,14 @@ def test_fold_in_reproduces_the_trained_user_factors(spark, synthetic_build, mod
     for user_id in sorted(users.index)[:5]:
         mine = fit[fit.user_id == user_id]
         y = np.vstack(items.loc[mine.movie_id].to_numpy())
-        got = fold_in(y, mine.rating.to_numpy(), settings["reg_param"],
-                      implicit=model == "als_implicit", alpha=settings["alpha"],
-                      all_item_factors=all_items)
+        got = fold_in(
+            y,
+            mine.rating.to_numpy(),
+            settings["reg_param"],
+            implicit=model == "als_implicit",
+            alpha=settings["alpha"],
+            all_item_factors=all_items,
+        )
         expected = np.array(users.loc[user_id])
         assert np.allclose(got, expected, rtol=1e-3, atol=1e-4), (user_id, got, expected)
 
@@ -268,8 +330,14 @@ def test_fold_in_of_a_training_user_reproduces_als_residual(spark, synthetic_bui
     items = table[table.side == "item"].reset_index(drop=True)
     users = table[table.side == "user"].set_index("id")
     settings = table.iloc[0].to_dict()
-    stored = {r["entity_id"]: r["bias"] for r in rows(spark, f"""select entity_id, bias
-        from {R}.popularity_biases where scored_split = 'test' and entity = 'user'""")}
+    stored = {
+        r["entity_id"]: r["bias"]
+        for r in rows(
+            spark,
+            f"""select entity_id, bias
+        from {R}.popularity_biases where scored_split = 'test' and entity = 'user'""",
+        )
+    }
     fit = spark.sql(f"""select user_id, movie_id, rating from {R}.rating_splits
         where split in ('train', 'validation')""").toPandas()
     item_bias = items.set_index("id")["bias"]
@@ -279,16 +347,23 @@ def test_fold_in_of_a_training_user_reproduces_als_residual(spark, synthetic_bui
     checked = 0
     for user_id in sorted(users.index)[:5]:
         mine = fit[fit.user_id == user_id]
-        bias = new_user_bias(mine.rating.to_numpy(), mean,
-                             item_bias.loc[mine.movie_id].to_numpy(),
-                             float(settings["user_damping"]))
+        bias = new_user_bias(
+            mine.rating.to_numpy(),
+            mean,
+            item_bias.loc[mine.movie_id].to_numpy(),
+            float(settings["user_damping"]),
+        )
         assert bias == pytest.approx(stored[user_id], abs=1e-9)
         assert bias == pytest.approx(users.loc[user_id, "bias"], abs=1e-9)
 
         labelled = [("train", int(m), float(r)) for m, r in zip(mine.movie_id, mine.rating)]
         top = recommend(items, settings, labelled, k=len(items))
-        trained = (mean + bias + items["bias"].to_numpy()
-                   + item_factors @ np.array(users.loc[user_id, "features"]))
+        trained = (
+            mean
+            + bias
+            + items["bias"].to_numpy()
+            + item_factors @ np.array(users.loc[user_id, "features"])
+        )
         expected = dict(zip(items["id"].astype(int), trained))
         assert len(top) == len(items) - len(mine)
         for movie, score in top:
@@ -297,12 +372,11 @@ def test_fold_in_of_a_training_user_reproduces_als_residual(spark, synthetic_bui
     assert checked == 5
 
 
-def test_item_item_fold_in_reproduces_the_model_scores_of_training_users(spark,
-                                                                        synthetic_build):
+def test_item_item_fold_in_reproduces_the_model_scores_of_training_users(spark, synthetic_build):
     """Fold-in for item_item is the user's ratings times B: a training user folded in from
     their train + validation ratings gets the top-K the model itself scores for them."""
-    from movielake.spark import item_item
     from movielake.serving.personal import recommend
+    from movielake.spark import item_item
 
     weights_df = spark.table(f"{R}.item_item_weights").where("scored_split = 'test'")
     weights = weights_df.toPandas()
@@ -311,9 +385,12 @@ def test_item_item_fold_in_reproduces_the_model_scores_of_training_users(spark,
     model_top = item_item.top_k_unseen(weights_df, fit, fit, 10, users=users).toPandas()
     mine = fit.join(users, "user_id").toPandas()
     for user_id, ratings in mine.groupby("user_id"):
-        got = recommend(weights, weights.iloc[0].to_dict(),
-                        [("r", int(m), float(r)) for m, r in zip(ratings.movie_id, ratings.rating)],
-                        10)
+        got = recommend(
+            weights,
+            weights.iloc[0].to_dict(),
+            [("r", int(m), float(r)) for m, r in zip(ratings.movie_id, ratings.rating)],
+            10,
+        )
         expected = model_top[model_top.user_id == user_id].sort_values("rank")
         assert [m for m, _ in got] == expected.movie_id.tolist(), user_id
         assert np.allclose([s for _, s in got], expected.score, rtol=1e-4, atol=1e-6)
@@ -321,14 +398,18 @@ def test_item_item_fold_in_reproduces_the_model_scores_of_training_users(spark,
 
 def test_my_recommendations_exclude_the_rated_movies(spark, synthetic_build):
     mine = rows(spark, f"select * from {R}.my_recommendations order by rank")
-    rated = {r["movie_id"] for r in rows(spark, f"select movie_id from {SYNTHETIC_SCHEMA}_seeds.my_ratings")}
+    rated = {
+        r["movie_id"]
+        for r in rows(spark, f"select movie_id from {SYNTHETIC_SCHEMA}_seeds.my_ratings")
+    }
     assert [r["rank"] for r in mine] == list(range(1, 11))
     assert not rated & {r["movie_id"] for r in mine}
     assert all(r["title"].startswith("Synthetic Movie") for r in mine)
 
 
-def test_cli_recommend_prints_titles_and_names_bad_rows(spark, synthetic_build, tmp_path,
-                                                        monkeypatch, capsys):
+def test_cli_recommend_prints_titles_and_names_bad_rows(
+    spark, synthetic_build, tmp_path, monkeypatch, capsys
+):
     from movielake.cli import main
 
     monkeypatch.setenv("MOVIELAKE_SCHEMA", SYNTHETIC_SCHEMA)
@@ -340,9 +421,15 @@ def test_cli_recommend_prints_titles_and_names_bad_rows(spark, synthetic_build, 
     stored = rows(spark, f"select movie_id, reason from {R}.my_recommendations order by rank")
     assert printed == [r["movie_id"] for r in stored]
     # and each line ends with the stored reason, "because you rated <a rated movie>"
-    rated = {r["title"] for r in rows(spark, f"""select title
+    rated = {
+        r["title"]
+        for r in rows(
+            spark,
+            f"""select title
         from {SYNTHETIC_SCHEMA}_seeds.my_ratings mine
-        join {SYNTHETIC_SCHEMA}_staging.stg_movielens__movies using (movie_id)""")}
+        join {SYNTHETIC_SCHEMA}_staging.stg_movielens__movies using (movie_id)""",
+        )
+    }
     for line, row in zip(out, stored):
         assert row["reason"] and line.endswith(")  " + row["reason"])
         assert row["reason"].removeprefix("because you rated ") in rated
@@ -356,23 +443,36 @@ def test_cli_recommend_prints_titles_and_names_bad_rows(spark, synthetic_build, 
     assert "bad.csv line 2: rating 7.0 is off the scale" in capsys.readouterr().err
 
 
-def test_rebuilding_gives_the_same_splits_tuning_and_metrics(spark, dbt, synthetic_release,
-                                                             synthetic_build):
+def test_rebuilding_gives_the_same_splits_tuning_and_metrics(
+    spark, dbt, synthetic_release, synthetic_build
+):
     """Fixed seeds: a second build of the splits and everything downstream reproduces them.
     Runs last in this module because it rewrites the shared tables (with equal content)."""
+
     def snapshot():
-        splits = rows(spark, f"""select split, count(*) n, sum(hash(user_id, movie_id)) h
-            from {R}.rating_splits group by split order by split""")
-        tuning = rows(spark, f"""select model, rank, reg_param, alpha, val_rmse, val_mae,
+        splits = rows(
+            spark,
+            f"""select split, count(*) n, sum(hash(user_id, movie_id)) h
+            from {R}.rating_splits group by split order by split""",
+        )
+        tuning = rows(
+            spark,
+            f"""select model, rank, reg_param, alpha, val_rmse, val_mae,
             val_precision_at_k, rung, selected from {R}.als_tuning
-            order by model, rung, rank, reg_param""")
+            order by model, rung, rank, reg_param""",
+        )
         metrics = rows(spark, f"select * from {R}.model_metrics order by model, split")
         return splits, tuning, metrics
 
     before = snapshot()
-    result = dbt("run", "--full-refresh", "--select", "rating_splits+", schema=SYNTHETIC_SCHEMA,
-                 vars={"dataset": "synthetic", "raw_dir": str(synthetic_release),
-                       **SYNTHETIC_VARS})
+    result = dbt(
+        "run",
+        "--full-refresh",
+        "--select",
+        "rating_splits+",
+        schema=SYNTHETIC_SCHEMA,
+        vars={"dataset": "synthetic", "raw_dir": str(synthetic_release), **SYNTHETIC_VARS},
+    )
     assert result.success
     after = snapshot()
     assert after[0] == before[0]

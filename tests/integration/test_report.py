@@ -16,9 +16,15 @@ from conftest import SYNTHETIC_SCHEMA, rows
 from movielake.cli import main
 
 EDA = f"{SYNTHETIC_SCHEMA}_eda"
-EDA_IMAGES = {"rating_distribution.png", "monthly_activity.png", "genre_means.png",
-              "genre_trends.png", "rating_count_vs_mean.png", "mean_rating_by_count_bucket.png",
-              "user_activity.png"}
+EDA_IMAGES = {
+    "rating_distribution.png",
+    "monthly_activity.png",
+    "genre_means.png",
+    "genre_trends.png",
+    "rating_count_vs_mean.png",
+    "mean_rating_by_count_bucket.png",
+    "user_activity.png",
+}
 MODEL_IMAGES = {"model_metrics.png", "als_tuning.png", "cold_start.png", "twin_correlations.png"}
 
 
@@ -54,8 +60,9 @@ def alias_eda_marts(spark, prefix: str) -> None:
 
     spark.sql(f"create database if not exists {prefix}_eda")
     for mart in EDA_MARTS:
-        spark.sql(f"create or replace table {prefix}_eda.{mart} using delta "
-                  f"as select * from {EDA}.{mart}")
+        spark.sql(
+            f"create or replace table {prefix}_eda.{mart} using delta as select * from {EDA}.{mart}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +88,15 @@ def test_report_images_are_real_and_all_linked(synth_report):
 def test_report_shows_the_marts_figures(synth_report, spark):
     page, _ = synth_report
     text = page.read_text()
-    r = rows(spark, f"select distinct pearson_log_count_vs_mean as r from {EDA}.rating_count_vs_mean")
+    r = rows(
+        spark, f"select distinct pearson_log_count_vs_mean as r from {EDA}.rating_count_vs_mean"
+    )
     assert len(r) == 1 and -1 <= r[0]["r"] <= 1
     assert f"{r[0]['r']:.3f}" in text
     for table in ("top_rated_movies", "most_rated_movies"):
-        titles = [x["title"] for x in rows(spark, f"select title from {EDA}.{table} order by movie_rank")]
+        titles = [
+            x["title"] for x in rows(spark, f"select title from {EDA}.{table} order by movie_rank")
+        ]
         assert titles and all(t in text for t in titles), table
     total = rows(spark, f"select sum(ratings_count) as n from {EDA}.rating_distribution")[0]["n"]
     assert f"{total:,} ratings" in text
@@ -95,7 +106,9 @@ def test_count_vs_mean_correlation_matches_movie_stats(synthetic_build, spark):
     # the mart's correlation, recomputed from the per-movie mart with numpy
     stats = spark.table(f"{EDA}.movie_stats").select("ratings_count", "mean_rating").toPandas()
     expected = np.corrcoef(np.log10(stats["ratings_count"]), stats["mean_rating"])[0, 1]
-    got = rows(spark, f"select distinct pearson_log_count_vs_mean as r from {EDA}.rating_count_vs_mean")
+    got = rows(
+        spark, f"select distinct pearson_log_count_vs_mean as r from {EDA}.rating_count_vs_mean"
+    )
     assert got[0]["r"] == pytest.approx(expected, abs=1e-9)
 
 
@@ -105,18 +118,25 @@ def test_sections_say_plainly_when_tables_are_absent(synthetic_build, spark, tmp
     code, printed = render("rpta", page)
     assert code == 0, printed
     text = page.read_text()
-    for table in ("rpta_recommenders.model_metrics", "rpta_recommenders.als_tuning",
-                  "rpta_recommenders.cold_start_metrics", "rpta_twins.user_twins", "rpta_twins.twin_pair_correlations",
-                  "rpta_twins.twin_validation"):
+    for table in (
+        "rpta_recommenders.model_metrics",
+        "rpta_recommenders.als_tuning",
+        "rpta_recommenders.cold_start_metrics",
+        "rpta_twins.user_twins",
+        "rpta_twins.twin_pair_correlations",
+        "rpta_twins.twin_validation",
+    ):
         assert re.search(rf'<p class="absent">Not available:[^\n]*{re.escape(table)}', text), table
     assert linked_images(page) == EDA_IMAGES
     assert not MODEL_IMAGES & {p.name for p in tmp_path.glob("*.png")}
     assert "not built" in printed
 
 
-TUNING_SCHEMA = ("model string, rank int, reg_param double, alpha double, val_rmse double, "
-                 "val_mae double, val_precision_at_k double, val_ndcg_at_k double, "
-                 "rung int, fit_users bigint, fit_seconds double, selected boolean")
+TUNING_SCHEMA = (
+    "model string, rank int, reg_param double, alpha double, val_rmse double, "
+    "val_mae double, val_precision_at_k double, val_ndcg_at_k double, "
+    "rung int, fit_users bigint, fit_seconds double, selected boolean"
+)
 
 
 def tuning_rows() -> list[tuple]:
@@ -125,19 +145,49 @@ def tuning_rows() -> list[tuple]:
     users; rung 2 refits each variant's best two on 1,500."""
     found = []
     for model in ("als_explicit", "als_residual", "als_implicit"):
-        for rung, users, ranks, regs in ((1, 500, (8, 16), (0.01, 0.05, 0.1, 0.5)),
-                                         (2, 1500, (8,), (0.05, 0.1))):
+        for rung, users, ranks, regs in (
+            (1, 500, (8, 16), (0.01, 0.05, 0.1, 0.5)),
+            (2, 1500, (8,), (0.05, 0.1)),
+        ):
             for rank in ranks:
                 for reg in regs:
                     off = float(abs(np.log10(reg) + 1))  # plain floats: Spark refuses numpy's
                     if model == "als_implicit":
                         p = 0.12 - off / 20 + rank / 1000 + rung / 100
-                        found.append((model, rank, reg, 1.0, None, None, p, p * 1.4, rung,
-                                      users, 3.0, rung == 2 and reg == 0.1))
+                        found.append(
+                            (
+                                model,
+                                rank,
+                                reg,
+                                1.0,
+                                None,
+                                None,
+                                p,
+                                p * 1.4,
+                                rung,
+                                users,
+                                3.0,
+                                rung == 2 and reg == 0.1,
+                            )
+                        )
                     else:
                         rmse = 0.85 + off / 10 + rank / 100 - rung / 100
-                        found.append((model, rank, reg, 1.0, rmse, rmse * 0.78, None, None,
-                                      rung, users, 3.0, rung == 2 and reg == 0.1))
+                        found.append(
+                            (
+                                model,
+                                rank,
+                                reg,
+                                1.0,
+                                rmse,
+                                rmse * 0.78,
+                                None,
+                                None,
+                                rung,
+                                users,
+                                3.0,
+                                rung == 2 and reg == 0.1,
+                            )
+                        )
     return found
 
 
@@ -152,8 +202,9 @@ def test_als_tuning_figure_draws_every_variant():
     fig = als_tuning_figure(pd.DataFrame(tuning_rows(), columns=columns))
     assert len(fig.axes) == 3
     for ax in fig.axes:
-        drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float)
-                                for line in ax.get_lines()])
+        drawn = np.concatenate(
+            [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
+        )
         assert drawn.size == 8 and np.isfinite(drawn).all(), ax.get_title()
         # the second rung's two refits, as stars
         stars = np.concatenate([c.get_offsets() for c in ax.collections])
@@ -168,57 +219,124 @@ def write_model_tables(spark, prefix: str) -> None:
     spark.sql(f"create database if not exists {prefix}_twins")
     rng = np.random.default_rng(3)
     # implicit ALS predicts no ratings: its error metrics are null
-    metrics = [(model, split, 10, rmse, mae, None if mae is None else 1 - mae / 5, p, p * 0.6,
-                p * 1.3, p * 0.5, 0.1 + i / 10, 140)
-               for i, (model, rmse, mae, p) in enumerate([("popularity", 0.97, 0.76, 0.09),
-                                                          ("als", 0.88, 0.68, 0.04),
-                                                          ("als_implicit", None, None, 0.12)])
-               for split in ("validation", "test")]
-    spark.createDataFrame(metrics, "model string, split string, k int, rmse double, mae double, "
-                          "accuracy double, precision_at_k double, recall_at_k double, "
-                          "ndcg_at_k double, map_at_k double, catalog_coverage double, "
-                          "users_evaluated bigint"
-                          ).write.format("delta").mode("overwrite").saveAsTable(
-                              f"{prefix}_recommenders.model_metrics")
+    metrics = [
+        (
+            model,
+            split,
+            10,
+            rmse,
+            mae,
+            None if mae is None else 1 - mae / 5,
+            p,
+            p * 0.6,
+            p * 1.3,
+            p * 0.5,
+            0.1 + i / 10,
+            140,
+        )
+        for i, (model, rmse, mae, p) in enumerate(
+            [
+                ("popularity", 0.97, 0.76, 0.09),
+                ("als", 0.88, 0.68, 0.04),
+                ("als_implicit", None, None, 0.12),
+            ]
+        )
+        for split in ("validation", "test")
+    ]
+    spark.createDataFrame(
+        metrics,
+        "model string, split string, k int, rmse double, mae double, "
+        "accuracy double, precision_at_k double, recall_at_k double, "
+        "ndcg_at_k double, map_at_k double, catalog_coverage double, "
+        "users_evaluated bigint",
+    ).write.format("delta").mode("overwrite").saveAsTable(f"{prefix}_recommenders.model_metrics")
     spark.createDataFrame(tuning_rows(), TUNING_SCHEMA).write.format("delta").mode(
-        "overwrite").saveAsTable(f"{prefix}_recommenders.als_tuning")
-    cold = [("cold_movies", 0, model, 10, p, p * 2, p * 1.5, p, 40, 30)
-            for model, p in (("hybrid", 0.3117), ("content", 0.11), ("popularity", 0.05),
-                             ("random", 0.03))]
-    cold += [("new_users", n, model, 10, p * n ** 0.3, p, p, p, 15, 300)
-             for n in (1, 3, 5) for model, p in (("hybrid", 0.2), ("als_implicit", 0.19),
-                                                  ("popularity", 0.25), ("random", 0.02))]
-    spark.createDataFrame(cold, "scenario string, known_ratings int, model string, k int, "
-                          "precision_at_k double, recall_at_k double, ndcg_at_k double, "
-                          "map_at_k double, users_evaluated bigint, candidates bigint"
-                          ).write.format("delta").mode("overwrite").saveAsTable(
-                              f"{prefix}_recommenders.cold_start_metrics")
+        "overwrite"
+    ).saveAsTable(f"{prefix}_recommenders.als_tuning")
+    cold = [
+        ("cold_movies", 0, model, 10, p, p * 2, p * 1.5, p, 40, 30)
+        for model, p in (
+            ("hybrid", 0.3117),
+            ("content", 0.11),
+            ("popularity", 0.05),
+            ("random", 0.03),
+        )
+    ]
+    cold += [
+        ("new_users", n, model, 10, p * n**0.3, p, p, p, 15, 300)
+        for n in (1, 3, 5)
+        for model, p in (
+            ("hybrid", 0.2),
+            ("als_implicit", 0.19),
+            ("popularity", 0.25),
+            ("random", 0.02),
+        )
+    ]
+    spark.createDataFrame(
+        cold,
+        "scenario string, known_ratings int, model string, k int, "
+        "precision_at_k double, recall_at_k double, ndcg_at_k double, "
+        "map_at_k double, users_evaluated bigint, candidates bigint",
+    ).write.format("delta").mode("overwrite").saveAsTable(
+        f"{prefix}_recommenders.cold_start_metrics"
+    )
     # what benchmarks/bench_peers.py writes: one row per peer, test figures
     spark.sql(f"create database if not exists {prefix}_benchmarks")
     spark.createDataFrame(
-        [("ease", True, "reg_lambda 200.0", None, None, 0.1, 0.08, 0.14, 0.06, 0.05, 4.0, 1.0, 10),
-         ("surprise_svd", True, "n_factors 50", 0.9, 0.7, None, None, None, None, None, 9.0, 2.0,
-          10)],
+        [
+            (
+                "ease",
+                True,
+                "reg_lambda 200.0",
+                None,
+                None,
+                0.1,
+                0.08,
+                0.14,
+                0.06,
+                0.05,
+                4.0,
+                1.0,
+                10,
+            ),
+            (
+                "surprise_svd",
+                True,
+                "n_factors 50",
+                0.9,
+                0.7,
+                None,
+                None,
+                None,
+                None,
+                None,
+                9.0,
+                2.0,
+                10,
+            ),
+        ],
         "model string, is_peer boolean, setting string, rmse double, mae double, "
         "precision_at_k double, recall_at_k double, ndcg_at_k double, map_at_k double, "
-        "catalog_coverage double, tune_s double, fit_s double, k bigint"
+        "catalog_coverage double, tune_s double, fit_s double, k bigint",
     ).write.format("delta").mode("overwrite").saveAsTable(f"{prefix}_benchmarks.peer_metrics")
-    pairs = [(group, int(a), int(a) + 1, 12, float(np.clip(r, -1, 1)))
-             for group, centre in (("twins", 0.8), ("random", 0.0))
-             for a, r in zip(range(0, 120, 2), rng.normal(centre, 0.2, 60))]
+    pairs = [
+        (group, int(a), int(a) + 1, 12, float(np.clip(r, -1, 1)))
+        for group, centre in (("twins", 0.8), ("random", 0.0))
+        for a, r in zip(range(0, 120, 2), rng.normal(centre, 0.2, 60))
+    ]
     pairs.append(("random", 999, 1000, 1, None))  # undefined correlation
-    spark.createDataFrame([(10, 11, 0.75, 30, 35, 35, 1), (20, 21, 0.5, 20, 30, 30, 2)],
-                          "user_a int, user_b int, jaccard double, movies_in_common int, "
-                          "set_size_a int, set_size_b int, pair_rank int"
-                          ).write.format("delta").mode("overwrite").saveAsTable(
-                              f"{prefix}_twins.user_twins")
-    spark.createDataFrame(pairs, "pair_group string, user_a int, user_b int, co_rated int, "
-                          "pearson double").write.format("delta").mode("overwrite").saveAsTable(
-                              f"{prefix}_twins.twin_pair_correlations")
-    spark.createDataFrame([("twins", 60, 0.8123, 1e-12), ("random", 61, 0.0042, None)],
-                          "pair_group string, pairs bigint, mean_pearson double, p_value double"
-                          ).write.format("delta").mode("overwrite").saveAsTable(
-                              f"{prefix}_twins.twin_validation")
+    spark.createDataFrame(
+        [(10, 11, 0.75, 30, 35, 35, 1), (20, 21, 0.5, 20, 30, 30, 2)],
+        "user_a int, user_b int, jaccard double, movies_in_common int, "
+        "set_size_a int, set_size_b int, pair_rank int",
+    ).write.format("delta").mode("overwrite").saveAsTable(f"{prefix}_twins.user_twins")
+    spark.createDataFrame(
+        pairs, "pair_group string, user_a int, user_b int, co_rated int, pearson double"
+    ).write.format("delta").mode("overwrite").saveAsTable(f"{prefix}_twins.twin_pair_correlations")
+    spark.createDataFrame(
+        [("twins", 60, 0.8123, 1e-12), ("random", 61, 0.0042, None)],
+        "pair_group string, pairs bigint, mean_pearson double, p_value double",
+    ).write.format("delta").mode("overwrite").saveAsTable(f"{prefix}_twins.twin_validation")
 
 
 def test_sections_render_when_tables_exist(synthetic_build, spark, tmp_path):
@@ -240,5 +358,7 @@ def test_sections_render_when_tables_exist(synthetic_build, spark, tmp_path):
 
 
 def test_report_without_eda_marts_fails_with_a_message(synthetic_build, tmp_path, capsys):
-    assert main(["report", "--schema-prefix", "nothing_here", "--out", str(tmp_path / "r.html")]) == 1
+    assert (
+        main(["report", "--schema-prefix", "nothing_here", "--out", str(tmp_path / "r.html")]) == 1
+    )
     assert "make run" in capsys.readouterr().err

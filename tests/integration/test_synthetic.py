@@ -15,7 +15,13 @@ import pandas as pd
 import pytest
 
 from movielake.data.synthetic import (
-    GENOME_TAGS, HALF_STARS_FROM, PRESETS, _epoch, generate, generate_release, scaled,
+    GENOME_TAGS,
+    HALF_STARS_FROM,
+    PRESETS,
+    _epoch,
+    generate,
+    generate_release,
+    scaled,
 )
 
 
@@ -61,6 +67,7 @@ def test_same_seed_same_files(tmp_path):
 
 
 # ---- presets: each release's own files, counts and marginals -------------------------------
+
 
 def load_ratings(folder: Path, release: str) -> pd.DataFrame:
     names = ["user", "movie", "rating", "ts"]
@@ -150,16 +157,23 @@ def test_ratings_come_from_the_known_model(tmp_path):
     ratings = load_ratings(tmp_path, "ml-20m")
     truth = np.load(tmp_path / "generator_truth.npz")
     user = pd.Series(np.arange(len(truth["user_ids"])), index=truth["user_ids"])[ratings["user"]]
-    movie = pd.Series(np.arange(len(truth["movie_ids"])), index=truth["movie_ids"])[ratings["movie"]]
+    movie = pd.Series(np.arange(len(truth["movie_ids"])), index=truth["movie_ids"])[
+        ratings["movie"]
+    ]
     u, m = user.to_numpy(), movie.to_numpy()
-    z = (truth["user_bias"][u] + truth["movie_bias"][m]
-         + (truth["user_factors"][u] * truth["movie_factors"][m]).sum(1))
+    z = (
+        truth["user_bias"][u]
+        + truth["movie_bias"][m]
+        + (truth["user_factors"][u] * truth["movie_factors"][m]).sum(1)
+    )
+
     # a straight line through the true latent score nearly reaches the noise floor; the
     # biases alone (no factors) do clearly worse
     def line_rmse(x):
         design = np.column_stack([x, np.ones(len(x))])
         fit = np.linalg.lstsq(design, ratings["rating"], rcond=None)[0]
         return float(np.sqrt(np.mean((ratings["rating"] - design @ fit) ** 2)))
+
     floor = manifest["noise_floor_rmse"]
     assert line_rmse(z) < 1.1 * floor
     assert line_rmse(truth["user_bias"][u] + truth["movie_bias"][m]) > line_rmse(z) + 0.03
@@ -175,7 +189,10 @@ def test_ml_latest_preset_allows_users_below_20(tmp_path):
 
 def test_presets_carry_the_published_counts():
     assert (PRESETS["ml-20m"].ratings, PRESETS["ml-20m"].users, PRESETS["ml-20m"].movies) == (
-        20_000_263, 138_493, 27_278)
+        20_000_263,
+        138_493,
+        27_278,
+    )
     assert PRESETS["ml-1m"].ratings == 1_000_209 and not PRESETS["ml-1m"].half_stars
     small = scaled(PRESETS["ml-20m"], 1_000_000)
     assert small.ratings == 1_000_000 and small.users < PRESETS["ml-20m"].users
@@ -183,8 +200,20 @@ def test_presets_carry_the_published_counts():
 
 def test_cli_generate_preset_and_refuses_a_fetched_release(tmp_path):
     movielake = Path(sys.executable).with_name("movielake")
-    run = subprocess.run([str(movielake), "generate", "--preset", "ml-1m", "--ratings", "20000",
-                          "--out", str(tmp_path / "gen")], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            str(movielake),
+            "generate",
+            "--preset",
+            "ml-1m",
+            "--ratings",
+            "20000",
+            "--out",
+            str(tmp_path / "gen"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     manifest = json.loads((tmp_path / "gen" / "generated.json").read_text())
     assert manifest["counts"]["ratings"] == 20_000 and "noise floor RMSE" in run.stdout
@@ -192,8 +221,11 @@ def test_cli_generate_preset_and_refuses_a_fetched_release(tmp_path):
     real = tmp_path / "real"
     real.mkdir()
     (real / "ratings.dat").write_text("1::1::5::978300760\n")
-    run = subprocess.run([str(movielake), "generate", "--preset", "ml-1m", "--ratings", "20000",
-                          "--out", str(real)], capture_output=True, text=True)
+    run = subprocess.run(
+        [str(movielake), "generate", "--preset", "ml-1m", "--ratings", "20000", "--out", str(real)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1 and "--force" in run.stderr
     assert (real / "ratings.dat").read_text() == "1::1::5::978300760\n"
 
@@ -205,8 +237,9 @@ def test_staging_reads_a_generated_release_as_a_downloaded_one(dbt, spark, tmp_p
     every rating, movie, tag and genome line staged (ml-1m has no genome: empty tables)."""
     preset = scaled(PRESETS[name], 8_000)
     counts = generate_release(tmp_path, preset, seed=6)["counts"]
-    result = dbt("run", "--select", "staging", schema="gen",
-                 vars={"dataset": name, "raw_dir": str(tmp_path)})
+    result = dbt(
+        "run", "--select", "staging", schema="gen", vars={"dataset": name, "raw_dir": str(tmp_path)}
+    )
     assert result.success, [(r.node.name, r.message) for r in result.result or []]
     staged = spark.sql(
         "select (select count(*) from gen_staging.stg_movielens__ratings) as ratings, "
@@ -214,7 +247,8 @@ def test_staging_reads_a_generated_release_as_a_downloaded_one(dbt, spark, tmp_p
         "(select count(*) from gen_staging.stg_movielens__tags) as tags, "
         "(select count(*) from gen_staging.stg_movielens__genome_scores) as genome_scores, "
         "(select count(*) from gen_staging.stg_movielens__genome_tags) as genome_tags, "
-        "(select count(*) from gen_staging.stg_movielens__quarantine) as quarantined").first()
+        "(select count(*) from gen_staging.stg_movielens__quarantine) as quarantined"
+    ).first()
     assert staged["quarantined"] == 0
     entities = ("ratings", "movies", "tags", "genome_scores", "genome_tags")
     assert {e: staged[e] for e in entities} == {e: counts.get(e, 0) for e in entities}

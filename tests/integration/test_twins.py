@@ -43,7 +43,10 @@ def test_user_twins_are_exactly_scored_and_match_brute_force(twins, movie_sets):
         a, b = set(movie_sets[t["user_a"]]), set(movie_sets[t["user_b"]])
         assert t["user_a"] < t["user_b"]
         assert (t["movies_in_common"], t["set_size_a"], t["set_size_b"]) == (
-            len(a & b), len(a), len(b))
+            len(a & b),
+            len(a),
+            len(b),
+        )
         assert t["jaccard"] == pytest.approx(len(a & b) / len(a | b), abs=1e-12)
     assert [t["pair_rank"] for t in twins] == list(range(1, 101))
     exact = exact_top_pairs(movie_sets, 100)
@@ -58,7 +61,9 @@ def test_pair_correlations_match_numpy(synthetic_build, spark):
     assert {p["pair_group"] for p in pairs} == {"twins", "random"}
     assert sum(p["pair_group"] == "random" for p in pairs) == 100
     ratings = defaultdict(dict)
-    for r in rows(spark, "select user_id, movie_id, rating from synth_staging.stg_movielens__ratings"):
+    for r in rows(
+        spark, "select user_id, movie_id, rating from synth_staging.stg_movielens__ratings"
+    ):
         ratings[r["user_id"]][r["movie_id"]] = r["rating"]
     for p in pairs:
         common = sorted(set(ratings[p["user_a"]]) & set(ratings[p["user_b"]]))
@@ -79,7 +84,9 @@ def test_validation_table_summarises_the_pairs(synthetic_build, spark):
     got = {r["pair_group"]: r for r in rows(spark, f"select * from {TWINS}.twin_validation")}
     pairs = rows(spark, f"select pair_group, pearson from {TWINS}.twin_pair_correlations")
     for group in ("twins", "random"):
-        values = [p["pearson"] for p in pairs if p["pair_group"] == group and p["pearson"] is not None]
+        values = [
+            p["pearson"] for p in pairs if p["pair_group"] == group and p["pearson"] is not None
+        ]
         row = got[group]
         assert row["pairs"] == 100
         assert row["pairs_with_correlation"] == len(values)
@@ -88,6 +95,5 @@ def test_validation_table_summarises_the_pairs(synthetic_build, spark):
     assert got["twins"]["p_value"] == got["random"]["p_value"]
     assert 0 < got["twins"]["p_value"] <= 1
     assert got["twins"]["statistic"] == pytest.approx(
-        got["twins"]["mean_pearson"] - got["random"]["mean_pearson"])
-
-
+        got["twins"]["mean_pearson"] - got["random"]["mean_pearson"]
+    )

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SYNTHETIC_SCHEMA
-from movielake.serving.advisor import label as movie_label, ratings_csv
+from movielake.serving.advisor import label as movie_label
+from movielake.serving.advisor import ratings_csv
 from movielake.serving.lake import Lake
 from movielake.serving.personal import recommend_from_lake
 
@@ -43,10 +44,21 @@ class App:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "movielake.cli", "app", "--port", str(self.port),
-             "--schema-prefix", prefix],
-            env={**os.environ, "MOVIELAKE_HOME": str(home)}, stdout=self.log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "movielake.cli",
+                "app",
+                "--port",
+                str(self.port),
+                "--schema-prefix",
+                prefix,
+            ],
+            env={**os.environ, "MOVIELAKE_HOME": str(home)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + WAIT
         while True:
             try:
@@ -81,15 +93,22 @@ def app(synthetic_build, lake_home, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not (shutil.which("chromium") and Path(CHROMEDRIVER).is_file()):
-        pytest.fail("Chromium and chromedriver are missing: `make browser` installs Debian's "
-                    "chromium and chromium-driver")
+        pytest.fail(
+            "Chromium and chromedriver are missing: `make browser` installs Debian's "
+            "chromium and chromium-driver"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1500,1400"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1500,1400",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
@@ -102,12 +121,14 @@ def wait_for(driver, condition, what: str):
 
     try:
         # elements go stale while Streamlit redraws the page: try again
-        return WebDriverWait(driver, WAIT, poll_frequency=0.25,
-                             ignored_exceptions=(StaleElementReferenceException,)
-                             ).until(condition)
+        return WebDriverWait(
+            driver, WAIT, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
     except TimeoutException:
-        raise AssertionError(f"timed out waiting for {what}; page text:\n"
-                             + driver.find_element("tag name", "body").text[:3000]) from None
+        raise AssertionError(
+            f"timed out waiting for {what}; page text:\n"
+            + driver.find_element("tag name", "body").text[:3000]
+        ) from None
 
 
 def idle(driver) -> bool:
@@ -127,17 +148,21 @@ def open_page(driver, url: str, text: str) -> None:
 def search(driver, query: str) -> None:
     from selenium.webdriver.common.keys import Keys
 
-    box = wait_for(driver, lambda d: d.find_element("css selector",
-                                                    'input[aria-label="Find a movie"]'),
-                   "the search box")
+    box = wait_for(
+        driver,
+        lambda d: d.find_element("css selector", 'input[aria-label="Find a movie"]'),
+        "the search box",
+    )
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.DELETE)
     box.send_keys(query, Keys.ENTER)
 
 
 def click_option(driver, group: str, option: str) -> None:
-    path = (f'//div[@role="radiogroup"][@aria-label="{group}"]'
-            f'//label[.//p[starts-with(normalize-space(), "{option}")]]')
+    path = (
+        f'//div[@role="radiogroup"][@aria-label="{group}"]'
+        f'//label[.//p[starts-with(normalize-space(), "{option}")]]'
+    )
     wait_for(driver, lambda d: d.find_elements("xpath", path), f"option '{option}' of {group}")
     driver.find_element("xpath", path).click()
 
@@ -168,8 +193,11 @@ def test_empty_state_says_to_rate_movies(app, browser, tmp_path):
 def test_unknown_title_says_nothing_matches(app, browser, tmp_path):
     open_page(browser, f"{app.url}/", "Find a movie")
     search(browser, "zzqx no such film")
-    wait_for(browser, lambda d: text_shown(d, "No movie title contains “zzqx no such film”"),
-             "the unknown-title message")
+    wait_for(
+        browser,
+        lambda d: text_shown(d, "No movie title contains “zzqx no such film”"),
+        "the unknown-title message",
+    )
     browser.save_screenshot(str(tmp_path / "rate-unknown-title.png"))
 
 
@@ -184,8 +212,11 @@ def test_rating_three_movies_shows_the_python_fold_in(app, browser, tmp_path, la
         click_option(browser, "Your stars (0.5–5)", f"{stars:g} ★")
         wait_for(browser, lambda d: idle(d), "the page after choosing")
         browser.find_element("xpath", '//button[.//p[text()="Rate"]]').click()
-        wait_for(browser, lambda d, n=count: text_shown(d, f"Your ratings ({n})"),
-                 f"{count} ratings listed")
+        wait_for(
+            browser,
+            lambda d, n=count: text_shown(d, f"Your ratings ({n})"),
+            f"{count} ratings listed",
+        )
         assert label in browser.find_element("tag name", "body").text
 
     # the same ratings through the CLI's Python fold-in
@@ -193,8 +224,11 @@ def test_rating_three_movies_shows_the_python_fold_in(app, browser, tmp_path, la
     mine.write_text(ratings_csv({movie: stars for _, movie, stars in TO_RATE}))
     expected = [m for _, m, *_ in recommend_from_lake(mine, 10, lake)]
     assert len(expected) == 10 and not {m for _, m, _ in TO_RATE} & set(expected)
-    shown = wait_for(browser, lambda d: (ids := recommended_ids(d)) == expected and ids,
-                     f"the recommendations {expected}")
+    shown = wait_for(
+        browser,
+        lambda d: (ids := recommended_ids(d)) == expected and ids,
+        f"the recommendations {expected}",
+    )
     assert shown == expected
     body = browser.find_element("tag name", "body").text
     for movie in expected:  # title and year of each, as the catalog has them
@@ -212,9 +246,15 @@ def test_rating_three_movies_shows_the_python_fold_in(app, browser, tmp_path, la
 def test_explore_page_shows_the_reports_figures(app, browser, tmp_path):
     open_page(browser, f"{app.url}/explore", "Taste twins")
     body = browser.find_element("tag name", "body").text
-    for title in ("Rating distribution", "Monthly activity", "Model metrics",
-                  "ALS tuning curves", "Top-rated movies"):
+    for title in (
+        "Rating distribution",
+        "Monthly activity",
+        "Model metrics",
+        "ALS tuning curves",
+        "Top-rated movies",
+    ):
         assert title in body
+
     def drawn(driver) -> int:
         images = driver.find_elements("css selector", '[data-testid="stImage"] img')
         widths = [driver.execute_script("return arguments[0].naturalWidth", i) for i in images]
@@ -230,17 +270,22 @@ def test_lineage_page_names_the_served_delta_version(app, browser, tmp_path, lak
     source = served.served_source()
     version = served.version(source).version
     open_page(browser, f"{app.url}/lineage", "Lineage and freshness")
-    wait_for(browser, lambda d: text_shown(
-        d, f"{SYNTHETIC_SCHEMA}_recommenders.{source} version {version}"),
-        "the served factors' version")
+    wait_for(
+        browser,
+        lambda d: text_shown(d, f"{SYNTHETIC_SCHEMA}_recommenders.{source} version {version}"),
+        "the served factors' version",
+    )
     browser.save_screenshot(str(tmp_path / "lineage.png"))
 
 
 def test_an_unbuilt_lakehouse_gives_a_message_not_a_traceback(browser, lake_home, tmp_path):
     empty = App("nothing_here", lake_home, tmp_path / "app.log")
     try:
-        for page, shot in (("", "rate-not-built.png"), ("explore", "explore-not-built.png"),
-                           ("lineage", "lineage-not-built.png")):
+        for page, shot in (
+            ("", "rate-not-built.png"),
+            ("explore", "explore-not-built.png"),
+            ("lineage", "lineage-not-built.png"),
+        ):
             open_page(browser, f"{empty.url}/{page}", "The lakehouse is not built yet")
             body = browser.find_element("tag name", "body").text
             assert "Traceback" not in body and "make run" in body

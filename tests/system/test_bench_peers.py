@@ -12,8 +12,9 @@ from conftest import PROJECT, SYNTHETIC_SCHEMA, rows
 
 
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_peers",
-                                                  PROJECT / "benchmarks" / "bench_peers.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_peers", PROJECT / "benchmarks" / "bench_peers.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_peers"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -31,8 +32,10 @@ def test_peers_are_scored_beside_our_models(spark, synthetic_build, capsys):
     # every peer's own figure is 1.00x of itself when it is the best peer of the column
     assert "(1.00x)" in out
 
-    stored = {r["model"]: r for r in rows(
-        spark, f"select * from {SYNTHETIC_SCHEMA}_benchmarks.peer_metrics")}
+    stored = {
+        r["model"]: r
+        for r in rows(spark, f"select * from {SYNTHETIC_SCHEMA}_benchmarks.peer_metrics")
+    }
     assert set(stored) == set(peers)
     assert stored["surprise_baseline_only"]["rmse"] < 2
     for name in ("implicit_bm25", "ease"):

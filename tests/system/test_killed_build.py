@@ -21,11 +21,25 @@ TABLE = "stg_movielens__ratings"
 
 
 def dbt_command(home: Path, release: Path, *args: str) -> tuple[list[str], dict]:
-    env = {**os.environ, "MOVIELAKE_HOME": str(home), "MOVIELAKE_SCHEMA": SCHEMA,
-           "MOVIELAKE_TARGET": "local", "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
-    command = [str(Path(sys.executable).with_name("dbt")), *args, "--project-dir", str(PROJECT),
-               "--target-path", str(home / "target"), "--log-path", str(home / "logs"),
-               "--vars", json.dumps({"dataset": "synthetic", "raw_dir": str(release)})]
+    env = {
+        **os.environ,
+        "MOVIELAKE_HOME": str(home),
+        "MOVIELAKE_SCHEMA": SCHEMA,
+        "MOVIELAKE_TARGET": "local",
+        "DBT_PROFILES_DIR": str(PROJECT / "profiles"),
+    }
+    command = [
+        str(Path(sys.executable).with_name("dbt")),
+        *args,
+        "--project-dir",
+        str(PROJECT),
+        "--target-path",
+        str(home / "target"),
+        "--log-path",
+        str(home / "logs"),
+        "--vars",
+        json.dumps({"dataset": "synthetic", "raw_dir": str(release)}),
+    ]
     return command, env
 
 
@@ -52,19 +66,28 @@ def test_a_build_killed_mid_write_loses_nothing(tmp_path, synthetic_release):
     table = lake.ref(TABLE).path
     version, before = snapshot(lake, TABLE)
     assert len(before) > 1000
-    others = {m: lake.version(m).version for m in ("base_movielens__ratings",
-                                                   "base_movielens__movies")}
+    others = {
+        m: lake.version(m).version for m in ("base_movielens__ratings", "base_movielens__movies")
+    }
 
     # rewrite the table and kill dbt (and its Spark JVM) once the new data files are on disk
     # but before Delta commits them
     old_files = table_files(table)
     command, env = dbt_command(home, release, "run", "--select", TABLE)
-    killed = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    killed = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 600
     try:
-        while not (table_files(table) - old_files) and killed.poll() is None \
-                and time.time() < deadline:
+        while (
+            not (table_files(table) - old_files)
+            and killed.poll() is None
+            and time.time() < deadline
+        ):
             time.sleep(0.005)
     finally:
         os.killpg(killed.pid, signal.SIGKILL)

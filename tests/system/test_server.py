@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from movielens_samples import write_csv_release
 
 from conftest import PROJECT
 from movielake.ops.procs import alive, port_open
-from movielens_samples import write_csv_release
 
 CONNECT_PORT, JDBC_PORT = 15102, 10100  # not the defaults, so a user's server is left alone
 READER = r"""
@@ -72,16 +72,35 @@ def release_version(folder: Path, version: int) -> Path:
     return folder
 
 
-def dbt_through_server(home: Path, raw_dir: Path, *args: str,
-                       vars: dict | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MOVIELAKE_HOME": str(home), "MOVIELAKE_TARGET": "connect",
-           "SPARK_REMOTE": f"sc://127.0.0.1:{CONNECT_PORT}",
-           "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
+def dbt_through_server(
+    home: Path, raw_dir: Path, *args: str, vars: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "MOVIELAKE_HOME": str(home),
+        "MOVIELAKE_TARGET": "connect",
+        "SPARK_REMOTE": f"sc://127.0.0.1:{CONNECT_PORT}",
+        "DBT_PROFILES_DIR": str(PROJECT / "profiles"),
+    }
     dbt = Path(sys.executable).with_name("dbt")
     return subprocess.run(
-        [str(dbt), *args, "--project-dir", str(PROJECT), "--target-path", str(home / "target"),
-         "--log-path", str(home / "logs"), "--vars", json.dumps({"raw_dir": str(raw_dir), **(vars or {})})],
-        env=env, capture_output=True, text=True, timeout=900)
+        [
+            str(dbt),
+            *args,
+            "--project-dir",
+            str(PROJECT),
+            "--target-path",
+            str(home / "target"),
+            "--log-path",
+            str(home / "logs"),
+            "--vars",
+            json.dumps({"raw_dir": str(raw_dir), **(vars or {})}),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def read_log(log: Path) -> list[dict]:
@@ -90,12 +109,15 @@ def read_log(log: Path) -> list[dict]:
 
 def test_reads_during_rebuilds_never_fail_or_see_partial_tables(server, tmp_path):
     home, _pid = server
-    first = dbt_through_server(home, release_version(tmp_path / "v0", 0), "run", "--select", "staging")
+    first = dbt_through_server(
+        home, release_version(tmp_path / "v0", 0), "run", "--select", "staging"
+    )
     assert first.returncode == 0, first.stdout[-3000:]
 
     stop, log = tmp_path / "stop", tmp_path / "reads.jsonl"
-    reader = subprocess.Popen([sys.executable, "-c", READER, f"sc://127.0.0.1:{CONNECT_PORT}",
-                               str(stop), str(log)])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, f"sc://127.0.0.1:{CONNECT_PORT}", str(stop), str(log)]
+    )
     try:
         deadline = time.time() + 180
         while not read_log(log) and time.time() < deadline:  # the client is connected
@@ -107,9 +129,14 @@ def test_reads_during_rebuilds_never_fail_or_see_partial_tables(server, tmp_path
         while len(windows) < 2 or (overlapping(read_log(log), windows) < 10 and len(windows) < 6):
             began = time.time()
             version = len(windows) + 1
-            again = dbt_through_server(home, release_version(tmp_path / f"v{version}", version),
-                                       "run", "--select", "base_movielens__ratings",
-                                       "stg_movielens__ratings")
+            again = dbt_through_server(
+                home,
+                release_version(tmp_path / f"v{version}", version),
+                "run",
+                "--select",
+                "base_movielens__ratings",
+                "stg_movielens__ratings",
+            )
             windows.append((began, time.time()))
             assert again.returncode == 0, again.stdout[-3000:]
     finally:
@@ -128,8 +155,7 @@ def test_reads_during_rebuilds_never_fail_or_see_partial_tables(server, tmp_path
 
 def overlapping(reads: list[dict], windows: list[tuple[float, float]]) -> int:
     """Reads that ran while a dbt rewrite was in progress."""
-    return sum(any(r["start"] < end and r["end"] > began for began, end in windows)
-               for r in reads)
+    return sum(any(r["start"] < end and r["end"] > began for began, end in windows) for r in reads)
 
 
 def test_status_and_stop_leave_no_process(tmp_path, monkeypatch):
@@ -151,9 +177,18 @@ def test_status_and_stop_leave_a_reused_pid_alone(tmp_path, monkeypatch):
     try:
         (tmp_path / "server").mkdir()
         for recorded_start in ("1", start_time(other.pid)):  # wrong start time; not a server
-            (tmp_path / "server" / "server.pid").write_text(json.dumps({
-                "pid": other.pid, "started": recorded_start, "ports": [CONNECT_PORT, JDBC_PORT],
-                "host": "127.0.0.1", "connect_port": CONNECT_PORT, "jdbc_port": JDBC_PORT}))
+            (tmp_path / "server" / "server.pid").write_text(
+                json.dumps(
+                    {
+                        "pid": other.pid,
+                        "started": recorded_start,
+                        "ports": [CONNECT_PORT, JDBC_PORT],
+                        "host": "127.0.0.1",
+                        "connect_port": CONNECT_PORT,
+                        "jdbc_port": JDBC_PORT,
+                    }
+                )
+            )
             assert srv.running_pid() is None
             assert srv.status() == 1
             assert srv.stop() == 0
@@ -170,8 +205,12 @@ def test_exposed_host_refused_without_a_token(tmp_path, monkeypatch):
     monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
     monkeypatch.delenv(srv.TOKEN_ENV, raising=False)
     said = []
-    assert srv.start(host="0.0.0.0", connect_port=CONNECT_PORT + 1, jdbc_port=JDBC_PORT + 1,
-                     log=said.append) == 2
+    assert (
+        srv.start(
+            host="0.0.0.0", connect_port=CONNECT_PORT + 1, jdbc_port=JDBC_PORT + 1, log=said.append
+        )
+        == 2
+    )
     assert "refusing to listen on 0.0.0.0 without authentication" in said[0]
     assert srv.running_pid() is None and not (tmp_path / "server" / "server.pid").exists()
     # with a token, JDBC (which has no authentication) would still listen on loopback only
@@ -185,8 +224,10 @@ def test_local_build_while_the_server_runs_says_to_use_connect(server):
     home, pid = server
     run = dbt_subprocess(home, "run", "--select", "base_movielens__links")
     assert run.returncode != 0
-    assert f"`movielake serve` (pid {pid}) holds this data home's metastore: build through it " \
-           "with MOVIELAKE_TARGET=connect" in run.stdout, run.stdout[-3000:]
+    assert (
+        f"`movielake serve` (pid {pid}) holds this data home's metastore: build through it "
+        "with MOVIELAKE_TARGET=connect" in run.stdout
+    ), run.stdout[-3000:]
 
 
 def test_server_binds_loopback_by_default(server):
@@ -232,14 +273,25 @@ def test_als_grid_fits_in_threads_over_connect(server, share):
     build below): movielake.spark.session.activate gives it one; without it the same fits fail."""
     home, _pid = server
     env = {**os.environ, "MOVIELAKE_HOME": str(home)}
-    run = subprocess.run([sys.executable, "-c", GRID_IN_THREADS,
-                          f"sc://127.0.0.1:{CONNECT_PORT}", "share" if share else "plain"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            GRID_IN_THREADS,
+            f"sc://127.0.0.1:{CONNECT_PORT}",
+            "share" if share else "plain",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     if share:
         assert run.returncode == 0 and "ranks [2, 3]" in run.stdout, run.stderr[-3000:]
     else:
-        assert run.returncode == 1 and "failed: AssertionError" in run.stdout, \
+        assert run.returncode == 1 and "failed: AssertionError" in run.stdout, (
             run.stdout[-1000:] + run.stderr[-3000:]
+        )
 
 
 @pytest.mark.optional  # a second full build, through the server: -m optional runs it
@@ -251,7 +303,13 @@ def test_full_build_through_the_server(server, tmp_path):
     home, _pid = server
     raw = tmp_path / "synthetic"
     generate(raw, users=150, movies=300, mean_ratings_per_user=40, seed=11, twins=3)
-    run = dbt_through_server(home, raw, "build", "--exclude-resource-type", "unit_test",
-                             vars={"dataset": "synthetic", **SYNTHETIC_VARS})
+    run = dbt_through_server(
+        home,
+        raw,
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        vars={"dataset": "synthetic", **SYNTHETIC_VARS},
+    )
     assert run.returncode == 0, run.stdout[-5000:]
     assert "ERROR=0" in run.stdout and "model movielake_recommenders.recommendations" in run.stdout

@@ -28,46 +28,72 @@ from conftest import PROJECT, SYNTHETIC_SCHEMA, SYNTHETIC_VARS, release_on_store
 pytestmark = pytest.mark.system
 
 TOLERANCE = 1e-4  # as the cluster test: sums in another order
-METRICS_SQL = ("select model, split, rmse, mae, precision_at_k, ndcg_at_k, map_at_k "
-               "from {schema}_recommenders.model_metrics order by model, split")
+METRICS_SQL = (
+    "select model, split, rmse, mae, precision_at_k, ndcg_at_k, map_at_k "
+    "from {schema}_recommenders.model_metrics order by model, split"
+)
 # models whose tables are compared row for row between the builds (the rest: row counts)
 COMPARED = ("served_models", "stg_movielens__ratings", "rating_splits")
 
 
 def _env(home: Path, store_env: dict, warehouse: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {**env, **store_env, "MOVIELAKE_HOME": str(home), "MOVIELAKE_WAREHOUSE": warehouse,
-            "MOVIELAKE_SCHEMA": "movielake", "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
+    return {
+        **env,
+        **store_env,
+        "MOVIELAKE_HOME": str(home),
+        "MOVIELAKE_WAREHOUSE": warehouse,
+        "MOVIELAKE_SCHEMA": "movielake",
+        "DBT_PROFILES_DIR": str(PROJECT / "profiles"),
+    }
 
 
-def store_build(home: Path, raw: Path | str, env: dict, *extra: str,
-                cluster: int = 0) -> subprocess.CompletedProcess:
+def store_build(
+    home: Path, raw: Path | str, env: dict, *extra: str, cluster: int = 0
+) -> subprocess.CompletedProcess:
     """`dbt build` of the tests' release in a child, on a fresh `cluster` of that many
     workers when given."""
     bin_dir = Path(sys.executable).parent
-    command = [str(bin_dir / "dbt"), "build", "--project-dir", str(PROJECT),
-               "--target-path", str(home / "target"), "--log-path", str(home / "logs"),
-               "--exclude-resource-type", "unit_test",
-               "--vars", json.dumps({"dataset": "synthetic", "raw_dir": str(raw),
-                                     **SYNTHETIC_VARS}), *extra]
+    command = [
+        str(bin_dir / "dbt"),
+        "build",
+        "--project-dir",
+        str(PROJECT),
+        "--target-path",
+        str(home / "target"),
+        "--log-path",
+        str(home / "logs"),
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        json.dumps({"dataset": "synthetic", "raw_dir": str(raw), **SYNTHETIC_VARS}),
+        *extra,
+    ]
     if cluster:
-        command = [str(bin_dir / "movielake"), "cluster", "--workers", str(cluster), "--",
-                   *command]
+        command = [str(bin_dir / "movielake"), "cluster", "--workers", str(cluster), "--", *command]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
 
 
 def _lake_frames(prefix: str, models, env: dict | None = None) -> dict:
     """Each model's rows read with deltalake (no JVM), in a child when `env` names a store."""
-    code = ("import json, sys\nfrom movielake.serving.lake import Lake\nlake = Lake(sys.argv[1])\n"
-            "out = {}\n"
-            "for m in sys.argv[2:]:\n"
-            "    f = lake.read(m)\n"
-            "    kept = f.drop(columns=[c for c in ('source_file',) if c in f])\n"
-            f"    rows = sorted(map(str, kept.round(4).astype(str).values.tolist())) if m in {COMPARED!r} else None\n"
-            "    out[m] = [len(f), sorted(f.columns), rows]\n"
-            "print('JSON' + json.dumps(out))")
-    run = subprocess.run([sys.executable, "-c", code, prefix, *models], env=env,
-                         capture_output=True, text=True, timeout=600)
+    code = (
+        "import json, sys\nfrom movielake.serving.lake import Lake\nlake = Lake(sys.argv[1])\n"
+        "out = {}\n"
+        "for m in sys.argv[2:]:\n"
+        "    f = lake.read(m)\n"
+        "    kept = f.drop(columns=[c for c in ('source_file',) if c in f])\n"
+        "    rows = (sorted(map(str, kept.round(4).astype(str).values.tolist()))\n"
+        f"            if m in {COMPARED!r} else None)\n"
+        "    out[m] = [len(f), sorted(f.columns), rows]\n"
+        "print('JSON' + json.dumps(out))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, prefix, *models],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     line = next(x for x in run.stdout.splitlines() if x.startswith("JSON"))
     return json.loads(line[4:])
@@ -75,8 +101,11 @@ def _lake_frames(prefix: str, models, env: dict | None = None) -> dict:
 
 def _built_models(home: Path) -> list[str]:
     results = json.loads((home / "target" / "run_results.json").read_text())["results"]
-    return sorted(r["unique_id"].split(".")[-1] for r in results
-                  if r["unique_id"].startswith("model.") and r["status"] == "success")
+    return sorted(
+        r["unique_id"].split(".")[-1]
+        for r in results
+        if r["unique_id"].startswith("model.") and r["status"] == "success"
+    )
 
 
 def _check_same_lakehouse(spark, home: Path, env: dict, warehouse: str) -> None:
@@ -87,10 +116,20 @@ def _check_same_lakehouse(spark, home: Path, env: dict, warehouse: str) -> None:
     assert ours.keys() == theirs.keys()
     for model in models:
         assert theirs[model] == ours[model], model  # rows, columns, and some tables' values
-    remote = json.loads(subprocess.run(
-        [sys.executable, "-c", "import json; from movielake.serving.lake import Lake; "
-         "print(Lake('movielake').read('model_metrics').to_json(orient='records'))"],
-        env=env, capture_output=True, text=True, check=True).stdout)
+    remote = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import json; from movielake.serving.lake import Lake; "
+                "print(Lake('movielake').read('model_metrics').to_json(orient='records'))",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     by_key = {(r["model"], r["split"]): r for r in remote}
     assert len(by_key) == len(local_metrics) == 12
     for a in local_metrics:
@@ -107,7 +146,8 @@ def _check_same_lakehouse(spark, home: Path, env: dict, warehouse: str) -> None:
 
 @pytest.mark.cluster
 def test_cluster_build_on_the_object_store_matches_the_local_build(
-        spark, synthetic_build, object_store, tmp_path):
+    spark, synthetic_build, object_store, tmp_path
+):
     """`movielake cluster` (master + 2 single-core workers on loopback, stopped by PID after):
     the release files and the warehouse on the object store, so the workers share nothing
     else. Runs in CI: the object-store build and the cluster build in one."""
@@ -124,24 +164,31 @@ def test_cluster_build_on_the_object_store_matches_the_local_build(
     work = home / "cluster" / "work"
     assert any(work.iterdir())
     assert "stale run" not in (home / "cluster" / "master.log").read_text()
-    assert "OutOfMemoryError" not in " ".join(p.read_text(errors="replace")
-                                              for p in work.rglob("stderr"))
+    assert "OutOfMemoryError" not in " ".join(
+        p.read_text(errors="replace") for p in work.rglob("stderr")
+    )
     _check_same_lakehouse(spark, home, env, warehouse)
     # no key in what the build left behind
     secret = object_store["env"]["AWS_SECRET_ACCESS_KEY"]
-    leaked = [p for p in home.rglob("*") if p.is_file() and p.stat().st_size < 50 << 20
-              and secret.encode() in p.read_bytes()]
+    leaked = [
+        p
+        for p in home.rglob("*")
+        if p.is_file() and p.stat().st_size < 50 << 20 and secret.encode() in p.read_bytes()
+    ]
     assert not leaked
     # the personal recommendations read the store without Spark
-    out = subprocess.run([str(Path(sys.executable).parent / "movielake"), "recommend",
-                          "--user", "1", "--k", "5"], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "movielake"), "recommend", "--user", "1", "--k", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert len([line for line in out.stdout.splitlines() if "because" in line]) == 5
 
 
-def test_build_on_hdfs_matches_the_local_build(spark, synthetic_build, hdfs,
-                                               tmp_path):
+def test_build_on_hdfs_matches_the_local_build(spark, synthetic_build, hdfs, tmp_path):
     home = tmp_path / "hdfs-home"
     warehouse = f"{hdfs['address']}/{uuid.uuid4().hex[:8]}/warehouse"
     env = _env(home, {}, warehouse)
@@ -153,19 +200,29 @@ def test_build_on_hdfs_matches_the_local_build(spark, synthetic_build, hdfs,
 
 # --- the guards -------------------------------------------------------------------------------
 
+
 def _check(env: dict) -> str:
     """check_warehouse in a child with `env`: its one line on failure, '' when it passes."""
-    code = ("from movielake.ops.warehouse import check_warehouse\n"
-            "from movielake.data.storage import StorageError\n"
-            "try:\n    check_warehouse()\nexcept StorageError as e:\n    print(e)")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120, check=True)
+    code = (
+        "from movielake.ops.warehouse import check_warehouse\n"
+        "from movielake.data.storage import StorageError\n"
+        "try:\n    check_warehouse()\nexcept StorageError as e:\n    print(e)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return out.stdout.strip()
 
 
 def test_each_bad_store_setting_is_one_line_naming_it(object_store, tmp_path):
-    base = _env(tmp_path / "home", object_store["env"],
-                f"s3a://{object_store['bucket']}/guards/warehouse")
+    base = _env(
+        tmp_path / "home", object_store["env"], f"s3a://{object_store['bucket']}/guards/warehouse"
+    )
     assert _check(base) == ""
     wrong_secret = _check({**base, "AWS_SECRET_ACCESS_KEY": "not-the-secret"})
     assert "AWS_SECRET_ACCESS_KEY" in wrong_secret and "\n" not in wrong_secret
@@ -184,10 +241,12 @@ def test_each_bad_store_setting_is_one_line_naming_it(object_store, tmp_path):
         assert object_store["env"]["AWS_SECRET_ACCESS_KEY"] not in line
 
 
-HOLD = ("import sys, time; from movielake.ops import shared_lock; "
-        "from movielake.data.storage import Location; "
-        "shared_lock.acquire(Location(sys.argv[1]), lease=float(sys.argv[2]), renew=1.0); "
-        "print('held', flush=True); time.sleep(600)")
+HOLD = (
+    "import sys, time; from movielake.ops import shared_lock; "
+    "from movielake.data.storage import Location; "
+    "shared_lock.acquire(Location(sys.argv[1]), lease=float(sys.argv[2]), renew=1.0); "
+    "print('held', flush=True); time.sleep(600)"
+)
 
 
 def test_a_second_build_on_a_shared_warehouse_fails_fast(object_store, tmp_path):
@@ -196,8 +255,9 @@ def test_a_second_build_on_a_shared_warehouse_fails_fast(object_store, tmp_path)
 
     warehouse = f"s3a://{object_store['bucket']}/lock-{uuid.uuid4().hex[:8]}/warehouse"
     env = _env(tmp_path / "first", object_store["env"], warehouse)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, warehouse, "4"], env=env,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, warehouse, "4"], env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         # another data home (another machine, as far as the lock can tell): refused at once

@@ -63,7 +63,8 @@ def test_objectstore_serves_s3_with_conditional_puts(home, capsys):
     def refused(**call) -> bool:
         try:
             (s3.delete_object if "Body" not in call else s3.put_object)(
-                Bucket="movielake", Key="lock", **call)
+                Bucket="movielake", Key="lock", **call
+            )
         except ClientError as exc:
             return exc.response["ResponseMetadata"]["HTTPStatusCode"] == 412
         return False
@@ -153,12 +154,13 @@ def test_hdfs_stores_files_and_stops_clean(home, capsys):
 def test_daemon_ignores_a_stale_pid_file_and_kills_a_stubborn_server(tmp_path):
     daemon = Daemon("stubborn", tmp_path, ("stubborn-marker",))
     # a pid file naming a live process that is not ours (this one: other start time, no marker)
-    daemon.pid_file.write_text(f'{{"pid": {os.getpid()}, "started": "1", '
-                               '"ports": []}\n')
+    daemon.pid_file.write_text(f'{{"pid": {os.getpid()}, "started": "1", "ports": []}}\n')
     assert daemon.running() is None and daemon.stop() is None and not daemon.pid_file.exists()
     port = free_port()
-    script = ("import signal, socket, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-              f"s = socket.create_server(('{HOST}', {port})); time.sleep(600)")
+    script = (
+        "import signal, socket, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"s = socket.create_server(('{HOST}', {port})); time.sleep(600)"
+    )
     process = daemon.start([sys.executable, "-c", script, "stubborn-marker"], [port])
     daemon.wait_ready(process, lambda: port_open(HOST, port), timeout=30)
     assert daemon.running()["pid"] == process.pid

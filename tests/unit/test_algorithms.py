@@ -57,8 +57,14 @@ def test_prefix_filtering_finds_every_pair_brute_force_finds(threshold):
     with skewed popularity, varied sizes and planted duplicates (Jaccard 1.0 and near it)."""
     rng = np.random.default_rng(5)
     popularity = 1.0 / np.arange(1, 81) ** 0.8
-    sets = {u: sorted(rng.choice(80, rng.integers(3, 25), replace=False,
-                                 p=popularity / popularity.sum()).tolist()) for u in range(300)}
+    sets = {
+        u: sorted(
+            rng.choice(
+                80, rng.integers(3, 25), replace=False, p=popularity / popularity.sum()
+            ).tolist()
+        )
+        for u in range(300)
+    }
     sets[300], sets[301] = list(sets[7]), sets[8][:-1] + [79]
     users = np.repeat(list(sets), [len(s) for s in sets.values()])
     movies = np.concatenate([s for s in sets.values()])
@@ -81,17 +87,20 @@ def test_block_jaccard_scores_each_distinct_pair_exactly(cells):
     from movielake.algorithms.twins import jaccard_block
 
     rng = np.random.default_rng(11)
-    sets = {u: sorted(rng.choice(60, rng.integers(1, 20), replace=False).tolist())
-            for u in range(3, 40)}
+    sets = {
+        u: sorted(rng.choice(60, rng.integers(1, 20), replace=False).tolist()) for u in range(3, 40)
+    }
     sets[1 << 31] = sets[3][:]  # a large id: pairs are packed as (a << 32 | b)
     ids = sorted(sets)
     pairs = [(a, b) for a in ids for b in ids if a < b and rng.random() < 0.3]
     doubled = pairs + pairs[::3]
     frame = pd.DataFrame(doubled, columns=["user_a", "user_b"]).sample(frac=1, random_state=2)
     shuffled = list(sets.items())[::-1]
-    out = jaccard_block(frame, pd.DataFrame({"user_id": [u for u, _ in shuffled],
-                                              "movie_ids": [s for _, s in shuffled]}),
-                         cells=cells)
+    out = jaccard_block(
+        frame,
+        pd.DataFrame({"user_id": [u for u, _ in shuffled], "movie_ids": [s for _, s in shuffled]}),
+        cells=cells,
+    )
     assert len(out) == len(set(pairs))
     for r in out.itertuples():
         a, b = set(sets[r.user_a]), set(sets[r.user_b])
@@ -126,8 +135,7 @@ def test_implicit_fold_in_solves_the_weighted_normal_equations():
     w = np.sqrt(c)
     stacked = np.vstack([all_items * w[:, None], math.sqrt(reg * 3) * np.eye(2)])
     expected, *_ = np.linalg.lstsq(stacked, np.concatenate([p * w, np.zeros(2)]), rcond=None)
-    got = fold_in(all_items[rated], r, reg, implicit=True, alpha=alpha,
-                  all_item_factors=all_items)
+    got = fold_in(all_items[rated], r, reg, implicit=True, alpha=alpha, all_item_factors=all_items)
     assert np.allclose(got, expected)
 
 
@@ -141,21 +149,37 @@ def test_new_movies_take_the_last_places_without_repeats():
 
     top = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)]
     assert with_new_movies(top, [(7, 0.5), (8, 0.4)], 4, 1) == [
-        (1, 0.9, False), (2, 0.8, False), (3, 0.7, False), (7, 0.5, True)]
+        (1, 0.9, False),
+        (2, 0.8, False),
+        (3, 0.7, False),
+        (7, 0.5, True),
+    ]
     # two places, one new movie already in the served part: the next new one, the place after
     assert with_new_movies(top, [(2, 0.5), (8, 0.4), (9, 0.3)], 4, 2) == [
-        (1, 0.9, False), (2, 0.8, False), (8, 0.4, True), (9, 0.3, True)]
+        (1, 0.9, False),
+        (2, 0.8, False),
+        (8, 0.4, True),
+        (9, 0.3, True),
+    ]
     # fewer new movies than places: the served model keeps the rest
     assert with_new_movies(top, [(8, 0.4)], 4, 3) == [
-        (1, 0.9, False), (2, 0.8, False), (3, 0.7, False), (8, 0.4, True)]
+        (1, 0.9, False),
+        (2, 0.8, False),
+        (3, 0.7, False),
+        (8, 0.4, True),
+    ]
     # no places, or no new movies: the served top-K unchanged
     assert with_new_movies(top, [(8, 0.4)], 4, 0) == [(m, s, False) for m, s in top]
     assert with_new_movies(top, [], 4, 2) == [(m, s, False) for m, s in top]
     # a new movie the served model also ranks (the hybrid served) is shown once, in its place
     assert with_new_movies([(1, 0.9), (8, 0.8)], [(8, 0.5), (9, 0.1)], 2, 1) == [
-        (1, 0.9, False), (8, 0.5, True)]
+        (1, 0.9, False),
+        (8, 0.5, True),
+    ]
     assert with_new_movies([(8, 0.9), (1, 0.8)], [(8, 0.5), (9, 0.1)], 2, 1) == [
-        (8, 0.9, False), (9, 0.1, True)]
+        (8, 0.9, False),
+        (9, 0.1, True),
+    ]
 
 
 def test_successive_halving_rungs_grow_by_the_factor_to_the_sample():
@@ -180,15 +204,29 @@ def test_explanations_name_the_rated_movie_or_the_shared_tags():
 
     titles = {1: "Alien", 2: "Heat", 3: "Up", 4: "Big", 5: "New One", 6: "New Two"}
     # served ALS-layout item factors: movie 3 points like movie 1, movie 4 like movie 2
-    items = pd.DataFrame({"id": [1, 2, 3, 4], "features": [[1.0, 0.0], [0.0, 1.0],
-                                                             [2.0, 0.1], [0.1, 3.0]]})
+    items = pd.DataFrame(
+        {"id": [1, 2, 3, 4], "features": [[1.0, 0.0], [0.0, 1.0], [2.0, 0.1], [0.1, 3.0]]}
+    )
     # the hybrid's item factors reach the new movies 5 and 6 too
-    hybrid_items = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6],
-                                 "features": [[1.0, 0.0], [0.0, 1.0], [2.0, 0.1], [0.1, 3.0],
-                                              [0.2, 1.0], [1.0, 0.3]]})
-    tags = pd.DataFrame([(1, "dark", 1), (1, "space", 2), (2, "heist", 1), (2, "dark", 2),
-                         (5, "heist", 1), (5, "dark", 2), (5, "funny", 3), (6, "musical", 1)],
-                        columns=["movie_id", "tag", "tag_rank"])
+    hybrid_items = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4, 5, 6],
+            "features": [[1.0, 0.0], [0.0, 1.0], [2.0, 0.1], [0.1, 3.0], [0.2, 1.0], [1.0, 0.3]],
+        }
+    )
+    tags = pd.DataFrame(
+        [
+            (1, "dark", 1),
+            (1, "space", 2),
+            (2, "heist", 1),
+            (2, "dark", 2),
+            (5, "heist", 1),
+            (5, "dark", 2),
+            (5, "funny", 3),
+            (6, "musical", 1),
+        ],
+        columns=["movie_id", "tag", "tag_rank"],
+    )
     explainer = Explainer(items, {"model": "als_implicit"}, hybrid_items, tags, titles)
     liked = {1: 4.5, 2: 4.5}
     assert explainer.reason(liked, 3) == ("because you rated Alien", 1)
@@ -204,10 +242,15 @@ def test_explanations_name_the_rated_movie_or_the_shared_tags():
 
     # item_item: the rated movie adding most to the score, x_i * B[i, movie]; a row of B not
     # read (a fold-in reads only the rated movies' rows) adds nothing
-    weights = pd.DataFrame({"model": "item_item", "weighting": "rating",
-                            "movie_id": [1, 2, 3, 4],
-                            "neighbour_ids": [[3, 4], [3, 4], None, None],
-                            "weights": [[0.5, 0.1], [0.2, 0.4], None, None]})
+    weights = pd.DataFrame(
+        {
+            "model": "item_item",
+            "weighting": "rating",
+            "movie_id": [1, 2, 3, 4],
+            "neighbour_ids": [[3, 4], [3, 4], None, None],
+            "weights": [[0.5, 0.1], [0.2, 0.4], None, None],
+        }
+    )
     explainer = Explainer(weights, weights.iloc[0].to_dict(), None, None, titles)
     assert explainer.because({1: 5.0, 2: 4.0}, 3) == 1  # 2.5 against 0.8
     assert explainer.because({1: 1.0, 2: 4.0}, 3) == 2  # 0.5 against 0.8
@@ -221,9 +264,17 @@ def test_the_builds_personal_ratings_skip_movies_the_release_lacks():
     kept, notes = split_known(rows, {1, 2})
     assert kept == [rows[0], rows[2]]
     assert notes == ["seed row 2: movie 110 is not in this release, skipped"]
-    assert split_known(rows, set()) == ([], [n + ", skipped" for n in (
-        "seed row 1: movie 1 is not in this release", "seed row 2: movie 110 is not in this release",
-        "seed row 3: movie 2 is not in this release")])
+    assert split_known(rows, set()) == (
+        [],
+        [
+            n + ", skipped"
+            for n in (
+                "seed row 1: movie 1 is not in this release",
+                "seed row 2: movie 110 is not in this release",
+                "seed row 3: movie 2 is not in this release",
+            )
+        ],
+    )
 
 
 def test_personal_ratings_errors_name_the_row(tmp_path):
@@ -263,9 +314,14 @@ def test_personal_ratings_checked_on_the_built_release_scale(tmp_path):
 def test_recommend_excludes_rated_movies_and_ranks_by_score():
     import pandas as pd
 
-    items = pd.DataFrame({"id": [1, 2, 3, 4], "features": [[1.0, 0.0], [0.0, 1.0], [0.9, 0.1],
-                                                          [0.1, 0.9]],
-                          "bias": 0.0, "global_mean": 0.0})
+    items = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "features": [[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9]],
+            "bias": 0.0,
+            "global_mean": 0.0,
+        }
+    )
     settings = {"model": "als_explicit", "reg_param": 0.01, "alpha": 1.0, "user_damping": 0}
     top = recommend(items, settings, [("r", 1, 5.0), ("r", 2, 1.0)], k=2)
     assert [movie for movie, _ in top] == [3, 4]  # likes the first factor: 3 before 4

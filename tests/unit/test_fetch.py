@@ -11,10 +11,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from movielens_samples import write_csv_release, write_dat_release
 
 from movielake.cli import main
 from movielake.data.paths import MissingDataError, release_files
-from movielens_samples import write_csv_release, write_dat_release
 
 
 @pytest.fixture()
@@ -48,13 +48,18 @@ def one_error_line(capsys) -> str:
 
 
 def test_fetch_from_local_zip_with_md5_sidecar(home, tmp_path, capsys):
-    archive = make_zip(write_csv_release(tmp_path / "src"), tmp_path / "ml-latest-small.zip",
-                       "ml-latest-small")
+    archive = make_zip(
+        write_csv_release(tmp_path / "src"), tmp_path / "ml-latest-small.zip", "ml-latest-small"
+    )
     Path(f"{archive}.md5").write_text(f"MD5 (ml-latest-small.zip) = {md5(archive)}\n")
     assert main(["fetch", "ml-latest-small", "--from", str(archive)]) == 0
     landed = home / "raw" / "ml-latest-small"
-    assert sorted(p.name for p in landed.iterdir()) == ["links.csv", "movies.csv", "ratings.csv",
-                                                        "tags.csv"]
+    assert sorted(p.name for p in landed.iterdir()) == [
+        "links.csv",
+        "movies.csv",
+        "ratings.csv",
+        "tags.csv",
+    ]
     assert (landed / "ratings.csv").read_bytes() == (tmp_path / "src" / "ratings.csv").read_bytes()
     assert "md5" in capsys.readouterr().out
     assert leftovers(home) == []
@@ -107,7 +112,9 @@ def test_archive_that_is_not_the_release(home, tmp_path, capsys):
     (folder / "movies.csv").unlink()
     archive = make_zip(folder, tmp_path / "a.zip", "ml-latest-small")
     assert main(["fetch", "ml-latest-small", "--from", str(archive)]) == 1
-    assert "is not a MovieLens ml-latest-small release: movies.csv missing" in one_error_line(capsys)
+    assert "is not a MovieLens ml-latest-small release: movies.csv missing" in one_error_line(
+        capsys
+    )
     # a CSV-family zip offered as ml-1m has no ratings.dat
     archive = make_zip(write_csv_release(tmp_path / "src2"), tmp_path / "b.zip", "ml-1m")
     assert main(["fetch", "ml-1m", "--from", str(archive)]) == 1
@@ -153,8 +160,9 @@ def test_download_checks_published_md5(home, tmp_path, server, monkeypatch, caps
     archive = make_zip(write_dat_release(tmp_path / "src"), root / "ml-1m.zip", "ml-1m")
     (root / "ml-1m.zip.md5").write_text(f"MD5 (ml-1m.zip) = {md5(archive)}\n")
     assert main(["fetch", "ml-1m"]) == 0
-    assert (home / "raw" / "ml-1m" / "movies.dat").read_bytes() == \
-        (tmp_path / "src" / "movies.dat").read_bytes()
+    assert (home / "raw" / "ml-1m" / "movies.dat").read_bytes() == (
+        tmp_path / "src" / "movies.dat"
+    ).read_bytes()
 
     (root / "ml-100k.zip").write_bytes(archive.read_bytes())
     (root / "ml-100k.zip.md5").write_text("MD5 (ml-100k.zip) = " + "f" * 32 + "\n")
@@ -212,8 +220,10 @@ def test_fetch_force_killed_mid_swap_never_loses_the_old_release(home, tmp_path)
     old = (home / "raw" / "ml-1m" / "ratings.dat").read_bytes()
     new = write_dat_release(tmp_path / "new")
     (new / "ratings.dat").write_text("9::9::1::978300760\n")
-    killed = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, str(new)],
-                            env={**os.environ, "MOVIELAKE_HOME": str(home)})
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_BETWEEN_RENAMES, str(new)],
+        env={**os.environ, "MOVIELAKE_HOME": str(home)},
+    )
     assert killed.returncode == -9
     assert not (home / "raw" / "ml-1m").exists()  # killed right between the two renames
     # the next use of the release finds the old copy back in place, intact

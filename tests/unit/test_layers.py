@@ -60,18 +60,24 @@ def test_the_layers_have_no_import_cycle():
             edges[layer] |= {o for m in _imports(path) if (o := _layer(m)) and o != layer}
 
     def reaches(start, goal, seen=()):
-        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n)))
-                   for n in edges[start])
+        return any(
+            n == goal or (n not in seen and reaches(n, goal, (*seen, n))) for n in edges[start]
+        )
 
     assert not [layer for layer in ALLOWED if reaches(layer, layer)]
 
 
 @pytest.mark.parametrize("layer", SPARK_FREE)
 def test_spark_free_layers_import_without_pyspark(layer):
-    modules = [f"movielake.{layer}.{p.stem}" for p in sorted((PACKAGE / layer).glob("*.py"))
-               if p.stem not in ("__init__", "app")]  # app.py is a Streamlit script, run by it
-    code = ("import importlib, sys\n"
-            f"for m in {modules!r}: importlib.import_module(m)\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyspark'))")
+    modules = [
+        f"movielake.{layer}.{p.stem}"
+        for p in sorted((PACKAGE / layer).glob("*.py"))
+        if p.stem not in ("__init__", "app")
+    ]  # app.py is a Streamlit script, run by it
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyspark'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", f"{layer} imported {out.stdout.strip()}"

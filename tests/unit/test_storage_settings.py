@@ -14,9 +14,16 @@ KEYS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "very-secre
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for key in ("MOVIELAKE_WAREHOUSE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
-                "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                "MOVIELAKE_WORKER_MEMORY"):
+    for key in (
+        "MOVIELAKE_WAREHOUSE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "MOVIELAKE_WORKER_MEMORY",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("MOVIELAKE_HOME", str(tmp_path))
     return monkeypatch
@@ -58,8 +65,10 @@ def test_s3_settings_name_the_endpoint_and_never_a_key(clean_env):
     assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
     assert "org.apache.hadoop:hadoop-aws:" in conf["spark.jars.packages"]
     assert "software.amazon.awssdk:bundle" in conf["spark.jars.excludes"]
-    assert "EnvironmentVariableCredentialsProvider" in conf[
-        "spark.hadoop.fs.s3a.aws.credentials.provider"]
+    assert (
+        "EnvironmentVariableCredentialsProvider"
+        in conf["spark.hadoop.fs.s3a.aws.credentials.provider"]
+    )
     text = repr(conf)
     assert all(value not in text for value in KEYS.values())
 

@@ -31,6 +31,7 @@ def damped_bias(residual, damping, total, count):
 
 def new_user_bias(ratings, global_mean: float, movie_bias, damping: float) -> float:
     """b_u of a user outside the fit data, from their ratings and the rated movies' b_i."""
-    residual = user_residual(np.asarray(ratings, dtype=float), global_mean,
-                             np.asarray(movie_bias, dtype=float))
+    residual = user_residual(
+        np.asarray(ratings, dtype=float), global_mean, np.asarray(movie_bias, dtype=float)
+    )
     return float(damped_bias(residual, damping, np.sum, np.size))

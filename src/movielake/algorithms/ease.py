@@ -28,8 +28,9 @@ def solve(g: np.ndarray, reg_lambda: float) -> np.ndarray:
     return b
 
 
-def weight_rows(items: np.ndarray, b: np.ndarray, neighbours: int,
-                rows: np.ndarray | None = None) -> pd.DataFrame:
+def weight_rows(
+    items: np.ndarray, b: np.ndarray, neighbours: int, rows: np.ndarray | None = None
+) -> pd.DataFrame:
     """B as rows (movie_id, neighbour_ids, weights): row i's weights on the movies it scores,
     the `neighbours` largest by magnitude (all when 0 or at least the catalogue); only the
     rows at positions `rows` when given."""
@@ -38,9 +39,13 @@ def weight_rows(items: np.ndarray, b: np.ndarray, neighbours: int,
     block = b[rows]
     keep = _kept(block, neighbours)
     weights = np.take_along_axis(block, keep, axis=1).astype(np.float64)
-    return pd.DataFrame({"movie_id": items[rows].astype("int32"),
-                         "neighbour_ids": list(items[keep].astype("int32")),
-                         "weights": list(weights)})
+    return pd.DataFrame(
+        {
+            "movie_id": items[rows].astype("int32"),
+            "neighbour_ids": list(items[keep].astype("int32")),
+            "weights": list(weights),
+        }
+    )
 
 
 def _kept(block: np.ndarray, neighbours: int) -> np.ndarray:
@@ -100,8 +105,15 @@ def fold_in_scores(rows: pd.DataFrame, movie_ids, ratings, weighting: str):
     return items, scores
 
 
-def top_k_frame(items: np.ndarray, b: np.ndarray, weighting: str, history: pd.DataFrame,
-                known: pd.DataFrame, k: int, chunk: int = 1024) -> pd.DataFrame:
+def top_k_frame(
+    items: np.ndarray,
+    b: np.ndarray,
+    weighting: str,
+    history: pd.DataFrame,
+    known: pd.DataFrame,
+    k: int,
+    chunk: int = 1024,
+) -> pd.DataFrame:
     """(user_id, rank, movie_id, score) for every user of `history` (user_id, movie_id,
     rating): their K best-scored movies not in `known` (user_id, movie_id), a block of users at
     a time (X_block @ B)."""
@@ -123,8 +135,9 @@ def top_k_frame(items: np.ndarray, b: np.ndarray, weighting: str, history: pd.Da
         mine = (x_u >= start) & (x_u < stop)
         # X's block is sparse (a user rates ~1% of the catalogue): a sparse-dense product does
         # nnz x catalogue work, against block x catalogue^2 for the dense one
-        x = sparse.csr_matrix((x_v[mine], (x_u[mine] - start, x_i[mine])),
-                              shape=(stop - start, len(items)))
+        x = sparse.csr_matrix(
+            (x_v[mine], (x_u[mine] - start, x_i[mine])), shape=(stop - start, len(items))
+        )
         scores = np.asarray(x @ b, dtype=np.float64)
         mine = (s_u >= start) & (s_u < stop)
         scores[s_u[mine] - start, s_i[mine]] = -np.inf
@@ -133,9 +146,14 @@ def top_k_frame(items: np.ndarray, b: np.ndarray, weighting: str, history: pd.Da
         order = np.lexsort((items[best], -top), axis=1)  # score desc, then movie id
         best, top = np.take_along_axis(best, order, 1), np.take_along_axis(top, order, 1)
         keep = np.isfinite(top)  # a user who has seen nearly everything gets fewer than K
-        parts.append(pd.DataFrame({
-            "user_id": np.repeat(user_ids[start:stop], take).reshape(-1, take)[keep],
-            "rank": np.tile(np.arange(1, take + 1), (stop - start, 1))[keep],
-            "movie_id": items[best][keep], "score": top[keep]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "user_id": np.repeat(user_ids[start:stop], take).reshape(-1, take)[keep],
+                    "rank": np.tile(np.arange(1, take + 1), (stop - start, 1))[keep],
+                    "movie_id": items[best][keep],
+                    "score": top[keep],
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True).astype(columns)
-

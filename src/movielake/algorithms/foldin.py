@@ -14,9 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def fold_in(item_factors: np.ndarray, ratings: np.ndarray, reg_param: float,
-            implicit: bool = False, alpha: float = 1.0,
-            all_item_factors: np.ndarray | None = None) -> np.ndarray:
+def fold_in(
+    item_factors: np.ndarray,
+    ratings: np.ndarray,
+    reg_param: float,
+    implicit: bool = False,
+    alpha: float = 1.0,
+    all_item_factors: np.ndarray | None = None,
+) -> np.ndarray:
     """The user factor for `ratings` (one per row of `item_factors`, the rated items' factors).
     For implicit feedback `all_item_factors` (every item's factors, for Y^T Y) is required."""
     y = np.asarray(item_factors, dtype=float)
@@ -28,7 +33,7 @@ def fold_in(item_factors: np.ndarray, ratings: np.ndarray, reg_param: float,
         if all_item_factors is None:
             raise ValueError("implicit fold-in needs every item's factors (Y^T Y)")
         full = np.asarray(all_item_factors, dtype=float)
-        extra = alpha * np.abs(r)                       # c_ui - 1 on the rated items
+        extra = alpha * np.abs(r)  # c_ui - 1 on the rated items
         a = full.T @ full + (y * extra[:, None]).T @ y
         b = y.T @ np.where(r > 0, 1.0 + extra, 0.0)
         n = int((r > 0).sum())

@@ -31,8 +31,9 @@ class Content:
         self.movie_ids = frame["movie_id"].to_numpy(dtype=np.int64)
         n = len(frame)
         blocks = []
-        genres = np.vstack(frame["genre_flags"].map(np.asarray).to_numpy()) if n else \
-            np.zeros((0, 0))
+        genres = (
+            np.vstack(frame["genre_flags"].map(np.asarray).to_numpy()) if n else np.zeros((0, 0))
+        )
         blocks.append(genres)
         year = pd.to_numeric(frame["release_year"], errors="coerce").to_numpy(dtype=float)
         known = ~np.isnan(year)
@@ -64,7 +65,7 @@ class Content:
 
 def _scaled(block: np.ndarray) -> np.ndarray:
     centred = block - block.mean(axis=0, keepdims=True)
-    scale = np.sqrt((centred ** 2).sum(axis=1).mean())
+    scale = np.sqrt((centred**2).sum(axis=1).mean())
     return centred / scale if scale > 0 else centred
 
 
@@ -82,8 +83,9 @@ def fit_map(x: np.ndarray, v: np.ndarray, reg_lambda: float) -> tuple[np.ndarray
     return w, mean
 
 
-def item_factors(content: Content, als_items: pd.DataFrame, reg_lambda: float,
-                 blend: float, held_out=None) -> pd.DataFrame:
+def item_factors(
+    content: Content, als_items: pd.DataFrame, reg_lambda: float, blend: float, held_out=None
+) -> pd.DataFrame:
     """The hybrid's item rows (id, features, source) for every movie with content.
 
     als_items: (id, features) of the ALS item factors the map learns from; held_out: movie ids
@@ -105,8 +107,7 @@ def item_factors(content: Content, als_items: pd.DataFrame, reg_lambda: float,
     features[warm] = (1.0 - blend) * v + blend * predicted[warm]
     source = np.full(len(content.movie_ids), "content", dtype=object)
     source[warm] = "collaborative" if blend == 0 else "blend"
-    return pd.DataFrame({"id": content.movie_ids, "features": list(features),
-                         "source": source})
+    return pd.DataFrame({"id": content.movie_ids, "features": list(features), "source": source})
 
 
 def content_profiles(content: Content, ratings: pd.DataFrame) -> dict:
@@ -134,8 +135,9 @@ def content_scores(content: Content, profiles: np.ndarray, movie_ids) -> np.ndar
     return profiles @ _unit(content.matrix[content.rows(movie_ids)]).T
 
 
-def top_k(scores: np.ndarray, movie_ids: np.ndarray, users, k: int,
-          exclude: dict | None = None) -> pd.DataFrame:
+def top_k(
+    scores: np.ndarray, movie_ids: np.ndarray, users, k: int, exclude: dict | None = None
+) -> pd.DataFrame:
     """(user_id, rank, movie_id, score): each row's K best of `movie_ids` (ties by movie id),
     skipping `exclude[user]` (movie ids)."""
     scores = np.array(scores, dtype=float)
@@ -152,11 +154,14 @@ def top_k(scores: np.ndarray, movie_ids: np.ndarray, users, k: int,
     top = np.take_along_axis(scores, best, axis=1)
     keep = np.isfinite(top)
     n = len(users)
-    return pd.DataFrame({
-        "user_id": np.repeat(np.asarray(users), take).reshape(n, take)[keep],
-        "rank": np.tile(np.arange(1, take + 1), (n, 1))[keep],
-        "movie_id": movie_ids[best][keep],
-        "score": top[keep]}).astype({"user_id": "int32", "rank": "int32", "movie_id": "int32"})
+    return pd.DataFrame(
+        {
+            "user_id": np.repeat(np.asarray(users), take).reshape(n, take)[keep],
+            "rank": np.tile(np.arange(1, take + 1), (n, 1))[keep],
+            "movie_id": movie_ids[best][keep],
+            "score": top[keep],
+        }
+    ).astype({"user_id": "int32", "rank": "int32", "movie_id": "int32"})
 
 
 # --- new movies in the served lists ---------------------------------------------------------
@@ -172,10 +177,10 @@ def with_new_movies(top, new, k: int, slots: int) -> list[tuple[int, float, bool
     places to the served model. (movie_id, score, is_new) in rank order."""
     slots = max(0, min(slots, k))
     served = [(int(m), float(s)) for m, s in top]
-    kept = served[:k - slots]
+    kept = served[: k - slots]
     taken = {m for m, _ in kept}
     fresh = [(int(m), float(s)) for m, s in new if int(m) not in taken][:slots]
     taken |= {m for m, _ in fresh}
-    rest = [(m, s) for m, s in served[k - slots:] if m not in taken]
-    kept += rest[:k - len(kept) - len(fresh)]
+    rest = [(m, s) for m, s in served[k - slots :] if m not in taken]
+    kept += rest[: k - len(kept) - len(fresh)]
     return [(m, s, False) for m, s in kept] + [(m, s, True) for m, s in fresh]

@@ -51,22 +51,34 @@ def jaccard_block(pairs, sets, cells: int = 1 << 25):
     cost = np.add.reduceat(sizes[row_b], run_starts)
     by_cost = (np.cumsum(cost) - cost) // cells
     by_rows = np.arange(len(run_starts)) // max(1, cells // width)
-    chunk_starts = run_starts[np.r_[True, (by_cost[1:] != by_cost[:-1]) | (by_rows[1:] != by_rows[:-1])]]
+    chunk_starts = run_starts[
+        np.r_[True, (by_cost[1:] != by_cost[:-1]) | (by_rows[1:] != by_rows[:-1])]
+    ]
     common = np.empty(len(codes), dtype=np.int64)
     for lo, hi in zip(chunk_starts, np.r_[chunk_starts[1:], len(codes)]):
         firsts, local = np.unique(row_a[lo:hi], return_inverse=True)
         matrix = np.zeros((len(firsts), width), dtype=bool)
-        matrix[np.repeat(np.arange(len(firsts)), sizes[firsts]),
-               flat[_ranges(starts[firsts], sizes[firsts])]] = True
+        matrix[
+            np.repeat(np.arange(len(firsts)), sizes[firsts]),
+            flat[_ranges(starts[firsts], sizes[firsts])],
+        ] = True
         seconds = row_b[lo:hi]
-        hits = matrix[np.repeat(local, sizes[seconds]), flat[_ranges(starts[seconds], sizes[seconds])]]
+        hits = matrix[
+            np.repeat(local, sizes[seconds]), flat[_ranges(starts[seconds], sizes[seconds])]
+        ]
         # Sets are never empty, so every pair's segment of hits is too.
         common[lo:hi] = np.add.reduceat(hits, np.cumsum(sizes[seconds]) - sizes[seconds])
     size_a, size_b = sizes[row_a], sizes[row_b]
-    return pd.DataFrame({"user_a": user_a, "user_b": user_b,
-                         "jaccard": common / (size_a + size_b - common),
-                         "movies_in_common": common.astype(np.int32),
-                         "set_size_a": size_a.astype(np.int32), "set_size_b": size_b.astype(np.int32)})
+    return pd.DataFrame(
+        {
+            "user_a": user_a,
+            "user_b": user_b,
+            "jaccard": common / (size_a + size_b - common),
+            "movies_in_common": common.astype(np.int32),
+            "set_size_a": size_a.astype(np.int32),
+            "set_size_b": size_b.astype(np.int32),
+        }
+    )
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -88,6 +100,7 @@ def exact_top_pairs(sets: dict[int, list[int]], top_n: int, block: int = 512) ->
         matrix[row, [movies[m] for m in sets[user]]] = 1.0
     sizes = matrix.sum(axis=1)
     ids = np.array(users)
+
     class Candidate(NamedTuple):
         jaccard: float
         row_a: int
@@ -106,15 +119,36 @@ def exact_top_pairs(sets: dict[int, list[int]], top_n: int, block: int = 512) ->
         # Everything tied with the keep-th value is kept so the tie-break below is exact.
         cut = np.partition(values, len(values) - keep)[len(values) - keep]
         chosen = np.nonzero(values >= cut)[0]
-        best.extend(Candidate(float(values[k]), start + int(rows_[k]), int(cols[k]),
-                              int(common[rows_[k], cols[k]])) for k in chosen)
+        best.extend(
+            Candidate(
+                float(values[k]),
+                start + int(rows_[k]),
+                int(cols[k]),
+                int(common[rows_[k], cols[k]]),
+            )
+            for k in chosen
+        )
     best.sort(key=lambda c: (-c.jaccard, ids[c.row_a], ids[c.row_b]))
-    return [Pair(int(ids[c.row_a]), int(ids[c.row_b]), c.jaccard, c.common, int(sizes[c.row_a]),
-                 int(sizes[c.row_b])) for c in best[:top_n]]
+    return [
+        Pair(
+            int(ids[c.row_a]),
+            int(ids[c.row_b]),
+            c.jaccard,
+            c.common,
+            int(sizes[c.row_a]),
+            int(sizes[c.row_b]),
+        )
+        for c in best[:top_n]
+    ]
 
 
-def exact_pairs_at_least(users: np.ndarray, movies: np.ndarray, threshold: float,
-                         top_n: int, max_candidates: int = 200_000_000) -> list[Pair]:
+def exact_pairs_at_least(
+    users: np.ndarray,
+    movies: np.ndarray,
+    threshold: float,
+    top_n: int,
+    max_candidates: int = 200_000_000,
+) -> list[Pair]:
     """The exact best `top_n` pairs among those with Jaccard >= `threshold` (> 0), for releases
     too large for exact_top_pairs' all-pairs product: `users`, `movies` are the (user, movie)
     rows of the sets. Prefix filtering: with movies ordered rarest first, two sets with Jaccard
@@ -125,8 +159,7 @@ def exact_pairs_at_least(users: np.ndarray, movies: np.ndarray, threshold: float
     low for the data)."""
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    rows = np.unique(np.stack([np.asarray(users, np.int64), np.asarray(movies, np.int64)]),
-                     axis=1)
+    rows = np.unique(np.stack([np.asarray(users, np.int64), np.asarray(movies, np.int64)]), axis=1)
     user_ids, row_user = np.unique(rows[0], return_inverse=True)
     movie_ids, row_movie = np.unique(rows[1], return_inverse=True)
     frequency = np.bincount(row_movie)
@@ -159,17 +192,33 @@ def exact_pairs_at_least(users: np.ndarray, movies: np.ndarray, threshold: float
     a, b = code // len(user_ids), code % len(user_ids)
     from scipy import sparse
 
-    x = sparse.csr_matrix((np.ones(len(row_user), np.float32), (row_user, row_token)),
-                          shape=(len(user_ids), len(movie_ids)))
-    common = np.concatenate([
-        np.asarray(x[a[i:i + 1_000_000]].multiply(x[b[i:i + 1_000_000]]).sum(axis=1)).ravel()
-        for i in range(0, len(a), 1_000_000)]).astype(np.int64)
+    x = sparse.csr_matrix(
+        (np.ones(len(row_user), np.float32), (row_user, row_token)),
+        shape=(len(user_ids), len(movie_ids)),
+    )
+    common = np.concatenate(
+        [
+            np.asarray(
+                x[a[i : i + 1_000_000]].multiply(x[b[i : i + 1_000_000]]).sum(axis=1)
+            ).ravel()
+            for i in range(0, len(a), 1_000_000)
+        ]
+    ).astype(np.int64)
     jaccard = common / (sizes[a] + sizes[b] - common)
     hit = jaccard >= threshold - 1e-12
     a, b, common, jaccard = a[hit], b[hit], common[hit], jaccard[hit]
     best = np.lexsort((user_ids[b], user_ids[a], -jaccard))[:top_n]
-    return [Pair(int(user_ids[a[k]]), int(user_ids[b[k]]), float(jaccard[k]), int(common[k]),
-                 int(sizes[a[k]]), int(sizes[b[k]])) for k in best]
+    return [
+        Pair(
+            int(user_ids[a[k]]),
+            int(user_ids[b[k]]),
+            float(jaccard[k]),
+            int(common[k]),
+            int(sizes[a[k]]),
+            int(sizes[b[k]]),
+        )
+        for k in best
+    ]
 
 
 def recall_at(found: list[tuple], exact: list[Pair]) -> dict[str, float]:
@@ -187,8 +236,9 @@ def recall_at(found: list[tuple], exact: list[Pair]) -> dict[str, float]:
     return {"recall": hits / len(exact), "tie_aware_recall": min(tie_hits, len(exact)) / len(exact)}
 
 
-def random_pairs(users: list[int], count: int, seed: int,
-                 exclude: set[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:
+def random_pairs(
+    users: list[int], count: int, seed: int, exclude: set[tuple[int, int]] = frozenset()
+) -> list[tuple[int, int]]:
     """`count` distinct pairs (a < b) of distinct users drawn uniformly with `seed`, none of them
     in `exclude`; fewer only when there are not enough pairs."""
     users = sorted(set(users))
@@ -204,8 +254,9 @@ def random_pairs(users: list[int], count: int, seed: int,
     return list(chosen)
 
 
-def permutation_test(first: np.ndarray, second: np.ndarray, permutations: int,
-                     seed: int) -> tuple[float, float]:
+def permutation_test(
+    first: np.ndarray, second: np.ndarray, permutations: int, seed: int
+) -> tuple[float, float]:
     """One-sided permutation test of mean(first) > mean(second): (observed difference of
     means, p-value). p = (1 + #shuffles with a difference >= observed) / (1 + permutations),
     never 0; NaN when either sample is empty."""
@@ -218,7 +269,9 @@ def permutation_test(first: np.ndarray, second: np.ndarray, permutations: int,
     at_least = 0
     for _ in range(permutations):
         shuffled = rng.permutation(pooled)
-        at_least += shuffled[: len(first)].mean() - shuffled[len(first):].mean() >= observed - 1e-12
+        at_least += (
+            shuffled[: len(first)].mean() - shuffled[len(first) :].mean() >= observed - 1e-12
+        )
     return float(observed), float((1 + at_least) / (1 + permutations))
 
 
@@ -232,4 +285,3 @@ def summarise(values: np.ndarray) -> dict[str, float | None]:
         "median_pearson": float(np.median(values)),
         "std_pearson": float(values.std(ddof=1)) if len(values) > 1 else None,
     }
-

@@ -77,16 +77,18 @@ def _check(name: str, value, kind: str, low, high) -> str | None:
     if kind.endswith("list"):
         if not isinstance(value, (list, tuple)) or not value:
             return f"{name} must be a non-empty list, got {value!r}"
-        problems = [_check(f"{name}[{i}]", item, kind.split()[0], low, high)
-                    for i, item in enumerate(value)]
+        problems = [
+            _check(f"{name}[{i}]", item, kind.split()[0], low, high) for i, item in enumerate(value)
+        ]
         return next((p for p in problems if p), None)
     parsed = _integer(value) if kind == "int" else _number(value)
     what = "an integer" if kind == "int" else "a number"
     if parsed is None:
         return f"{name} must be {what}, got {value!r}"
     if (low is not None and parsed < low) or (high is not None and parsed > high):
-        bounds = (f"from {low:g}" if low is not None else "") + \
-                 (f" up to {high:g}" if high is not None else "")
+        bounds = (f"from {low:g}" if low is not None else "") + (
+            f" up to {high:g}" if high is not None else ""
+        )
         return f"{name} must be {what} {bounds.strip()}, got {value!r}"
     return None
 
@@ -100,20 +102,27 @@ def problems(values: dict) -> list[str]:
         found.append(f"dataset: {exc}")
     raw_dir = str(values.get("raw_dir") or "")
     if any(char in raw_dir for char in "'`\\\n"):
-        found.append(f"raw_dir must not contain quotes, backticks, backslashes or line breaks "
-                     f"(it is written into SQL), got {raw_dir!r}")
+        found.append(
+            f"raw_dir must not contain quotes, backticks, backslashes or line breaks "
+            f"(it is written into SQL), got {raw_dir!r}"
+        )
     if values.get("split_strategy") not in ("random", "temporal"):
-        found.append(f"split_strategy must be 'random' or 'temporal', got "
-                     f"{values.get('split_strategy')!r}")
+        found.append(
+            f"split_strategy must be 'random' or 'temporal', got {values.get('split_strategy')!r}"
+        )
     for name, (kind, low, high) in RULES.items():
         if name in values:
             problem = _check(name, values[name], kind, low, high)
             if problem:
                 found.append(problem)
-    held_out = [_number(values.get(n)) for n in ("split_validation_fraction", "split_test_fraction")]
+    held_out = [
+        _number(values.get(n)) for n in ("split_validation_fraction", "split_test_fraction")
+    ]
     if None not in held_out and sum(held_out) >= 1:
-        found.append(f"split_validation_fraction + split_test_fraction must be below 1 (training "
-                     f"needs the rest), got {held_out[0]:g} + {held_out[1]:g}")
+        found.append(
+            f"split_validation_fraction + split_test_fraction must be below 1 (training "
+            f"needs the rest), got {held_out[0]:g} + {held_out[1]:g}"
+        )
     buckets = [_integer(b) for b in values.get("eda_count_buckets") or []]
     if None not in buckets and buckets != sorted(set(buckets)):
         found.append(f"eda_count_buckets must be strictly increasing, got {buckets}")

@@ -14,9 +14,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from movielake.errors import MovieLakeError
 from movielake.data.paths import data_home, fetched_dir, finish_interrupted_fetch, previous_dir
 from movielake.data.releases import Release, get_release
+from movielake.errors import MovieLakeError
 
 DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens"
 TIMEOUT_SECONDS = 30
@@ -49,8 +49,10 @@ def parse_md5(text: str, source: str) -> str:
 
 def _download(url: str, target: Path, log) -> None:
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, \
-                target.open("wb") as out:
+        with (
+            urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response,
+            target.open("wb") as out,
+        ):
             total = int(response.headers.get("Content-Length") or 0)
             done, reported = 0, 0
             for block in iter(lambda: response.read(1 << 20), b""):
@@ -88,8 +90,9 @@ def _release_root(tree: Path, release: Release, origin: str) -> Path:
     if not candidates:
         raise FetchError(f"{origin} is not a MovieLens {release.name} release: no {first} in it")
     root = candidates[0]
-    missing = [lay.file for lay in release.required_layouts().values()
-               if not (root / lay.file).is_file()]
+    missing = [
+        lay.file for lay in release.required_layouts().values() if not (root / lay.file).is_file()
+    ]
     if missing:
         raise FetchError(
             f"{origin} is not a MovieLens {release.name} release: {', '.join(missing)} missing"

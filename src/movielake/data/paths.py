@@ -6,9 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
-from movielake.errors import MovieLakeError
 from movielake.data.releases import ENTITIES, Release, get_release
 from movielake.data.storage import Location, configured_warehouse
+from movielake.errors import MovieLakeError
 
 
 class MissingDataError(MovieLakeError):
@@ -84,8 +84,7 @@ def release_dir(release: str, raw_dir: str | None = None) -> Path | Location:
     )
 
 
-def release_files(name: str, raw_dir: str | None = None,
-                  is_file=None) -> dict[str, str | None]:
+def release_files(name: str, raw_dir: str | None = None, is_file=None) -> dict[str, str | None]:
     """Absolute path (or URI) of each entity's file for a release (None where the release has
     no such entity, or an optional one whose file is absent). A required file that is missing
     is an error naming it. `is_file(path) -> bool` checks a file on a store (the build passes
@@ -94,8 +93,10 @@ def release_files(name: str, raw_dir: str | None = None,
     folder = release_dir(name, raw_dir)
     if isinstance(folder, Location):
         if is_file is None:
-            raise MissingDataError(f"{name}: raw_dir {folder} is on a store; only a build (or "
-                                   "a Spark session) can read it")
+            raise MissingDataError(
+                f"{name}: raw_dir {folder} is on a store; only a build (or "
+                "a Spark session) can read it"
+            )
         exists = is_file
     else:
         exists = lambda path: Path(path).is_file()  # noqa: E731
@@ -120,6 +121,7 @@ def release_files(name: str, raw_dir: str | None = None,
 
 
 # --- the stream's own Delta tables, and where it finds dbt's --------------------------------
+
 
 def stream_dir() -> Path:
     return data_home() / "stream"

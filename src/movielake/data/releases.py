@@ -12,9 +12,25 @@ from dataclasses import dataclass, field
 # The genre flag columns of ml-100k's u.item, in file order (its u.genre file). "unknown" marks a
 # movie without genres; "Children's" is spelled "Children" from ml-20m on, so it is normalised.
 ML100K_GENRES = (
-    "unknown", "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary",
-    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
-    "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 
 
@@ -104,8 +120,9 @@ RELEASES: dict[str, Release] = {
     r.name: r
     for r in (
         Release("ml-100k", "100k", "ISO-8859-1", 1.0, dict(ML100K_FAMILY)),
-        Release("ml-1m", "dat", "ISO-8859-1", 1.0,
-                {e: DAT_FAMILY[e] for e in ("ratings", "movies")}),
+        Release(
+            "ml-1m", "dat", "ISO-8859-1", 1.0, {e: DAT_FAMILY[e] for e in ("ratings", "movies")}
+        ),
         Release("ml-10m", "dat", "UTF-8", 0.5, dict(DAT_FAMILY)),
         _csv("ml-20m", genome="required"),
         _csv("ml-25m", genome="required"),

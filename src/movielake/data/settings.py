@@ -19,8 +19,10 @@ class SettingError(MovieLakeError, ValueError):
 def setting(key: str, value, cast=str):
     """`value` (what meta_get returned for `key`) as `cast`: str, int, float, bool or list."""
     if value is None:
-        raise SettingError(f"model config meta '{key}' is not set: add it under the model's "
-                           "`config: meta:` in its yml")
+        raise SettingError(
+            f"model config meta '{key}' is not set: add it under the model's "
+            "`config: meta:` in its yml"
+        )
     try:
         if cast is list:
             parsed = ast.literal_eval(value) if isinstance(value, str) else value
@@ -31,5 +33,7 @@ def setting(key: str, value, cast=str):
             return value.strip().lower() == "true"
         return cast(value)
     except (ValueError, TypeError, SyntaxError):
-        raise SettingError(f"model config meta '{key}' = {value!r} is not of type "
-                           f"{getattr(cast, '__name__', cast)}") from None
+        raise SettingError(
+            f"model config meta '{key}' = {value!r} is not of type "
+            f"{getattr(cast, '__name__', cast)}"
+        ) from None

@@ -87,15 +87,20 @@ def configured_warehouse() -> Location | None:
         return None
     location = Location(value)
     if location.remote and location.scheme not in SCHEMES:
-        raise StorageError(f"{WAREHOUSE_VARIABLE}={value}: unsupported scheme "
-                           f"{location.scheme!r} (use one of {', '.join(SCHEMES)}, or a folder)")
+        raise StorageError(
+            f"{WAREHOUSE_VARIABLE}={value}: unsupported scheme "
+            f"{location.scheme!r} (use one of {', '.join(SCHEMES)}, or a folder)"
+        )
     if location.remote and not urlparse(location.uri).netloc:
-        raise StorageError(f"{WAREHOUSE_VARIABLE}={value}: no bucket or host in the URI "
-                           "(e.g. s3a://bucket/warehouse, hdfs://127.0.0.1:8020/warehouse)")
+        raise StorageError(
+            f"{WAREHOUSE_VARIABLE}={value}: no bucket or host in the URI "
+            "(e.g. s3a://bucket/warehouse, hdfs://127.0.0.1:8020/warehouse)"
+        )
     return location
 
 
 # --- S3: the same variables for Spark's connector, the readers and the checks ----------------
+
 
 def s3_endpoint() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None

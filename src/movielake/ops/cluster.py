@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from movielake.data.paths import data_home
-from movielake.spark.session import machine
 from movielake.ops.procs import alive, port_open, spark_home
+from movielake.spark.session import machine
 
 HOST = "127.0.0.1"
 
@@ -23,9 +23,13 @@ HOST = "127.0.0.1"
 def _spawn(args: list[str], log_file: Path, env: dict[str, str]) -> subprocess.Popen:
     # a fresh log per run: the readiness checks read it, and must see only this run's lines
     with log_file.open("wb") as out:
-        return subprocess.Popen([str(spark_home() / "bin" / "spark-class"), *args],
-                                stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [str(spark_home() / "bin" / "spark-class"), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
 
 
 def _wait_for(predicate, timeout: float, what: str, processes) -> None:
@@ -53,34 +57,71 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 
 
 @contextmanager
-def standalone_cluster(workers: int = 1, cores: int = 1, memory: str = "2g",
-                       master_port: int = 7077, log=print):
+def standalone_cluster(
+    workers: int = 1, cores: int = 1, memory: str = "2g", master_port: int = 7077, log=print
+):
     """Yield the master URL of a running cluster; stop every process on exit."""
     folder = data_home() / "cluster"
     shutil.rmtree(folder / "work", ignore_errors=True)
     (folder / "work").mkdir(parents=True, exist_ok=True)
     if port_open(HOST, master_port):
         raise RuntimeError(f"port {master_port} on {HOST} is taken; is another master running?")
-    env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": HOST,
-           "PYSPARK_PYTHON": sys.executable, "SPARK_WORKER_DIR": str(folder / "work"),
-           "SPARK_NO_DAEMONIZE": "1"}
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home()),
+        "SPARK_LOCAL_IP": HOST,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_WORKER_DIR": str(folder / "work"),
+        "SPARK_NO_DAEMONIZE": "1",
+    }
     url = f"spark://{HOST}:{master_port}"
     processes: list[subprocess.Popen] = []
     try:
-        processes.append(_spawn(["org.apache.spark.deploy.master.Master", "--host", HOST,
-                                 "--port", str(master_port), "--webui-port", "8090"],
-                                folder / "master.log", env))
+        processes.append(
+            _spawn(
+                [
+                    "org.apache.spark.deploy.master.Master",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(master_port),
+                    "--webui-port",
+                    "8090",
+                ],
+                folder / "master.log",
+                env,
+            )
+        )
         _wait_for(lambda: port_open(HOST, master_port), 120, "master", processes)
         for index in range(workers):
-            processes.append(_spawn(["org.apache.spark.deploy.worker.Worker", url, "--host", HOST,
-                                     "--cores", str(cores), "--memory", memory,
-                                     "--webui-port", str(8091 + index)],
-                                    folder / f"worker-{index}.log", env))
-        registered = lambda: (folder / "master.log").read_text(errors="replace").count(  # noqa: E731
-            "Registering worker") >= workers
+            processes.append(
+                _spawn(
+                    [
+                        "org.apache.spark.deploy.worker.Worker",
+                        url,
+                        "--host",
+                        HOST,
+                        "--cores",
+                        str(cores),
+                        "--memory",
+                        memory,
+                        "--webui-port",
+                        str(8091 + index),
+                    ],
+                    folder / f"worker-{index}.log",
+                    env,
+                )
+            )
+
+        def registered() -> bool:
+            master_log = (folder / "master.log").read_text(errors="replace")
+            return master_log.count("Registering worker") >= workers
+
         _wait_for(registered, 120, "workers", processes)
-        log(f"cluster up: {url}, {workers} worker(s) x {cores} core(s), {memory} each; pids "
-            f"{' '.join(str(p.pid) for p in processes)}; logs in {folder}")
+        log(
+            f"cluster up: {url}, {workers} worker(s) x {cores} core(s), {memory} each; pids "
+            f"{' '.join(str(p.pid) for p in processes)}; logs in {folder}"
+        )
         yield url
     finally:
         _stop(processes)
@@ -107,8 +148,12 @@ def run_on_cluster(command: list[str], workers: int = 1, cores: int = 1, log=pri
         command[0] = str(Path(sys.executable).with_name("dbt"))
     memory = worker_memory(workers)
     with standalone_cluster(workers=workers, cores=cores, memory=memory, log=log) as url:
-        env = {**os.environ, "MOVIELAKE_TARGET": "cluster", "SPARK_MASTER_URL": url,
-               "MOVIELAKE_EXECUTOR_MEMORY": os.environ.get("MOVIELAKE_EXECUTOR_MEMORY", memory)}
+        env = {
+            **os.environ,
+            "MOVIELAKE_TARGET": "cluster",
+            "SPARK_MASTER_URL": url,
+            "MOVIELAKE_EXECUTOR_MEMORY": os.environ.get("MOVIELAKE_EXECUTOR_MEMORY", memory),
+        }
         started = time.perf_counter()
         code = subprocess.run(command, env=env).returncode
         log(f"`{' '.join(command)}` on {url}: exit {code} in {time.perf_counter() - started:.0f}s")

@@ -36,8 +36,13 @@ class Daemon:
     `markers` are strings its command line must contain (e.g. a main class and a config path),
     `error` the exception class its failures raise."""
 
-    def __init__(self, name: str, folder: Path, markers: tuple[str, ...],
-                 error: type[MovieLakeError] = DaemonError) -> None:
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        markers: tuple[str, ...],
+        error: type[MovieLakeError] = DaemonError,
+    ) -> None:
         self.name, self.folder, self.markers, self.error = name, folder, markers, error
 
     @property
@@ -78,19 +83,33 @@ class Daemon:
         cmdline = command_line(pid)
         return record if all(marker in cmdline for marker in self.markers) else None
 
-    def start(self, command: list[str], ports: list[int], env: dict | None = None,
-              cwd: Path | None = None, **extra) -> subprocess.Popen:
+    def start(
+        self,
+        command: list[str],
+        ports: list[int],
+        env: dict | None = None,
+        cwd: Path | None = None,
+        **extra,
+    ) -> subprocess.Popen:
         """Launch `command` detached (own session, stdin closed, output appended to the log) and
         record it. Refuses when one of `ports` is already taken on loopback."""
         taken = [p for p in ports if port_open(HOST, p)]
         if taken:
-            raise self.error(f"port {taken[0]} on {HOST} is taken by another process "
-                             "(choose another with --port)")
+            raise self.error(
+                f"port {taken[0]} on {HOST} is taken by another process "
+                "(choose another with --port)"
+            )
         self.folder.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True,
-                                       cwd=cwd or self.folder, env=env)
+            process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=cwd or self.folder,
+                env=env,
+            )
         started = None
         while started is None and process.poll() is None:
             started = start_time(process.pid)
@@ -100,16 +119,19 @@ class Daemon:
         scratch.replace(self.pid_file)  # readers never see half a record
         return process
 
-    def wait_ready(self, process: subprocess.Popen, ready: Callable[[], bool],
-                   timeout: float) -> None:
+    def wait_ready(
+        self, process: subprocess.Popen, ready: Callable[[], bool], timeout: float
+    ) -> None:
         """Poll `ready` until it holds; if the server exits or the timeout passes first, stop
         it and raise, naming its log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
-                raise self.error(f"{self.name} exited with code {process.returncode} "
-                                 f"({self.last_words()}); see {self.log_file}")
+                raise self.error(
+                    f"{self.name} exited with code {process.returncode} "
+                    f"({self.last_words()}); see {self.log_file}"
+                )
             try:
                 if ready():
                     return
@@ -117,8 +139,10 @@ class Daemon:
                 pass
             time.sleep(0.5)
         self.stop()
-        raise self.error(f"{self.name} not ready after {timeout:.0f}s, so stopped "
-                         f"({self.last_words()}); see {self.log_file}")
+        raise self.error(
+            f"{self.name} not ready after {timeout:.0f}s, so stopped "
+            f"({self.last_words()}); see {self.log_file}"
+        )
 
     def last_words(self) -> str:
         """The log's last line that looks like an error (else its last line), shortened: for a
@@ -148,8 +172,10 @@ class Daemon:
             time.sleep(0.2)
         self.pid_file.unlink(missing_ok=True)
         if self.listening(record):
-            raise self.error(f"{self.name} (pid {pid}) stopped, but something still listens on "
-                             f"{HOST} port(s) {', '.join(map(str, self.listening(record)))}")
+            raise self.error(
+                f"{self.name} (pid {pid}) stopped, but something still listens on "
+                f"{HOST} port(s) {', '.join(map(str, self.listening(record)))}"
+            )
         return record
 
     @staticmethod
@@ -169,11 +195,15 @@ def _signal_group(pid: int, signum: int) -> None:
 def last_error_line(path: Path, width: int = 200) -> str:
     """The last line of `path` mentioning an error or exception (else its last line)."""
     try:
-        lines = [line.strip() for line in path.read_text(errors="replace").splitlines()
-                 if line.strip()]
+        lines = [
+            line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()
+        ]
     except OSError:
         return "no log"
-    errors = [line for line in lines
-              if any(word in line for word in ("ERROR", "Exception", "rror:", "FATAL"))]
+    errors = [
+        line
+        for line in lines
+        if any(word in line for word in ("ERROR", "Exception", "rror:", "FATAL"))
+    ]
     line = (errors or lines or ["empty log"])[-1]
     return line if len(line) <= width else line[:width] + "..."

@@ -14,11 +14,16 @@ from movielake.spark.session import delta_package
 def doctor(log=print) -> int:
     java = shutil.which("java")
     if not java:
-        log("doctor: java not found on PATH; MovieLake needs Java 17 (e.g. apt-get install openjdk-17-jre-headless)")
+        log(
+            "doctor: java not found on PATH; MovieLake needs Java 17 "
+            "(e.g. apt-get install openjdk-17-jre-headless)"
+        )
         return 1
     java_version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     log(f"java: {java_version.splitlines()[0] if java_version else java}")
-    log(f"pyspark {version('pyspark')}, delta jar {delta_package()}, dbt-core {version('dbt-core')}")
+    log(
+        f"pyspark {version('pyspark')}, delta jar {delta_package()}, dbt-core {version('dbt-core')}"
+    )
     log(f"data home: {data_home()}")
 
     from movielake.spark.session import spark_session

@@ -33,8 +33,15 @@ PORT = 8020  # NameNode RPC, Hadoop's default
 DEFAULT_PORTS = {"http": 9870, "dn_data": 9866, "dn_http": 9864, "dn_ipc": 9867}
 # C1 only (TieredStopAtLevel=1): the two JVMs start in ~9 s instead of ~17 s on two cores; a
 # laptop's HDFS is I/O-bound, the optimising compiler buys it little. Serial GC: small heaps.
-JVM = ["java", "-Xmx512m", "-Xms64m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-       "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true"]
+JVM = [
+    "java",
+    "-Xmx512m",
+    "-Xms64m",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "-Djava.awt.headless=true",
+    "-Djava.net.preferIPv4Stack=true",
+]
 
 
 class HdfsError(MovieLakeError):
@@ -61,23 +68,39 @@ def fetch_jars(log=print) -> list[Path]:
     if not ivy:
         raise HdfsError(f"no Apache Ivy jar in {spark_home() / 'jars'} (is pyspark installed?)")
     folder.mkdir(parents=True, exist_ok=True)
-    deps = "".join(f'\n    <dependency org="org.apache.hadoop" name="{m}" rev="{HADOOP_VERSION}"'
-                   ' conf="default->default"/>' for m in MODULES)
+    deps = "".join(
+        f'\n    <dependency org="org.apache.hadoop" name="{m}" rev="{HADOOP_VERSION}"'
+        ' conf="default->default"/>'
+        for m in MODULES
+    )
     (folder / "ivy.xml").write_text(
         '<ivy-module version="2.0">\n  <info organisation="movielake" module="hdfs"/>\n'
-        f"  <dependencies>{deps}\n  </dependencies>\n</ivy-module>\n")
+        f"  <dependencies>{deps}\n  </dependencies>\n</ivy-module>\n"
+    )
     log(f"hdfs: resolving Hadoop {HADOOP_VERSION} jars from Maven Central into {folder}")
     # A cache of its own: in Spark's, entries name resolvers that Ivy's default settings lack
     # ("unknown resolver central"), and those lines bury any real error.
-    command = ["java", "-jar", str(ivy[-1]), "-ivy", str(folder / "ivy.xml"), "-confs", "default",
-               "-cache", str(folder.parent / "ivy-cache"),
-               "-retrieve", str(folder / "[artifact]-[revision](-[classifier]).[ext]")]
+    command = [
+        "java",
+        "-jar",
+        str(ivy[-1]),
+        "-ivy",
+        str(folder / "ivy.xml"),
+        "-confs",
+        "default",
+        "-cache",
+        str(folder.parent / "ivy-cache"),
+        "-retrieve",
+        str(folder / "[artifact]-[revision](-[classifier]).[ext]"),
+    ]
     with (folder / "ivy.log").open("w") as out:
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
     jars = sorted(folder.glob("*.jar"))
     if result.returncode != 0 or not (folder / f"hadoop-hdfs-{HADOOP_VERSION}.jar").is_file():
-        raise HdfsError(f"resolving the Hadoop jars failed (Ivy exit {result.returncode}: "
-                        f"{last_error_line(folder / 'ivy.log')}); see {folder / 'ivy.log'}")
+        raise HdfsError(
+            f"resolving the Hadoop jars failed (Ivy exit {result.returncode}: "
+            f"{last_error_line(folder / 'ivy.log')}); see {folder / 'ivy.log'}"
+        )
     # The daemons' web servers look their webapps up as classpath folders, which the Maven jars
     # do not ship ("webapps/hdfs not found in CLASSPATH"): empty ones do (the UI is not needed).
     for app in ("hdfs", "datanode"):
@@ -93,8 +116,10 @@ def _classpath() -> str:
 
 def _daemons() -> tuple[Daemon, Daemon]:
     conf = str(home() / "conf")
-    return (Daemon("namenode", home(), (NAMENODE, conf), HdfsError),
-            Daemon("datanode", home(), (DATANODE, conf), HdfsError))
+    return (
+        Daemon("namenode", home(), (NAMENODE, conf), HdfsError),
+        Daemon("datanode", home(), (DATANODE, conf), HdfsError),
+    )
 
 
 def _free_port(preferred: int, taken: set[int]) -> int:
@@ -131,23 +156,31 @@ def _write_conf(ports: dict[str, int]) -> None:
     conf = folder / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     for name, props in (("core-site.xml", core), ("hdfs-site.xml", site)):
-        body = "".join(f"  <property><name>{k}</name><value>{escape(v)}</value></property>\n"
-                       for k, v in props.items())
-        (conf / name).write_text(f"<?xml version=\"1.0\"?>\n<!-- Written by `movielake hdfs "
-                                 f"start`. -->\n<configuration>\n{body}</configuration>\n")
+        body = "".join(
+            f"  <property><name>{k}</name><value>{escape(v)}</value></property>\n"
+            for k, v in props.items()
+        )
+        (conf / name).write_text(
+            f'<?xml version="1.0"?>\n<!-- Written by `movielake hdfs '
+            f"start`. -->\n<configuration>\n{body}</configuration>\n"
+        )
     # Hadoop logs through log4j 1.x (reload4j): to stdout, which the Daemon appends to its log.
-    (conf / "log4j.properties").write_text("\n".join([
-        "log4j.rootLogger=INFO,console",
-        "log4j.appender.console=org.apache.log4j.ConsoleAppender",
-        "log4j.appender.console.layout=org.apache.log4j.PatternLayout",
-        "log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n",
-        # one line per file operation and per block transfer: not needed on a laptop
-        "log4j.logger.org.apache.hadoop.hdfs.server.namenode.FSNamesystem.audit=WARN",
-        "log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode.clienttrace=WARN",
-        # a thousand "Added DIR lock" lines at each DataNode start
-        "log4j.logger.org.apache.hadoop.hdfs.server.datanode.fsdataset.impl.FsDatasetImpl=WARN",
-        "",
-    ]))
+    (conf / "log4j.properties").write_text(
+        "\n".join(
+            [
+                "log4j.rootLogger=INFO,console",
+                "log4j.appender.console=org.apache.log4j.ConsoleAppender",
+                "log4j.appender.console.layout=org.apache.log4j.PatternLayout",
+                "log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n",
+                # one line per file operation and per block transfer: not needed on a laptop
+                "log4j.logger.org.apache.hadoop.hdfs.server.namenode.FSNamesystem.audit=WARN",
+                "log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode.clienttrace=WARN",
+                # a thousand "Added DIR lock" lines at each DataNode start
+                "log4j.logger.org.apache.hadoop.hdfs.server.datanode.fsdataset.impl.FsDatasetImpl=WARN",
+                "",
+            ]
+        )
+    )
 
 
 def _format(classpath: str, log) -> None:
@@ -158,16 +191,21 @@ def _format(classpath: str, log) -> None:
     shutil.rmtree(folder / "data", ignore_errors=True)
     log(f"hdfs: formatting a new file system in {folder / 'name'}")
     with (folder / "format.log").open("a") as out:
-        result = subprocess.run(JVM + ["-cp", classpath, NAMENODE, "-format", "-nonInteractive",
-                                       "-force"], stdout=out, stderr=subprocess.STDOUT, cwd=folder)
+        result = subprocess.run(
+            JVM + ["-cp", classpath, NAMENODE, "-format", "-nonInteractive", "-force"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
     if result.returncode != 0:
-        raise HdfsError(f"formatting the NameNode failed (exit {result.returncode}: "
-                        f"{last_error_line(folder / 'format.log')}); see {folder / 'format.log'}")
+        raise HdfsError(
+            f"formatting the NameNode failed (exit {result.returncode}: "
+            f"{last_error_line(folder / 'format.log')}); see {folder / 'format.log'}"
+        )
 
 
 def _jmx_state(http_port: int) -> dict:
-    url = (f"http://{HOST}:{http_port}/jmx?qry=Hadoop:service=NameNode,"
-           "name=FSNamesystemState")
+    url = f"http://{HOST}:{http_port}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
     with urllib.request.urlopen(url, timeout=5) as response:
         beans = json.load(response)["beans"]
     return beans[0] if beans else {}
@@ -176,16 +214,23 @@ def _jmx_state(http_port: int) -> dict:
 def _ready(http_port: int) -> bool:
     """Writable: out of safe mode, and a live DataNode has reported space to put blocks in."""
     state = _jmx_state(http_port)
-    return (state.get("FSState") == "Operational" and state.get("NumLiveDataNodes", 0) >= 1
-            and state.get("CapacityRemaining", 0) > 0)
+    return (
+        state.get("FSState") == "Operational"
+        and state.get("NumLiveDataNodes", 0) >= 1
+        and state.get("CapacityRemaining", 0) > 0
+    )
 
 
 def _info(record: dict) -> dict:
     ports = record["named_ports"]
     address = f"hdfs://{HOST}:{ports['rpc']}"
-    return {"address": address, "pid": record["pid"], "ports": ports,
-            "http": f"http://{HOST}:{ports['http']}",
-            "env": {"MOVIELAKE_WAREHOUSE": f"{address}/movielake/warehouse"}}
+    return {
+        "address": address,
+        "pid": record["pid"],
+        "ports": ports,
+        "http": f"http://{HOST}:{ports['http']}",
+        "env": {"MOVIELAKE_WAREHOUSE": f"{address}/movielake/warehouse"},
+    }
 
 
 def status() -> dict | None:
@@ -204,8 +249,10 @@ def start(port: int | None = None, timeout: float = 120.0, log=print) -> dict:
     with namenode.lock():
         info = status()
         if info:
-            log(f"hdfs: already running (pids {info['pid']}, {info['datanode_pid']}) "
-                f"on {info['address']}")
+            log(
+                f"hdfs: already running (pids {info['pid']}, {info['datanode_pid']}) "
+                f"on {info['address']}"
+            )
             return info
         if namenode.running() or datanode.running():
             log("hdfs: only one of its two daemons runs; restarting both")
@@ -213,25 +260,31 @@ def start(port: int | None = None, timeout: float = 120.0, log=print) -> dict:
         classpath = _classpath()
         ports = {"rpc": port or PORT}
         if port_open(HOST, ports["rpc"]):
-            raise HdfsError(f"port {ports['rpc']} on {HOST} is taken by another process "
-                            "(choose another with --port)")
+            raise HdfsError(
+                f"port {ports['rpc']} on {HOST} is taken by another process "
+                "(choose another with --port)"
+            )
         for name, preferred in DEFAULT_PORTS.items():
             ports[name] = _free_port(preferred, set(ports.values()))
         _write_conf(ports)
         _format(classpath, log)
         began = time.monotonic()
-        nn = namenode.start(JVM + ["-cp", classpath, NAMENODE], [ports["rpc"], ports["http"]],
-                            named_ports=ports)
-        dn = datanode.start(JVM + ["-cp", classpath, DATANODE],
-                            [ports["dn_data"], ports["dn_http"], ports["dn_ipc"]],
-                            named_ports=ports)
-        log(f"hdfs: starting NameNode (pid {nn.pid}) and DataNode (pid {dn.pid}), logs in "
-            f"{home()}")
+        nn = namenode.start(
+            JVM + ["-cp", classpath, NAMENODE], [ports["rpc"], ports["http"]], named_ports=ports
+        )
+        dn = datanode.start(
+            JVM + ["-cp", classpath, DATANODE],
+            [ports["dn_data"], ports["dn_http"], ports["dn_ipc"]],
+            named_ports=ports,
+        )
+        log(f"hdfs: starting NameNode (pid {nn.pid}) and DataNode (pid {dn.pid}), logs in {home()}")
 
         def ready() -> bool:
             if dn.poll() is not None:  # wait_ready watches the NameNode; this, the DataNode
-                raise HdfsError(f"the DataNode exited with code {dn.returncode} "
-                                f"({datanode.last_words()}); see {datanode.log_file}")
+                raise HdfsError(
+                    f"the DataNode exited with code {dn.returncode} "
+                    f"({datanode.last_words()}); see {datanode.log_file}"
+                )
             return _ready(ports["http"])
 
         try:
@@ -242,8 +295,10 @@ def start(port: int | None = None, timeout: float = 120.0, log=print) -> dict:
         info = status()
         if not info:
             raise HdfsError(f"HDFS came up but its daemons are gone; see the logs in {home()}")
-        log(f"hdfs: up on {info['address']} after {time.monotonic() - began:.0f}s "
-            f"(web UI {info['http']}), data in {home()}")
+        log(
+            f"hdfs: up on {info['address']} after {time.monotonic() - began:.0f}s "
+            f"(web UI {info['http']}), data in {home()}"
+        )
         return info
 
 

@@ -16,8 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-from movielake.errors import MovieLakeError
 from movielake.data.paths import data_home
+from movielake.errors import MovieLakeError
 from movielake.ops.procs import command_line
 
 _held: dict[Path, int] = {}  # data home -> open lock file descriptor of this process
@@ -68,7 +68,8 @@ def _lock(home: Path) -> None:
         os.close(fd)
         raise DataHomeBusy(
             f"data home {home} is in use by {who}; wait for it to finish (or give this run "
-            "its own data home with MOVIELAKE_HOME)") from None
+            "its own data home with MOVIELAKE_HOME)"
+        ) from None
     os.ftruncate(fd, 0)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     os.write(fd, f"pid {os.getpid()} ({command_line(os.getpid())}), since {started}\n".encode())

@@ -13,8 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from movielake.errors import MovieLakeError
 from movielake.data.paths import data_home
+from movielake.errors import MovieLakeError
 from movielake.ops.daemon import Daemon
 from movielake.ops.procs import port_open, spark_home
 
@@ -54,16 +54,29 @@ def fetch_jars(log=print) -> list[Path]:
     if done.is_file():
         return sorted(folder.glob("*.jar"))
     folder.mkdir(parents=True, exist_ok=True)
-    deps = "\n".join(f'    <dependency org="{o}" name="{n}" rev="{r}" conf="default->default"/>'
-                     for o, n, r in KAFKA_MODULES)
+    deps = "\n".join(
+        f'    <dependency org="{o}" name="{n}" rev="{r}" conf="default->default"/>'
+        for o, n, r in KAFKA_MODULES
+    )
     ivy_xml = folder / "ivy.xml"
     ivy_xml.write_text(
         '<ivy-module version="2.0">\n  <info organisation="movielake" module="kafka-broker"/>\n'
-        f"  <dependencies>\n{deps}\n  </dependencies>\n</ivy-module>\n")
+        f"  <dependencies>\n{deps}\n  </dependencies>\n</ivy-module>\n"
+    )
     log(f"kafka: resolving Kafka {KAFKA_VERSION} jars from Maven Central into {folder}")
-    command = ["java", "-jar", str(_ivy_jar()), "-ivy", str(ivy_xml), "-confs", "default",
-               "-cache", str(Path.home() / ".ivy2.5.2" / "cache"),
-               "-retrieve", str(folder / "[artifact]-[revision](-[classifier]).[ext]")]
+    command = [
+        "java",
+        "-jar",
+        str(_ivy_jar()),
+        "-ivy",
+        str(ivy_xml),
+        "-confs",
+        "default",
+        "-cache",
+        str(Path.home() / ".ivy2.5.2" / "cache"),
+        "-retrieve",
+        str(folder / "[artifact]-[revision](-[classifier]).[ext]"),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     jars = sorted(folder.glob("*.jar"))
     if result.returncode != 0 or not any(j.name.startswith("kafka_2.13-") for j in jars):
@@ -104,8 +117,11 @@ def running() -> dict | None:
     record = _daemon().running()
     if not record:
         return None
-    return {"pid": record["pid"], "port": record["port"],
-            "controller_port": record["controller_port"]}
+    return {
+        "pid": record["pid"],
+        "port": record["port"],
+        "controller_port": record["controller_port"],
+    }
 
 
 def bootstrap_servers() -> str:
@@ -121,27 +137,31 @@ def _classpath() -> str:
 
 
 def _write_properties(files: BrokerFiles, port: int, cport: int) -> None:
-    files.properties.write_text("\n".join([
-        "# Written by `movielake kafka start`: one node that is broker and KRaft controller.",
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{HOST}:{cport}",
-        f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}",
-        f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        f"log.dirs={files.data}",
-        "num.partitions=1",
-        "offsets.topic.replication.factor=1",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=true",
-        "",
-    ]))
+    files.properties.write_text(
+        "\n".join(
+            [
+                "# Written by `movielake kafka start`: one node, broker and KRaft controller.",
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{HOST}:{cport}",
+                f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}",
+                f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={files.data}",
+                "num.partitions=1",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=true",
+                "",
+            ]
+        )
+    )
 
 
 def _format_storage(files: BrokerFiles, classpath: str) -> None:
@@ -150,17 +170,23 @@ def _format_storage(files: BrokerFiles, classpath: str) -> None:
         return
     java = ["java", "-Xmx256m", "-cp", classpath, "kafka.tools.StorageTool"]
     uuid = subprocess.run(java + ["random-uuid"], capture_output=True, text=True)
-    cluster_id = uuid.stdout.strip().splitlines()[-1] if uuid.returncode == 0 and uuid.stdout else ""
+    cluster_id = (
+        uuid.stdout.strip().splitlines()[-1] if uuid.returncode == 0 and uuid.stdout else ""
+    )
     if not cluster_id:
         raise KafkaError(f"kafka StorageTool random-uuid failed: {uuid.stderr.strip()[-500:]}")
-    fmt = subprocess.run(java + ["format", "-t", cluster_id, "-c", str(files.properties)],
-                         capture_output=True, text=True)
+    fmt = subprocess.run(
+        java + ["format", "-t", cluster_id, "-c", str(files.properties)],
+        capture_output=True,
+        text=True,
+    )
     if fmt.returncode != 0:
         raise KafkaError(f"kafka StorageTool format failed: {(fmt.stdout + fmt.stderr)[-800:]}")
 
 
-def start(port: int = PORT, controller_port: int = CONTROLLER_PORT, timeout: float = 120.0,
-          log=print) -> int:
+def start(
+    port: int = PORT, controller_port: int = CONTROLLER_PORT, timeout: float = 120.0, log=print
+) -> int:
     """Start the broker in the background; returns once it accepts connections on `port`."""
     files = broker_files()
     broker = running()
@@ -169,8 +195,10 @@ def start(port: int = PORT, controller_port: int = CONTROLLER_PORT, timeout: flo
         return 0
     for taken in (port, controller_port):
         if port_open(HOST, taken):
-            log(f"kafka: port {taken} on {HOST} is taken by another process "
-                "(choose others with --port/--controller-port)")
+            log(
+                f"kafka: port {taken} on {HOST} is taken by another process "
+                "(choose others with --port/--controller-port)"
+            )
             return 1
     try:
         classpath = _classpath()
@@ -180,13 +208,23 @@ def start(port: int = PORT, controller_port: int = CONTROLLER_PORT, timeout: flo
     except KafkaError as exc:
         log(f"kafka: {exc}")
         return 1
-    command = ["java", "-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-               f"-Djava.io.tmpdir={files.folder}", "-cp", classpath, MAIN_CLASS,
-               str(files.properties)]
+    command = [
+        "java",
+        "-Xmx512m",
+        "-Xms256m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Djava.io.tmpdir={files.folder}",
+        "-cp",
+        classpath,
+        MAIN_CLASS,
+        str(files.properties),
+    ]
     daemon = _daemon()
     try:
-        process = daemon.start(command, [port, controller_port], port=port,
-                               controller_port=controller_port)
+        process = daemon.start(
+            command, [port, controller_port], port=port, controller_port=controller_port
+        )
         log(f"kafka: starting broker (pid {process.pid}), log {files.log}")
         daemon.wait_ready(process, lambda: port_open(HOST, port), timeout)
     except KafkaError as exc:
@@ -202,8 +240,10 @@ def status(log=print) -> int:
         log("kafka: not running")
         return 1
     up = port_open(HOST, broker["port"])
-    log(f"kafka: running (pid {broker['pid']}) on {HOST}:{broker['port']} "
-        f"({'listening' if up else 'not answering'}), log {broker_files().log}")
+    log(
+        f"kafka: running (pid {broker['pid']}) on {HOST}:{broker['port']} "
+        f"({'listening' if up else 'not answering'}), log {broker_files().log}"
+    )
     return 0 if up else 1
 
 

@@ -36,7 +36,7 @@ from movielake.errors import MovieLakeError
 from movielake.ops.daemon import HOST, Daemon, last_error_line
 from movielake.ops.procs import alive, port_open, spark_home
 
-HIVE_VERSION = "4.0.1"  # = Spark's hive.v4_0: the newest HMS whose client Spark 4.2 ships a shim for
+HIVE_VERSION = "4.0.1"  # = Spark 4.2's hive.v4_0: the newest HMS its client shims support
 HADOOP_VERSION = "3.3.6"  # what Hive 4.0.1 is built against; the release tarball has no Hadoop
 PG_JDBC_VERSION = "42.7.8"  # the tarball bundles 42.5.1; a current driver goes first
 PORT = 9083  # Hive's default, used when free
@@ -84,8 +84,8 @@ def _dep(org: str, name: str, rev: str, extra: str = 'conf="default->default"') 
 
 
 def _server_deps() -> list[str]:
-    tarball = (f'<artifact name="hive-standalone-metastore-server" type="tar.gz" ext="tar.gz" '
-               f'm:classifier="bin"/>')
+    tarball = ('<artifact name="hive-standalone-metastore-server" type="tar.gz" ext="tar.gz" '
+               'm:classifier="bin"/>')
     return [
         f'    <dependency org="org.apache.hive" name="hive-standalone-metastore-server" '
         f'rev="{HIVE_VERSION}" transitive="false">{tarball}</dependency>',
@@ -124,7 +124,7 @@ def _client_deps() -> list[str]:
     return hive + extra + hadoop + excludes
 
 
-def _ivy_retrieve(folder: Path, module: str, deps: list[str], log) -> None:
+def _ivy_retrieve(folder: Path, module: str, deps: list[str]) -> None:
     """Resolve `deps` with the Ivy jar inside pyspark and copy the artifacts into `folder`."""
     ivy = sorted((spark_home() / "jars").glob("ivy-*.jar"))
     if not ivy:
@@ -161,7 +161,7 @@ def fetch(log=print) -> dict[str, Path]:
         log(f"metastore: fetching Hive Metastore {HIVE_VERSION}, Hadoop {HADOOP_VERSION} jars "
             f"and the PostgreSQL driver into {server}")
         shutil.rmtree(server, ignore_errors=True)  # a half-done earlier attempt
-        _ivy_retrieve(server / "lib", "hive-metastore-server", _server_deps(), log)
+        _ivy_retrieve(server / "lib", "hive-metastore-server", _server_deps())
         tarball = server / "lib" / f"hive-standalone-metastore-server-{HIVE_VERSION}-bin.tar.gz"
         try:
             with tarfile.open(tarball) as archive:
@@ -176,7 +176,7 @@ def fetch(log=print) -> dict[str, Path]:
         log(f"metastore: fetching the Hive {HIVE_VERSION} client jars for Spark into {client} "
             "(about 300 MB, once)")
         shutil.rmtree(client, ignore_errors=True)
-        _ivy_retrieve(client, "hive-metastore-client", _client_deps(), log)
+        _ivy_retrieve(client, "hive-metastore-client", _client_deps())
         if not (client / f"hive-metastore-{HIVE_VERSION}.jar").is_file():
             raise MetastoreError(f"no hive-metastore-{HIVE_VERSION}.jar in {client}; see "
                                  f"{client / 'ivy.log'}")

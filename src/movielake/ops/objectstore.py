@@ -53,8 +53,10 @@ def ensure_binary(log=print) -> Path:
         return target
     go = shutil.which("go") or "/usr/local/go/bin/go"
     if not os.access(go, os.X_OK):
-        raise ObjectStoreError("Go is needed once to build versitygw and was not found "
-                               "(install it, or put `go` on PATH)")
+        raise ObjectStoreError(
+            "Go is needed once to build versitygw and was not found "
+            "(install it, or put `go` on PATH)"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     log(f"objectstore: building versitygw {VERSITYGW_VERSION} with {go} (once, a few minutes)")
     # built in a scratch folder and moved in whole: an interrupted build leaves no binary
@@ -62,13 +64,24 @@ def ensure_binary(log=print) -> Path:
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch, build_log.open("w") as out:
         env = {**os.environ, "GOBIN": scratch, "CGO_ENABLED": "0"}  # static: no C toolchain
         result = subprocess.run(
-            [go, "install", "-trimpath",
-             "-ldflags", f"-s -w -X main.Version={VERSITYGW_VERSION}",
-             f"{MODULE}@{VERSITYGW_VERSION}"], env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                go,
+                "install",
+                "-trimpath",
+                "-ldflags",
+                f"-s -w -X main.Version={VERSITYGW_VERSION}",
+                f"{MODULE}@{VERSITYGW_VERSION}",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         built = Path(scratch) / "versitygw"
         if result.returncode != 0 or not built.is_file():
-            raise ObjectStoreError(f"building versitygw failed (exit {result.returncode}: "
-                                   f"{last_error_line(build_log)}); see {build_log}")
+            raise ObjectStoreError(
+                f"building versitygw failed (exit {result.returncode}: "
+                f"{last_error_line(build_log)}); see {build_log}"
+            )
         built.replace(target)
     return target
 
@@ -79,8 +92,10 @@ def credentials() -> tuple[str, str]:
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         access = "MLK" + secrets.token_hex(8).upper()
-        body = (f"[default]\naws_access_key_id = {access}\n"
-                f"aws_secret_access_key = {secrets.token_hex(20)}\n")
+        body = (
+            f"[default]\naws_access_key_id = {access}\n"
+            f"aws_secret_access_key = {secrets.token_hex(20)}\n"
+        )
         try:  # created 0600 in one step: never readable by others, not even briefly
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another start got there first: use its keys
@@ -103,11 +118,20 @@ def _daemon() -> Daemon:
 def _info(record: dict) -> dict:
     address = f"http://{HOST}:{record['port']}"
     access, secret = credentials()
-    return {"address": address, "pid": record["pid"], "port": record["port"], "bucket": BUCKET,
-            "data": str(home() / "data"),
-            "env": {"AWS_ENDPOINT_URL": address, "AWS_ACCESS_KEY_ID": access,
-                    "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": REGION,
-                    "MOVIELAKE_WAREHOUSE": f"s3a://{BUCKET}/warehouse"}}
+    return {
+        "address": address,
+        "pid": record["pid"],
+        "port": record["port"],
+        "bucket": BUCKET,
+        "data": str(home() / "data"),
+        "env": {
+            "AWS_ENDPOINT_URL": address,
+            "AWS_ACCESS_KEY_ID": access,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_REGION": REGION,
+            "MOVIELAKE_WAREHOUSE": f"s3a://{BUCKET}/warehouse",
+        },
+    }
 
 
 def status() -> dict | None:
@@ -147,8 +171,16 @@ def start(port: int | None = None, timeout: float = 60.0, log=print) -> dict:
         if not _has_xattrs(data):  # e.g. tmpfs: metadata goes to files beside the data
             (home() / "meta").mkdir(exist_ok=True)
             backend += ["--sidecar", str(home() / "meta")]
-        command = [str(binary), "--port", f"{HOST}:{port}", "--region", REGION, "--quiet",
-                   *backend, str(data)]
+        command = [
+            str(binary),
+            "--port",
+            f"{HOST}:{port}",
+            "--region",
+            REGION,
+            "--quiet",
+            *backend,
+            str(data),
+        ]
         env = {**os.environ, "ROOT_ACCESS_KEY_ID": access, "ROOT_SECRET_ACCESS_KEY": secret}
         began = time.monotonic()
         process = daemon.start(command, [port], env=env, port=port)
@@ -162,8 +194,10 @@ def start(port: int | None = None, timeout: float = 60.0, log=print) -> dict:
             if code != "BucketAlreadyOwnedByYou":  # from an earlier start
                 daemon.stop()
                 raise ObjectStoreError(f"creating bucket {BUCKET} failed: {code or exc}") from None
-        log(f"objectstore: up on http://{HOST}:{port} after {time.monotonic() - began:.1f}s, "
-            f"bucket {BUCKET}, data in {data}")
+        log(
+            f"objectstore: up on http://{HOST}:{port} after {time.monotonic() - began:.1f}s, "
+            f"bucket {BUCKET}, data in {data}"
+        )
         return _info(record)
 
 
@@ -194,11 +228,14 @@ def client(info: dict):
     from botocore.config import Config
 
     env = info["env"]
-    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                        config=Config(s3={"addressing_style": "path"},
-                                      retries={"max_attempts": 1}))
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
 
 
 def _answers(info: dict) -> bool:

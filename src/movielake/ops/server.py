@@ -44,41 +44,58 @@ def _exposed(host: str) -> bool:
 def server_command(host: str, connect_port: int, jdbc_port: int) -> list[str]:
     conf = session_conf()
     conf.pop("spark.app.name", None)
-    conf.update({
-        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
-        "spark.connect.grpc.binding.address": host,
-        "spark.connect.grpc.binding.port": str(connect_port),
-        # dbt-spark relies on non-ANSI semantics; the server serves dbt too.
-        "spark.sql.ansi.enabled": "false",
-        # Spark Connect hands out java.time values; Delta's min/max-from-metadata shortcut then
-        # fails on a date column (ClassCastException LocalDate -> java.sql.Date, Delta 4.4):
-        # let Spark compute such aggregates (dbt test eda_monthly_activity_covers_span)
-        "spark.databricks.delta.optimizeMetadataQuery.enabled": "false",
-        # JDBC sessions resolve the Delta catalog through the system class loader, which does
-        # not see jars added by spark.jars.packages: put them on the driver's class path too.
-        "spark.driver.extraClassPath": ":".join(delta_jars()),
-    })
+    conf.update(
+        {
+            "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+            "spark.connect.grpc.binding.address": host,
+            "spark.connect.grpc.binding.port": str(connect_port),
+            # dbt-spark relies on non-ANSI semantics; the server serves dbt too.
+            "spark.sql.ansi.enabled": "false",
+            # Spark Connect hands out java.time values; Delta's min/max-from-metadata shortcut then
+            # fails on a date column (ClassCastException LocalDate -> java.sql.Date, Delta 4.4):
+            # let Spark compute such aggregates (dbt test eda_monthly_activity_covers_span)
+            "spark.databricks.delta.optimizeMetadataQuery.enabled": "false",
+            # JDBC sessions resolve the Delta catalog through the system class loader, which does
+            # not see jars added by spark.jars.packages: put them on the driver's class path too.
+            "spark.driver.extraClassPath": ":".join(delta_jars()),
+        }
+    )
     if host != "127.0.0.1":
         conf["spark.driver.bindAddress"] = host
-    command = [str(spark_home() / "bin" / "spark-submit"),
-               "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-               "--name", SERVER_NAME]
+    command = [
+        str(spark_home() / "bin" / "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+        "--name",
+        SERVER_NAME,
+    ]
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
-    command += ["spark-internal",
-                # JDBC has no authentication here: it never leaves loopback
-                "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
-                "--hiveconf", f"hive.server2.thrift.port={jdbc_port}"]
+    command += [
+        "spark-internal",
+        # JDBC has no authentication here: it never leaves loopback
+        "--hiveconf",
+        "hive.server2.thrift.bind.host=127.0.0.1",
+        "--hiveconf",
+        f"hive.server2.thrift.port={jdbc_port}",
+    ]
     return command
 
 
-def start(host: str = "127.0.0.1", connect_port: int = CONNECT_PORT, jdbc_port: int = JDBC_PORT,
-          timeout: float = 240.0, log=print) -> int:
+def start(
+    host: str = "127.0.0.1",
+    connect_port: int = CONNECT_PORT,
+    jdbc_port: int = JDBC_PORT,
+    timeout: float = 240.0,
+    log=print,
+) -> int:
     """Start the server in the background and wait until both endpoints answer."""
     if _exposed(host) and not os.environ.get(TOKEN_ENV):
-        log(f"serve: refusing to listen on {host} without authentication: set {TOKEN_ENV} to a "
-            "secret token (clients send it; see README \"Failure modes\"), or keep the default "
-            "loopback host")
+        log(
+            f"serve: refusing to listen on {host} without authentication: set {TOKEN_ENV} to a "
+            'secret token (clients send it; see README "Failure modes"), or keep the default '
+            "loopback host"
+        )
         return 2
     pid = running_pid()
     if pid:
@@ -93,21 +110,36 @@ def start(host: str = "127.0.0.1", connect_port: int = CONNECT_PORT, jdbc_port: 
         return 1
     check_warehouse()  # a bad store setting: one line now, not a failed server later
     prepare_environment()
-    env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable,
-           "SPARK_LOCAL_IP": host if host != "0.0.0.0" else "127.0.0.1"}
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home()),
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": host if host != "0.0.0.0" else "127.0.0.1",
+    }
     daemon = _daemon()
     try:
-        process = daemon.start(server_command(host, connect_port, jdbc_port),
-                               [connect_port, jdbc_port], env=env, cwd=data_home(), host=host,
-                               connect_port=connect_port, jdbc_port=jdbc_port)
+        process = daemon.start(
+            server_command(host, connect_port, jdbc_port),
+            [connect_port, jdbc_port],
+            env=env,
+            cwd=data_home(),
+            host=host,
+            connect_port=connect_port,
+            jdbc_port=jdbc_port,
+        )
         log(f"starting Spark server (pid {process.pid}), log: {daemon.log_file}")
-        daemon.wait_ready(process, lambda: port_open(host, connect_port)
-                          and port_open("127.0.0.1", jdbc_port), timeout)
+        daemon.wait_ready(
+            process,
+            lambda: port_open(host, connect_port) and port_open("127.0.0.1", jdbc_port),
+            timeout,
+        )
     except DaemonError as exc:
         log(f"serve: {exc}")
         return 1
-    log(f"Spark Connect: sc://{host}:{connect_port}   (SPARK_REMOTE for pyspark and dbt)"
-        + (f", clients must send {TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else ""))
+    log(
+        f"Spark Connect: sc://{host}:{connect_port}   (SPARK_REMOTE for pyspark and dbt)"
+        + (f", clients must send {TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else "")
+    )
     log(f"JDBC:          jdbc:hive2://127.0.0.1:{jdbc_port}/   (beeline, BI tools)")
     return 0
 

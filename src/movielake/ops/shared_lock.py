@@ -47,14 +47,18 @@ def s3_client():
     import boto3
     from botocore.config import Config
 
-    config = Config(s3={"addressing_style": "path"} if s3_endpoint() else {},
-                    retries={"max_attempts": 2}, connect_timeout=5, read_timeout=15)
-    return boto3.client("s3", endpoint_url=s3_endpoint(), region_name=s3_region(),
-                        config=config)
+    config = Config(
+        s3={"addressing_style": "path"} if s3_endpoint() else {},
+        retries={"max_attempts": 2},
+        connect_timeout=5,
+        read_timeout=15,
+    )
+    return boto3.client("s3", endpoint_url=s3_endpoint(), region_name=s3_region(), config=config)
 
 
-def acquire(warehouse: Location, lease: float = LEASE_SECONDS, renew: float = RENEW_SECONDS,
-            log=print) -> bool:
+def acquire(
+    warehouse: Location, lease: float = LEASE_SECONDS, renew: float = RENEW_SECONDS, log=print
+) -> bool:
     """Take the warehouse's build lock for this process (True; a no-op if held already), or
     raise WarehouseBusy naming the holder. False for a store that needs none (local, HDFS)."""
     if warehouse.scheme not in S3_SCHEMES:
@@ -97,21 +101,32 @@ class _Lease:
         self.client = s3_client()
         self.etag = self._take()
         self.stopped = threading.Event()
-        thread = threading.Thread(target=self._renew_every, args=(renew,), daemon=True,
-                                  name="movielake-warehouse-lock")
+        thread = threading.Thread(
+            target=self._renew_every, args=(renew,), daemon=True, name="movielake-warehouse-lock"
+        )
         thread.start()
         atexit.register(self.release)
 
     def _body(self) -> bytes:
         now = time.time()
-        return json.dumps({
-            "host": socket.gethostname(), "pid": os.getpid(),
-            "command": command_line(os.getpid())[:300],
-            "since": getattr(self, "since", now), "expires": now + self.lease}).encode()
+        return json.dumps(
+            {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "command": command_line(os.getpid())[:300],
+                "since": getattr(self, "since", now),
+                "expires": now + self.lease,
+            }
+        ).encode()
 
     def _put(self, **condition) -> str:
-        return self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._body(),
-                                      ContentType="application/json", **condition)["ETag"]
+        return self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key,
+            Body=self._body(),
+            ContentType="application/json",
+            **condition,
+        )["ETag"]
 
     def _take(self) -> str:
         self.since = time.time()
@@ -128,16 +143,21 @@ class _Lease:
                 f"warehouse {self.warehouse} is in use by pid {info.get('pid')} on "
                 f"{info.get('host')} ({info.get('command', '')[:120]}), since "
                 f"{time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(info.get('since', 0)))}"
-                "; one build writes a shared warehouse at a time: wait for it to finish")
+                "; one build writes a shared warehouse at a time: wait for it to finish"
+            )
         try:
             etag = self._put(IfMatch=current["ETag"])
         except Exception as exc:  # noqa: BLE001
             if _code(exc) in ("PreconditionFailed", "412"):
-                raise WarehouseBusy(f"warehouse {self.warehouse}: another build took over its "
-                                    "expired lock at the same moment; try again") from None
+                raise WarehouseBusy(
+                    f"warehouse {self.warehouse}: another build took over its "
+                    "expired lock at the same moment; try again"
+                ) from None
             raise
-        self.log(f"warehouse lock: took over the expired lock of pid {info.get('pid')} on "
-                 f"{info.get('host')}")
+        self.log(
+            f"warehouse lock: took over the expired lock of pid {info.get('pid')} on "
+            f"{info.get('host')}"
+        )
         return etag
 
     def _renew_every(self, seconds: float) -> None:
@@ -145,8 +165,10 @@ class _Lease:
             try:
                 self.etag = self._put(IfMatch=self.etag)
             except Exception as exc:  # noqa: BLE001 - a failed renewal is reported, not fatal
-                self.log(f"warehouse lock: could not renew {self.key} ({_code(exc) or exc}); "
-                         "another build may take the warehouse over")
+                self.log(
+                    f"warehouse lock: could not renew {self.key} ({_code(exc) or exc}); "
+                    "another build may take the warehouse over"
+                )
 
     def release(self) -> None:
         if self.stopped.is_set():

@@ -20,7 +20,10 @@ def vacuum(prefix: str = "movielake", hours: float = DEFAULT_HOURS, log=print) -
     for schema in sorted(r[0] for r in spark.sql(f"show schemas like '{prefix}_*'").collect()):
         for row in spark.sql(f"show tables in {schema}").collect():
             name = f"{schema}.{row['tableName']}"
-            if row["isTemporary"] or spark.sql(f"describe detail {name}").first()["format"] != "delta":
+            if (
+                row["isTemporary"]
+                or spark.sql(f"describe detail {name}").first()["format"] != "delta"
+            ):
                 continue  # views (e.g. the raw sources) and non-Delta tables
             spark.sql(f"vacuum {name} retain {hours:g} hours")
             tables += 1

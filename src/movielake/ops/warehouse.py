@@ -10,8 +10,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from movielake.data.paths import data_home, warehouse_dir
-from movielake.data.storage import (S3_SCHEMES, WAREHOUSE_VARIABLE, Location, StorageError,
-                                    check_reachable, s3_endpoint, s3_region)
+from movielake.data.storage import (
+    S3_SCHEMES,
+    WAREHOUSE_VARIABLE,
+    Location,
+    StorageError,
+    check_reachable,
+    s3_endpoint,
+    s3_region,
+)
 
 RECORD = "warehouse.txt"  # in the data home: the warehouse its Derby metastore catalogs
 
@@ -39,25 +46,35 @@ def check_s3_access(location: Location) -> None:
     options = {"region": s3_region()}
     if endpoint:
         target = urlparse(endpoint)
-        options.update(endpoint_override=target.netloc, scheme=target.scheme or "https",
-                       force_virtual_addressing=False)
+        options.update(
+            endpoint_override=target.netloc,
+            scheme=target.scheme or "https",
+            force_virtual_addressing=False,
+        )
     if os.environ.get("AWS_ACCESS_KEY_ID"):
-        options.update(access_key=os.environ["AWS_ACCESS_KEY_ID"],
-                       secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
-                       session_token=os.environ.get("AWS_SESSION_TOKEN") or None)
-    store = fs.S3FileSystem(**options, connect_timeout=5, request_timeout=10,
-                            retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=1))
+        options.update(
+            access_key=os.environ["AWS_ACCESS_KEY_ID"],
+            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
+        )
+    store = fs.S3FileSystem(
+        **options,
+        connect_timeout=5,
+        request_timeout=10,
+        retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=1),
+    )
     where = f"{WAREHOUSE_VARIABLE}={location}"
     try:
         # a listing first: its error body names a wrong key (a HEAD of the bucket has none)
-        store.get_file_info(fs.FileSelector(f"{parsed.netloc}{parsed.path}",
-                                            allow_not_found=True))
+        store.get_file_info(fs.FileSelector(f"{parsed.netloc}{parsed.path}", allow_not_found=True))
         info = store.get_file_info(parsed.netloc)
     except OSError as exc:
         raise StorageError(f"{where}: {_s3_reason(str(exc))}") from None
     if info.type == fs.FileType.NotFound:
-        raise StorageError(f"{where}: bucket {parsed.netloc!r} does not exist at "
-                           f"{endpoint or 'AWS'} (create it first)")
+        raise StorageError(
+            f"{where}: bucket {parsed.netloc!r} does not exist at "
+            f"{endpoint or 'AWS'} (create it first)"
+        )
 
 
 def _s3_reason(message: str) -> str:
@@ -81,10 +98,13 @@ def _check_same_warehouse(home: Path, warehouse: Location) -> None:
         if before and before != str(warehouse):
             raise StorageError(
                 f"data home {home} catalogs its tables in {before}, not {warehouse}: give this "
-                f"warehouse its own data home (MOVIELAKE_HOME), or `make clean` this one")
+                f"warehouse its own data home (MOVIELAKE_HOME), or `make clean` this one"
+            )
         return
     if (home / "metastore_db").is_dir() and warehouse.remote:
-        raise StorageError(f"data home {home} already has a metastore for local tables: give "
-                           f"{warehouse} its own data home (MOVIELAKE_HOME)")
+        raise StorageError(
+            f"data home {home} already has a metastore for local tables: give "
+            f"{warehouse} its own data home (MOVIELAKE_HOME)"
+        )
     home.mkdir(parents=True, exist_ok=True)
     record.write_text(f"{warehouse}\n")

@@ -1,8 +1,8 @@
 """The logic of `movielake app`'s "Rate & recommend" page, without any UI: title search,
 recommendations for a set of ratings (the served model's fold-in, `personal.recommend`, the
 same function as `movielake recommend`), predicted stars, the one-phrase explanations
-(movielake.serving.explain: "because you rated X", "matches tags: ..."), and the ratings file the app
-downloads and uploads (the format of seeds/my_ratings.csv)."""
+(movielake.serving.explain: "because you rated X", "matches tags: ..."), and the ratings file
+the app downloads and uploads (the format of seeds/my_ratings.csv)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,18 @@ import pandas as pd
 
 from movielake.serving.explain import Explainer
 from movielake.serving.lake import Lake
-from movielake.serving.personal import (check_ratings, rating_scale, read_ratings_file,
-                                recommend, recommend_places)
+from movielake.serving.personal import (
+    check_ratings,
+    rating_scale,
+    read_ratings_file,
+    recommend,
+    recommend_places,
+)
 
 # MovieLens writes leading articles at the end ("Matrix, The"); searches match either order.
-_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.*), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$")
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<rest>.*), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$"
+)
 
 
 def spoken_title(title: str) -> str:
@@ -75,14 +82,20 @@ class Recommendation:
 class Advisor:
     """The catalog and the served models of one built lakehouse, loaded once."""
 
-    def __init__(self, movies: pd.DataFrame, scale: Scale, top_k: tuple[pd.DataFrame, dict],
-                 rating: tuple[pd.DataFrame, dict],
-                 new: tuple[pd.DataFrame | None, int] = (None, 0),
-                 tags: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        movies: pd.DataFrame,
+        scale: Scale,
+        top_k: tuple[pd.DataFrame, dict],
+        rating: tuple[pd.DataFrame, dict],
+        new: tuple[pd.DataFrame | None, int] = (None, 0),
+        tags: pd.DataFrame | None = None,
+    ) -> None:
         movies = movies.copy()
         movies["label"] = [label(t, y) for t, y in zip(movies["title"], movies["release_year"])]
-        movies["genre_text"] = [", ".join(g) if g is not None and len(g) else "(no genres)"
-                                for g in movies["genres"]]
+        movies["genre_text"] = [
+            ", ".join(g) if g is not None and len(g) else "(no genres)" for g in movies["genres"]
+        ]
         keys = (movies["title"] + " " + movies["title"].map(spoken_title)).str.casefold()
         movies["search_key"] = keys
         if "ratings_count" not in movies:
@@ -95,23 +108,36 @@ class Advisor:
         self.rating_items, self.rating_settings = rating
         self.new_items, self.new_slots = new
         # the explanations name movies by their label ("The Matrix (1999)")
-        self.explainer = Explainer(self.top_k_items, self.top_k_settings, self.new_items, tags,
-                                   dict(zip(self.movies.index, self.movies["label"])))
+        self.explainer = Explainer(
+            self.top_k_items,
+            self.top_k_settings,
+            self.new_items,
+            tags,
+            dict(zip(self.movies.index, self.movies["label"])),
+        )
 
     @classmethod
     def load(cls, lake: Lake) -> "Advisor":
         """Reads the movies, the rating scale and both served models (NotBuiltError when one
         of their tables is missing)."""
-        movies = lake.read("stg_movielens__movies",
-                           columns=["movie_id", "title", "release_year", "genres"])
+        movies = lake.read(
+            "stg_movielens__movies", columns=["movie_id", "title", "release_year", "genres"]
+        )
         if lake.exists("movie_stats"):
             counts = lake.read("movie_stats", columns=["movie_id", "ratings_count"])
             movies = movies.merge(counts, on="movie_id", how="left")
-        scale = Scale.from_distribution(lake.read("rating_distribution", columns=["rating"])
-                                        ["rating"])
+        scale = Scale.from_distribution(
+            lake.read("rating_distribution", columns=["rating"])["rating"]
+        )
         tags = lake.read("movie_top_tags") if lake.exists("movie_top_tags") else None
-        return cls(movies, scale, lake.served_item_factors("top_k"),
-                   lake.served_item_factors("rating"), lake.new_movie_items(), tags)
+        return cls(
+            movies,
+            scale,
+            lake.served_item_factors("top_k"),
+            lake.served_item_factors("rating"),
+            lake.new_movie_items(),
+            tags,
+        )
 
     @property
     def top_k_model(self) -> str:
@@ -133,16 +159,21 @@ class Advisor:
             hit &= keys.str.contains(word, regex=False).to_numpy()
         found = self.movies[hit]
         text = query.casefold().strip()
-        starts = (found["title"].str.casefold().str.startswith(text)
-                  | found["title"].map(spoken_title).str.casefold().str.startswith(text))
-        order = pd.DataFrame({"starts": ~starts, "count": -found["ratings_count"],
-                              "title": found["title"]}, index=found.index)
+        starts = found["title"].str.casefold().str.startswith(text) | found["title"].map(
+            spoken_title
+        ).str.casefold().str.startswith(text)
+        order = pd.DataFrame(
+            {"starts": ~starts, "count": -found["ratings_count"], "title": found["title"]},
+            index=found.index,
+        )
         return found.loc[order.sort_values(["starts", "count", "title"]).index].head(limit)
 
     def rows(self, ratings: dict[int, float]) -> list[tuple[str, int, float]]:
         """The ratings as personal.recommend takes them, checked against catalog and scale."""
-        rows = [(f"your rating of movie {movie}", int(movie), float(stars))
-                for movie, stars in ratings.items()]
+        rows = [
+            (f"your rating of movie {movie}", int(movie), float(stars))
+            for movie, stars in ratings.items()
+        ]
         self.check(rows)
         return rows
 
@@ -169,32 +200,46 @@ class Advisor:
             wanted = {movie for _, movie, _ in rows} | set(movie_ids)
             items = items[items["id"].isin(wanted)]
         score = dict(recommend(items, self.rating_settings, rows, len(items)))
-        return {m: float(np.clip(score[m], self.scale.low, self.scale.high))
-                for m in movie_ids if m in score}
+        return {
+            m: float(np.clip(score[m], self.scale.low, self.scale.high))
+            for m in movie_ids
+            if m in score
+        }
 
     def recommend(self, ratings: dict[int, float], k: int = 10) -> list[Recommendation]:
         """Top-K unrated movies for `ratings` (movie_id -> stars): ranked by the served top-K
         model's fold-in (its last places to the best new movies, as `movielake recommend`),
         with the served rating model's predicted stars (none for a new movie)."""
         rows = self.rows(ratings)
-        top = recommend_places(self.top_k_items, self.top_k_settings, self.new_items,
-                               self.new_slots, rows, k)
+        top = recommend_places(
+            self.top_k_items, self.top_k_settings, self.new_items, self.new_slots, rows, k
+        )
         stars = self.predicted_stars(rows, [m for m, _, _ in top])
         result = []
         for rank, (movie, score, is_new) in enumerate(top, start=1):
             row = self.movies.loc[movie]
             reason, because = self.explainer.reason(ratings, movie, is_new)
-            result.append(Recommendation(
-                rank, movie, str(row["title"]),
-                None if pd.isna(row["release_year"]) else int(row["release_year"]),
-                row["genre_text"], stars.get(movie, float("nan")), score, because,
-                None if because is None else str(self.movies.loc[because, "label"]), is_new,
-                reason))
+            result.append(
+                Recommendation(
+                    rank,
+                    movie,
+                    str(row["title"]),
+                    None if pd.isna(row["release_year"]) else int(row["release_year"]),
+                    row["genre_text"],
+                    stars.get(movie, float("nan")),
+                    score,
+                    because,
+                    None if because is None else str(self.movies.loc[because, "label"]),
+                    is_new,
+                    reason,
+                )
+            )
         return result
 
 
 def ratings_csv(ratings: dict[int, float]) -> str:
     """The ratings as seeds/my_ratings.csv writes them (header movie_id,rating)."""
-    lines = ["movie_id,rating"] + [f"{movie},{float(stars):.1f}" for movie, stars in ratings.items()]
+    lines = ["movie_id,rating"] + [
+        f"{movie},{float(stars):.1f}" for movie, stars in ratings.items()
+    ]
     return "\n".join(lines) + "\n"
-

@@ -7,10 +7,17 @@ from __future__ import annotations
 import pandas as pd
 
 # (column, heading, lower is better, decimals)
-COLUMNS = [("rmse", "RMSE", True, 4), ("mae", "MAE", True, 4), ("precision_at_k", "P@K", False, 4),
-           ("recall_at_k", "R@K", False, 4), ("ndcg_at_k", "NDCG@K", False, 4),
-           ("map_at_k", "MAP@K", False, 4), ("catalog_coverage", "coverage", False, 4),
-           ("tune_s", "tune s", True, 0), ("fit_s", "fit s", True, 0)]
+COLUMNS = [
+    ("rmse", "RMSE", True, 4),
+    ("mae", "MAE", True, 4),
+    ("precision_at_k", "P@K", False, 4),
+    ("recall_at_k", "R@K", False, 4),
+    ("ndcg_at_k", "NDCG@K", False, 4),
+    ("map_at_k", "MAP@K", False, 4),
+    ("catalog_coverage", "coverage", False, 4),
+    ("tune_s", "tune s", True, 0),
+    ("fit_s", "fit s", True, 0),
+]
 PEERS_LAYER, PEERS_TABLE = "benchmarks", "peer_metrics"  # the benchmark writes <prefix>_benchmarks
 
 
@@ -24,9 +31,11 @@ def side_by_side(frame: pd.DataFrame) -> pd.DataFrame:
         known = pd.to_numeric(peers[column], errors="coerce").dropna()
         best = (known.min() if lower else known.max()) if len(known) else None
         out[heading] = [
-            "" if pd.isna(v) else
-            f"{v:.{digits}f}" + (f" ({v / best:.2f}x)" if best not in (None, 0) else "")
-            for v in values]
+            ""
+            if pd.isna(v)
+            else f"{v:.{digits}f}" + (f" ({v / best:.2f}x)" if best not in (None, 0) else "")
+            for v in values
+        ]
     out["setting"] = frame["setting"].fillna("")
     return out
 
@@ -43,10 +52,12 @@ def ours(lake) -> pd.DataFrame:
     `lake`: a movielake.serving.lake.Lake (read without Spark)."""
     tuning: dict[str, dict] = {}
     for table, setting in (
-            ("als_tuning", lambda r: f"rank {r['rank']}, reg {r['reg_param']:g}, "
-                                     f"alpha {r['alpha']:g}"),
-            ("item_item_tuning", lambda r: f"lambda {r['reg_lambda']:g}, {r['weighting']}, "
-                                           f"{r['items']} movies")):
+        ("als_tuning", lambda r: f"rank {r['rank']}, reg {r['reg_param']:g}, alpha {r['alpha']:g}"),
+        (
+            "item_item_tuning",
+            lambda r: f"lambda {r['reg_lambda']:g}, {r['weighting']}, {r['items']} movies",
+        ),
+    ):
         if not lake.exists(table):
             continue
         for name, rows in lake.read(table).groupby("model"):
@@ -54,20 +65,30 @@ def ours(lake) -> pd.DataFrame:
             tuning[name] = {
                 "tune_s": float(rows["fit_seconds"].sum()),
                 "fit_s": float(chosen["fit_seconds"].max()) if len(chosen) else None,
-                "setting": setting(chosen.iloc[0]) if len(chosen) else ""}
+                "setting": setting(chosen.iloc[0]) if len(chosen) else "",
+            }
     served: dict[str, list[str]] = {}
     if lake.exists("served_models"):
-        for job, model in lake.read("served_models", order_by="job")[["job", "model"]] \
-                .itertuples(index=False):
+        for job, model in lake.read("served_models", order_by="job")[["job", "model"]].itertuples(
+            index=False
+        ):
             served.setdefault(model, []).append(job)
     metrics = lake.read("model_metrics", filters=[("split", "=", "test")], order_by="model")
     rows = []
     for r in metrics.to_dict("records"):
         name = r["model"]
         extra = tuning.get(name, {})
-        label = f"MovieLake {name}" + (f" (served: {', '.join(served[name])})"
-                                       if name in served else "")
-        rows.append({"model": label, "is_peer": False, "setting": extra.get("setting") or "",
-                     "tune_s": extra.get("tune_s"), "fit_s": extra.get("fit_s"),
-                     **{c: r[c] for c, *_ in COLUMNS if c not in ("tune_s", "fit_s")}})
+        label = f"MovieLake {name}" + (
+            f" (served: {', '.join(served[name])})" if name in served else ""
+        )
+        rows.append(
+            {
+                "model": label,
+                "is_peer": False,
+                "setting": extra.get("setting") or "",
+                "tune_s": extra.get("tune_s"),
+                "fit_s": extra.get("fit_s"),
+                **{c: r[c] for c, *_ in COLUMNS if c not in ("tune_s", "fit_s")},
+            }
+        )
     return pd.DataFrame(rows)

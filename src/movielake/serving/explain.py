@@ -31,8 +31,14 @@ class Explainer:
     rows for new movies, movie_top_tags and the titles; then `reason` per recommendation.
     Plain numpy and dicts, so it pickles into Spark tasks."""
 
-    def __init__(self, items: pd.DataFrame, settings: dict, new_items: pd.DataFrame | None,
-                 tags: pd.DataFrame | None, titles: dict[int, str]) -> None:
+    def __init__(
+        self,
+        items: pd.DataFrame,
+        settings: dict,
+        new_items: pd.DataFrame | None,
+        tags: pd.DataFrame | None,
+        titles: dict[int, str],
+    ) -> None:
         self.model = str(settings.get("model", ""))
         self.titles = titles
         if self.model == ease.MODEL:
@@ -50,8 +56,9 @@ class Explainer:
             for movie, part in tags.sort_values(["movie_id", "tag_rank"]).groupby("movie_id"):
                 self._tags[int(movie)] = part["tag"].tolist()
 
-    def because(self, ratings: dict[int, float], movie_id: int,
-                new_movie: bool = False) -> int | None:
+    def because(
+        self, ratings: dict[int, float], movie_id: int, new_movie: bool = False
+    ) -> int | None:
         """The rated movie that explains `movie_id` best (see the module's rule)."""
         if new_movie:
             return _closest(self._new_unit, self._new_position, list(ratings), movie_id)
@@ -61,12 +68,14 @@ class Explainer:
                 return None
             rated = np.array([m for m in ratings], dtype=np.int64)
             rows = np.searchsorted(self._items, rated)
-            inside = (rows < len(self._items)) & (self._items[np.minimum(rows, len(self._items) - 1)]
-                                                  == rated)
+            inside = (rows < len(self._items)) & (
+                self._items[np.minimum(rows, len(self._items) - 1)] == rated
+            )
             if not inside.any():
                 return None
             values = ease.history_values(
-                np.array([ratings[int(m)] for m in rated[inside]], dtype=float), self._weighting)
+                np.array([ratings[int(m)] for m in rated[inside]], dtype=float), self._weighting
+            )
             added = values * self._b[rows[inside], column]
             # largest contribution; a tie goes to the lower movie id
             best = np.lexsort((rated[inside], -added))[0]
@@ -80,14 +89,19 @@ class Explainer:
         if not own or not ratings:
             return []
         mean = float(np.mean(list(ratings.values())))
-        shared = Counter(tag for movie, stars in ratings.items() if stars >= mean
-                         for tag in self._tags.get(int(movie), ()))
+        shared = Counter(
+            tag
+            for movie, stars in ratings.items()
+            if stars >= mean
+            for tag in self._tags.get(int(movie), ())
+        )
         found = [tag for tag in own if shared[tag]]
         found.sort(key=lambda tag: -shared[tag])  # stable: ties keep the movie's order
         return found[:MAX_TAGS]
 
-    def reason(self, ratings: dict[int, float], movie_id: int, new_movie: bool = False
-               ) -> tuple[str | None, int | None]:
+    def reason(
+        self, ratings: dict[int, float], movie_id: int, new_movie: bool = False
+    ) -> tuple[str | None, int | None]:
         """(the phrase, the rated movie it names, if any) for one recommendation."""
         if new_movie:
             tags = self.matching_tags(ratings, movie_id)
@@ -106,12 +120,15 @@ def unit_rows(items: pd.DataFrame | None) -> tuple[np.ndarray, dict[int, int]]:
         return np.zeros((0, 0)), {}
     factors = np.vstack(items["features"].to_numpy()).astype(float)
     norms = np.linalg.norm(factors, axis=1, keepdims=True)
-    return (factors / np.where(norms == 0, 1.0, norms),
-            {int(movie): i for i, movie in enumerate(items["id"].to_numpy())})
+    return (
+        factors / np.where(norms == 0, 1.0, norms),
+        {int(movie): i for i, movie in enumerate(items["id"].to_numpy())},
+    )
 
 
-def _closest(unit: np.ndarray, position: dict[int, int], rated: list[int],
-             movie_id: int) -> int | None:
+def _closest(
+    unit: np.ndarray, position: dict[int, int], rated: list[int], movie_id: int
+) -> int | None:
     """The rated movie whose unit factor row is closest (cosine) to `movie_id`'s."""
     known = [m for m in rated if m in position]
     if movie_id not in position or not known:
@@ -128,11 +145,13 @@ def _dense_rows(rows: pd.DataFrame, items: np.ndarray) -> np.ndarray:
     if present.empty:
         return b
     ids = [np.asarray(n, dtype=np.int64) for n in present["neighbour_ids"]]
-    row_pos = np.repeat(np.searchsorted(items, present["movie_id"].to_numpy(dtype=np.int64)),
-                        [len(n) for n in ids])
+    row_pos = np.repeat(
+        np.searchsorted(items, present["movie_id"].to_numpy(dtype=np.int64)), [len(n) for n in ids]
+    )
     col_pos = np.searchsorted(items, np.concatenate(ids))
-    b[row_pos, col_pos] = np.concatenate([np.asarray(w, dtype=np.float32)
-                                          for w in present["weights"]])
+    b[row_pos, col_pos] = np.concatenate(
+        [np.asarray(w, dtype=np.float32) for w in present["weights"]]
+    )
     return b
 
 
@@ -143,14 +162,26 @@ def explain_batches(frames, explainer: Explainer):
     for frame in frames:
         users, ranks, reasons = [], [], []
         for user, movies, stars, places, shown, new in zip(
-                frame["user_id"], frame["movies"], frame["ratings"], frame["ranks"],
-                frame["movie_ids"], frame["new_movies"]):
-            rated = ({} if movies is None else
-                     dict(zip((int(m) for m in movies), (float(s) for s in stars))))
+            frame["user_id"],
+            frame["movies"],
+            frame["ratings"],
+            frame["ranks"],
+            frame["movie_ids"],
+            frame["new_movies"],
+        ):
+            rated = (
+                {}
+                if movies is None
+                else dict(zip((int(m) for m in movies), (float(s) for s in stars)))
+            )
             for rank, movie, is_new in zip(places, shown, new):
                 users.append(int(user))
                 ranks.append(int(rank))
                 reasons.append(explainer.reason(rated, int(movie), bool(is_new))[0])
-        yield pd.DataFrame({"user_id": pd.Series(users, dtype="int32"),
-                            "rank": pd.Series(ranks, dtype="int32"),
-                            "reason": pd.Series(reasons, dtype="object")})
+        yield pd.DataFrame(
+            {
+                "user_id": pd.Series(users, dtype="int32"),
+                "rank": pd.Series(ranks, dtype="int32"),
+                "reason": pd.Series(reasons, dtype="object"),
+            }
+        )

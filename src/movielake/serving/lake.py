@@ -98,8 +98,9 @@ def _project_configs() -> dict[str, dict]:
                     if not isinstance(node, dict):
                         break
                     schema = node.get("+schema", schema)
-                found.setdefault(file.stem, {"schema": schema, "alias": None,
-                                             "location_root": None})
+                found.setdefault(
+                    file.stem, {"schema": schema, "alias": None, "location_root": None}
+                )
     return found
 
 
@@ -114,16 +115,20 @@ def _manifest_configs(path: Path) -> dict[str, dict]:
         if project and node.get("package_name") != project:
             continue
         config = node.get("config") or {}
-        found[node["name"]] = {"schema": config.get("schema"), "alias": node.get("alias"),
-                               "location_root": config.get("location_root")}
+        found[node["name"]] = {
+            "schema": config.get("schema"),
+            "alias": node.get("alias"),
+            "location_root": config.get("location_root"),
+        }
     return found
 
 
 class Lake:
     """The tables of one schema prefix in one data home, read with deltalake into pandas."""
 
-    def __init__(self, prefix: str | None = None, home: Path | None = None,
-                 manifest: Path | None = None) -> None:
+    def __init__(
+        self, prefix: str | None = None, home: Path | None = None, manifest: Path | None = None
+    ) -> None:
         from movielake.data.paths import data_home, warehouse_dir
 
         self.prefix = prefix or default_schema_prefix()
@@ -150,8 +155,7 @@ class Lake:
         schema = schema_name(self.prefix, config["schema"])
         table = (config["alias"] or model).lower()
         root = config.get("location_root")
-        path = (Location(root) / table if root
-                else self.warehouse / f"{schema.lower()}.db" / table)
+        path = Location(root) / table if root else self.warehouse / f"{schema.lower()}.db" / table
         return TableRef(model, schema, table, path)
 
     def name(self, model: str) -> str:
@@ -168,11 +172,17 @@ class Lake:
             raise NotBuiltError(
                 f"{ref.name} is not built (no Delta table at {ref.path}); build it with "
                 f"`make run` (dbt build -s +{model}) with MOVIELAKE_HOME={self.home} and "
-                f"MOVIELAKE_SCHEMA={self.prefix}")
+                f"MOVIELAKE_SCHEMA={self.prefix}"
+            )
         return DeltaTable(str(ref.path), storage_options=ref.path.storage_options())
 
-    def read(self, model: str, columns: list[str] | None = None, filters=None,
-             order_by: list[str] | str | None = None) -> pd.DataFrame:
+    def read(
+        self,
+        model: str,
+        columns: list[str] | None = None,
+        filters=None,
+        order_by: list[str] | str | None = None,
+    ) -> pd.DataFrame:
         """The table's rows (the latest committed version); `filters` as pyarrow's DNF list,
         e.g. [("side", "=", "item")]."""
         frame = self._table(model).to_pandas(columns=columns, filters=filters)
@@ -196,8 +206,9 @@ class Lake:
     def version(self, model: str) -> TableVersion:
         table = self._table(model)
         last = table.history(1)[0]
-        return TableVersion(table.version(),
-                            datetime.fromtimestamp(last["timestamp"] / 1000, tz=timezone.utc))
+        return TableVersion(
+            table.version(), datetime.fromtimestamp(last["timestamp"] / 1000, tz=timezone.utc)
+        )
 
     def served_model(self, job: str = "top_k", required: bool = False) -> str | None:
         """The model served_models names for `job`, or None (no row, or not built); required:
@@ -221,8 +232,11 @@ class Lake:
         slots = int(served["new_movie_slots"].fillna(0).iloc[0])
         if slots <= 0:
             return None, 0
-        items = self.read("hybrid_factors", filters=[("scored_split", "=", "test"),
-                                                     ("side", "=", "item")], order_by="id")
+        items = self.read(
+            "hybrid_factors",
+            filters=[("scored_split", "=", "test"), ("side", "=", "item")],
+            order_by="id",
+        )
         return items, slots
 
     def served_source(self, job: str = "top_k") -> str:
@@ -230,8 +244,9 @@ class Lake:
         item-item model is served, else served_factors (also when nothing is built yet)."""
         return "item_item_weights" if self.served_model(job) == "item_item" else "served_factors"
 
-    def served_item_factors(self, job: str = "top_k",
-                            rated: set[int] | None = None) -> tuple[pd.DataFrame, dict]:
+    def served_item_factors(
+        self, job: str = "top_k", rated: set[int] | None = None
+    ) -> tuple[pd.DataFrame, dict]:
         """The item rows of the model served for `job` ("top_k" or "rating"), as refit on
         train + validation, and its settings (one row as a dict): an ALS variant's or the
         hybrid's item rows of served_factors, or item_item's rows of item_item_weights.
@@ -246,20 +261,29 @@ class Lake:
             if rated is None:
                 weights = self.read("item_item_weights", filters=test, order_by="movie_id")
             else:
-                catalogue = self.read("item_item_weights", filters=test,
-                                      columns=["model", "weighting", "movie_id"])
-                rows = self.read("item_item_weights", columns=["movie_id", "neighbour_ids",
-                                                               "weights"],
-                                 filters=test + [("movie_id", "in", sorted(rated))])
-                weights = (catalogue.merge(rows, on="movie_id", how="left")
-                           .sort_values("movie_id", kind="stable").reset_index(drop=True))
+                catalogue = self.read(
+                    "item_item_weights", filters=test, columns=["model", "weighting", "movie_id"]
+                )
+                rows = self.read(
+                    "item_item_weights",
+                    columns=["movie_id", "neighbour_ids", "weights"],
+                    filters=test + [("movie_id", "in", sorted(rated))],
+                )
+                weights = (
+                    catalogue.merge(rows, on="movie_id", how="left")
+                    .sort_values("movie_id", kind="stable")
+                    .reset_index(drop=True)
+                )
             if weights.empty:
-                raise NotBuiltError(f"{self.name('item_item_weights')} has no rows of the "
-                                    "served item_item model")
+                raise NotBuiltError(
+                    f"{self.name('item_item_weights')} has no rows of the served item_item model"
+                )
             return weights, weights.iloc[0].to_dict()
-        items = self.read("served_factors", filters=[("job", "=", job), ("side", "=", "item")],
-                          order_by="id")
+        items = self.read(
+            "served_factors", filters=[("job", "=", job), ("side", "=", "item")], order_by="id"
+        )
         if items.empty:
-            raise NotBuiltError(f"{self.name('served_factors')} has no item factors of the "
-                                f"served model {model}")
+            raise NotBuiltError(
+                f"{self.name('served_factors')} has no item factors of the served model {model}"
+            )
         return items, items.iloc[0].to_dict()

@@ -1,6 +1,7 @@
 """Personal recommendations for a new user: their ratings file checked, folded into the served
-top-K model (an ALS variant's item factors, movielake.algorithms.foldin; or item_item's weights, their
-ratings times B, movielake.algorithms.ease), and the top K movies they have not rated."""
+top-K model (an ALS variant's item factors, movielake.algorithms.foldin; or item_item's
+weights, their ratings times B, movielake.algorithms.ease), and the top K movies they have not
+rated."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from movielake.algorithms import hybrid
-from movielake.algorithms import ease
+from movielake.algorithms import ease, hybrid
 from movielake.algorithms.baseline import new_user_bias
-from movielake.errors import MovieLakeError
 from movielake.algorithms.foldin import fold_in
+from movielake.errors import MovieLakeError
 
 
 class PersonalRatingsError(MovieLakeError, ValueError):
@@ -38,7 +38,8 @@ def read_ratings_file(path: str | Path) -> list[tuple[str, int, float]]:
             except (TypeError, ValueError):
                 raise PersonalRatingsError(
                     f"{label}: movie_id must be an integer and rating a number, got "
-                    f"{record.get('movie_id')!r}, {record.get('rating')!r}") from None
+                    f"{record.get('movie_id')!r}, {record.get('rating')!r}"
+                ) from None
     return rows
 
 
@@ -57,8 +58,11 @@ def split_known(rows, known_movies) -> tuple[list, list[str]]:
     real MovieLens ids; a generated release, or an older one, lacks some of them, and that
     must not stop the whole build (`movielake recommend` still refuses such a file)."""
     kept = [row for row in rows if row[1] in known_movies]
-    notes = [f"{label}: movie {movie_id} is not in this release, skipped"
-             for label, movie_id, _ in rows if movie_id not in known_movies]
+    notes = [
+        f"{label}: movie {movie_id} is not in this release, skipped"
+        for label, movie_id, _ in rows
+        if movie_id not in known_movies
+    ]
     return kept, notes
 
 
@@ -74,10 +78,13 @@ def check_ratings(rows, known_movies, scale: tuple[float, float, float] = (0.5, 
         if not low <= rating <= high or (rating / step) != int(rating / step):
             stars = "half" if step == 0.5 else "whole"
             raise PersonalRatingsError(
-                f"{label}: rating {rating} is off the scale of the built release ({low:g}-{high:g} in "
-                f"{stars} stars)")
+                f"{label}: rating {rating} is off the scale of the built release "
+                f"({low:g}-{high:g} in {stars} stars)"
+            )
         if movie_id in seen:
-            raise PersonalRatingsError(f"{label}: movie {movie_id} already rated at {seen[movie_id]}")
+            raise PersonalRatingsError(
+                f"{label}: movie {movie_id} already rated at {seen[movie_id]}"
+            )
         seen[movie_id] = label
 
 
@@ -110,21 +117,27 @@ def fold_in_user(items, settings: dict, rows, k: int):
     position = {int(movie): i for i, movie in enumerate(ids)}
     usable = [(position[m], r) for _, m, r in rows if m in position]
     if not usable:
-        raise PersonalRatingsError("none of the rated movies is known to the model "
-                                   "(no one rated them in the training data)")
+        raise PersonalRatingsError(
+            "none of the rated movies is known to the model "
+            "(no one rated them in the training data)"
+        )
     index = np.array([i for i, _ in usable])
     ratings = np.array([r for _, r in usable])
     variant = settings["model"]
     user_bias = 0.0
     if variant == "als_residual":
-        user_bias = new_user_bias(ratings, mean, item_bias[index],
-                                  float(settings["user_damping"]))
+        user_bias = new_user_bias(ratings, mean, item_bias[index], float(settings["user_damping"]))
         target = ratings - mean - item_bias[index] - user_bias
     else:
         target = ratings
-    user = fold_in(factors[index], target, float(settings["reg_param"]),
-                   implicit=variant in IMPLICIT, alpha=float(settings["alpha"]),
-                   all_item_factors=factors)
+    user = fold_in(
+        factors[index],
+        target,
+        float(settings["reg_param"]),
+        implicit=variant in IMPLICIT,
+        alpha=float(settings["alpha"]),
+        all_item_factors=factors,
+    )
     scores = mean + user_bias + item_bias + factors @ user
     rated = {m for _, m, _ in rows}
     order = [i for i in np.lexsort((ids, -scores)) if int(ids[i]) not in rated][:k]
@@ -138,10 +151,12 @@ def _recommend_item_item(weights, settings: dict, rows, k: int) -> list[tuple[in
         raise PersonalRatingsError("no served model's item weights: build the recommenders first")
     known = set(weights["movie_id"].astype(int))
     if not any(m in known for _, m, _ in rows):
-        raise PersonalRatingsError("none of the rated movies is known to the model "
-                                   "(too few ratings in the training data)")
-    ids, scores = ease.fold_in_scores(weights, [m for _, m, _ in rows],
-                                           [r for _, _, r in rows], settings["weighting"])
+        raise PersonalRatingsError(
+            "none of the rated movies is known to the model (too few ratings in the training data)"
+        )
+    ids, scores = ease.fold_in_scores(
+        weights, [m for _, m, _ in rows], [r for _, _, r in rows], settings["weighting"]
+    )
     rated = {m for _, m, _ in rows}
     order = [i for i in np.lexsort((ids, -scores)) if int(ids[i]) not in rated][:k]
     return [(int(ids[i]), float(scores[i])) for i in order]
@@ -163,16 +178,18 @@ def new_movies(items, rows, slots: int) -> list[tuple[int, float]]:
     return [(m, s) for m, s in ranked if m in fresh][:slots]
 
 
-def recommend_places(items, settings: dict, new_items, slots: int, rows,
-                     k: int) -> list[tuple[int, float, bool]]:
+def recommend_places(
+    items, settings: dict, new_items, slots: int, rows, k: int
+) -> list[tuple[int, float, bool]]:
     """recommend()'s top-K with its last `slots` places given to the user's best new movies
     (new_movies, hybrid.with_new_movies): (movie_id, score, is_new) in rank order."""
     top = recommend(items, settings, rows, k)
     return hybrid.with_new_movies(top, new_movies(new_items, rows, slots), k, slots)
 
 
-def recommend_from_lake(path: str | Path, k: int, lake=None
-                        ) -> list[tuple[int, int, str, float, bool, str | None]]:
+def recommend_from_lake(
+    path: str | Path, k: int, lake=None
+) -> list[tuple[int, int, str, float, bool, str | None]]:
     """(rank, movie_id, title, score, is_new, reason) for the ratings in `path`, from the tables
     a dbt build stored (served model's item factors, the hybrid's for the new-movie places,
     movie titles, movie_top_tags), read without Spark (movielake.serving.lake); the file is checked
@@ -193,35 +210,48 @@ def recommend_from_lake(path: str | Path, k: int, lake=None
     places = recommend_places(items, settings, new_items, slots, rows, k)
     # only the tags of the rated and the shown movies are needed
     wanted = sorted({m for _, m, _ in rows} | {m for m, _, _ in places})
-    tags = (lake.read("movie_top_tags", filters=[("movie_id", "in", wanted)])
-            if lake.exists("movie_top_tags") and wanted else None)
+    tags = (
+        lake.read("movie_top_tags", filters=[("movie_id", "in", wanted)])
+        if lake.exists("movie_top_tags") and wanted
+        else None
+    )
     explainer = Explainer(items, settings, new_items, tags, title)
     ratings = {movie: stars for _, movie, stars in rows}
-    return [(rank, movie, title[movie], score, is_new,
-             explainer.reason(ratings, movie, is_new)[0])
-            for rank, (movie, score, is_new) in enumerate(places, 1)]
+    return [
+        (rank, movie, title[movie], score, is_new, explainer.reason(ratings, movie, is_new)[0])
+        for rank, (movie, score, is_new) in enumerate(places, 1)
+    ]
 
 
-def recommend_for_user(user_id: int, k: int, lake=None
-                       ) -> list[tuple[int, int, str, float, bool, str | None]]:
+def recommend_for_user(
+    user_id: int, k: int, lake=None
+) -> list[tuple[int, int, str, float, bool, str | None]]:
     """(rank, movie_id, title, score, is_new, reason) for a known user: the stream's latest
     fold-in when it has one (after the user's new ratings; the served model only, without
     reasons), else the built `recommendations` table; both read without Spark. A missing table
     raises movielake.serving.lake.NotBuiltError."""
     from movielake.serving.lake import Lake
+
     fresh = stream_recommendations(user_id)
     if fresh is not None:
         return [(*row, False, None) for row in fresh[:k]]
     lake = lake or Lake()
-    built = lake.read("recommendations", filters=[("user_id", "=", int(user_id))],
-                      order_by="rank")
+    built = lake.read("recommendations", filters=[("user_id", "=", int(user_id))], order_by="rank")
     if built.empty:
         raise PersonalRatingsError(f"user {user_id} has no recommendations (unknown user?)")
     is_new = built["new_movie"] if "new_movie" in built else [False] * len(built)
     reasons = built["reason"] if "reason" in built else [None] * len(built)
-    return [(int(r.rank), int(r.movie_id), r.title, float(r.score), bool(n),
-             why if isinstance(why, str) else None)
-            for r, n, why in zip(built.itertuples(), is_new, reasons)][:k]
+    return [
+        (
+            int(r.rank),
+            int(r.movie_id),
+            r.title,
+            float(r.score),
+            bool(n),
+            why if isinstance(why, str) else None,
+        )
+        for r, n, why in zip(built.itertuples(), is_new, reasons)
+    ][:k]
 
 
 def stream_recommendations(user_id: int) -> list[tuple[int, int, str, float]] | None:

@@ -18,8 +18,7 @@ from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from movielake.spark.session import is_connect
-from movielake.spark.session import task_slots
+from movielake.spark.session import is_connect, task_slots
 
 VARIANTS = ("als_explicit", "als_residual", "als_implicit")
 DOT = "aggregate(zip_with(u.features, i.features, (a, b) -> a * b), 0D, (acc, x) -> acc + x)"
@@ -49,16 +48,22 @@ def with_biases(ratings: DataFrame, biases: DataFrame) -> DataFrame:
     """ratings (user_id, movie_id, rating) plus global_mean, user_bias, item_bias from the
     popularity baseline's rows for one scored split, and residual = what the biases miss."""
     mean = biases.select(F.first("global_mean")).first()[0]
-    users = biases.where("entity = 'user'").select(F.col("entity_id").alias("user_id"),
-                                                    F.col("bias").alias("user_bias"))
-    items = biases.where("entity = 'movie'").select(F.col("entity_id").alias("movie_id"),
-                                                     F.col("bias").alias("item_bias"))
-    return (ratings.join(users, "user_id", "left").join(items, "movie_id", "left")
-            .fillna(0.0, ["user_bias", "item_bias"])
-            .withColumn("global_mean", F.lit(float(mean)))
-            .withColumn("residual",
-                        F.col("rating") - F.col("global_mean") - F.col("user_bias")
-                        - F.col("item_bias")))
+    users = biases.where("entity = 'user'").select(
+        F.col("entity_id").alias("user_id"), F.col("bias").alias("user_bias")
+    )
+    items = biases.where("entity = 'movie'").select(
+        F.col("entity_id").alias("movie_id"), F.col("bias").alias("item_bias")
+    )
+    return (
+        ratings.join(users, "user_id", "left")
+        .join(items, "movie_id", "left")
+        .fillna(0.0, ["user_bias", "item_bias"])
+        .withColumn("global_mean", F.lit(float(mean)))
+        .withColumn(
+            "residual",
+            F.col("rating") - F.col("global_mean") - F.col("user_bias") - F.col("item_bias"),
+        )
+    )
 
 
 def num_blocks(ratings: int, setting: int = 0) -> int:
@@ -68,8 +73,7 @@ def num_blocks(ratings: int, setting: int = 0) -> int:
     return setting if setting > 0 else max(2, min(64, -(-ratings // 1_000_000)))
 
 
-def halving_rungs(users: int, max_users: int, rungs: int, factor: int,
-                  min_users: int) -> list[int]:
+def halving_rungs(users: int, max_users: int, rungs: int, factor: int, min_users: int) -> list[int]:
     """Users each rung of successive halving fits on, smallest first. The last rung has
     min(users, max_users) (all users when max_users is 0); each earlier one `factor` times
     fewer, but never fewer than min_users. Rungs that come out the same size are one rung, so a
@@ -88,50 +92,82 @@ def survivors(count: int, factor: int) -> int:
     return max(1, -(-count // max(1, factor)))
 
 
-def fit(ratings: DataFrame, variant: str, rank: int, reg_param: float, alpha: float,
-        max_iter: int, seed: int, blocks: int = 2) -> ALSModel:
+def fit(
+    ratings: DataFrame,
+    variant: str,
+    rank: int,
+    reg_param: float,
+    alpha: float,
+    max_iter: int,
+    seed: int,
+    blocks: int = 2,
+) -> ALSModel:
     """Fit one variant; `ratings` must carry `residual` for als_residual (see with_biases);
     blocks: see num_blocks."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown ALS variant {variant!r}; expected one of {VARIANTS}")
-    als = ALS(userCol="user_id", itemCol="movie_id",
-              ratingCol="residual" if variant == "als_residual" else "rating",
-              rank=rank, regParam=reg_param, maxIter=max_iter, seed=seed,
-              implicitPrefs=variant == "als_implicit", alpha=alpha,
-              coldStartStrategy="drop", checkpointInterval=5,
-              numUserBlocks=blocks, numItemBlocks=blocks)
+    als = ALS(
+        userCol="user_id",
+        itemCol="movie_id",
+        ratingCol="residual" if variant == "als_residual" else "rating",
+        rank=rank,
+        regParam=reg_param,
+        maxIter=max_iter,
+        seed=seed,
+        implicitPrefs=variant == "als_implicit",
+        alpha=alpha,
+        coldStartStrategy="drop",
+        checkpointInterval=5,
+        numUserBlocks=blocks,
+        numItemBlocks=blocks,
+    )
     return als.fit(ratings)
 
 
 def factor_rows(model: ALSModel, fitted: DataFrame, variant: str) -> DataFrame:
     """The model as factor rows; `fitted` is the training input (with_biases output for
     als_residual) from which the biases and offset are taken."""
+
     def side(name, factors, key, bias_col):
-        rows = factors.select(F.col("id"), F.col("features").cast("array<double>")
-                              .alias("features"))
+        rows = factors.select(
+            F.col("id"), F.col("features").cast("array<double>").alias("features")
+        )
         if variant == "als_residual":
-            biases = fitted.select(F.col(key).alias("id"), F.col(bias_col).alias("bias")) \
-                .distinct()
+            biases = fitted.select(F.col(key).alias("id"), F.col(bias_col).alias("bias")).distinct()
             rows = rows.join(biases, "id", "left")
         else:
             rows = rows.withColumn("bias", F.lit(0.0))
-        return rows.select(F.lit(name).alias("side"), "id", "features",
-                           F.coalesce("bias", F.lit(0.0)).alias("bias"))
+        return rows.select(
+            F.lit(name).alias("side"),
+            "id",
+            "features",
+            F.coalesce("bias", F.lit(0.0)).alias("bias"),
+        )
 
-    mean = (fitted.select(F.first("global_mean")).first()[0]
-            if variant == "als_residual" else 0.0)
-    return (side("user", model.userFactors, "user_id", "user_bias")
-            .unionByName(side("item", model.itemFactors, "movie_id", "item_bias"))
-            .withColumn("global_mean", F.lit(float(mean))))
+    mean = fitted.select(F.first("global_mean")).first()[0] if variant == "als_residual" else 0.0
+    return (
+        side("user", model.userFactors, "user_id", "user_bias")
+        .unionByName(side("item", model.itemFactors, "movie_id", "item_bias"))
+        .withColumn("global_mean", F.lit(float(mean)))
+    )
 
 
 def _sides(factors: DataFrame):
-    users = factors.where("side = 'user'").select(
-        F.col("id").alias("user_id"), F.col("features"), F.col("bias").alias("user_bias"),
-        "global_mean").alias("u")
-    items = factors.where("side = 'item'").select(
-        F.col("id").alias("movie_id"), F.col("features"),
-        F.col("bias").alias("item_bias")).alias("i")
+    users = (
+        factors.where("side = 'user'")
+        .select(
+            F.col("id").alias("user_id"),
+            F.col("features"),
+            F.col("bias").alias("user_bias"),
+            "global_mean",
+        )
+        .alias("u")
+    )
+    items = (
+        factors.where("side = 'item'")
+        .select(F.col("id").alias("movie_id"), F.col("features"), F.col("bias").alias("item_bias"))
+        .alias("i")
+    )
     return users, items
 
 
@@ -140,13 +176,17 @@ def predict(pairs: DataFrame, factors: DataFrame, low: float, high: float) -> Da
     pairs whose user or movie has no factors are dropped (cold start)."""
     users, items = _sides(factors)
     raw = F.expr(f"u.global_mean + u.user_bias + i.item_bias + {DOT}")
-    return (pairs.alias("p").join(users, "user_id").join(items, "movie_id")
-            .select("p.*", F.least(F.lit(high), F.greatest(F.lit(low), raw))
-                    .alias("prediction")))
+    return (
+        pairs.alias("p")
+        .join(users, "user_id")
+        .join(items, "movie_id")
+        .select("p.*", F.least(F.lit(high), F.greatest(F.lit(low), raw)).alias("prediction"))
+    )
 
 
-def top_k_unseen(factors: DataFrame, seen: DataFrame, k: int,
-                 users: DataFrame | None = None, batch: int = 1024) -> DataFrame:
+def top_k_unseen(
+    factors: DataFrame, seen: DataFrame, k: int, users: DataFrame | None = None, batch: int = 1024
+) -> DataFrame:
     """(user_id, rank, movie_id, score): each user's K best-scored movies among those not in
     `seen` (user_id, movie_id); all users with factors, or those in `users` (user_id).
 
@@ -171,18 +211,27 @@ def top_k_unseen(factors: DataFrame, seen: DataFrame, k: int,
     item_ids = items["id"].to_numpy(dtype=np.int64)
     item_f = np.vstack(items["features"].to_numpy()).astype(np.float64)
     item_bias = items["bias"].to_numpy(dtype=np.float64)
-    per_user = (seen.select(F.col("user_id").alias("id"), "movie_id")
-                .groupBy("id").agg(F.collect_list("movie_id").alias("seen")))
+    per_user = (
+        seen.select(F.col("user_id").alias("id"), "movie_id")
+        .groupBy("id")
+        .agg(F.collect_list("movie_id").alias("seen"))
+    )
     # scoring is compute-bound: one partition per task slot, so every core scores (adaptive
     # execution would pack this small-in-bytes input into one) and no more (each extra task
     # pays for a Python worker and a copy of the item factors: 2 took half the time of 16 on
     # ml-latest-small)
     parts = task_slots(factors.sparkSession)
-    scored = (user_rows.select("id", "features", "bias", "global_mean")
-              .join(per_user, "id", "left").repartition(parts, "id"))
+    scored = (
+        user_rows.select("id", "features", "bias", "global_mean")
+        .join(per_user, "id", "left")
+        .repartition(parts, "id")
+    )
     return scored.mapInPandas(
-        partial(_score_batches, item_ids=item_ids, item_f=item_f, item_bias=item_bias, k=k,
-                batch=batch), schema)
+        partial(
+            _score_batches, item_ids=item_ids, item_f=item_f, item_bias=item_bias, k=k, batch=batch
+        ),
+        schema,
+    )
 
 
 def _score_batches(frames, item_ids, item_f, item_bias, k: int, batch: int):
@@ -195,14 +244,17 @@ def _score_batches(frames, item_ids, item_f, item_bias, k: int, batch: int):
     batch = max(1, min(batch, (1 << 24) // len(item_ids)))  # at most 16M scores (128 MB)
     for frame in frames:
         for start in range(0, len(frame), batch):
-            part = frame.iloc[start:start + batch]
+            part = frame.iloc[start : start + batch]
             n = len(part)
             user_f = np.vstack(part["features"].to_numpy()).astype(np.float64)
-            offset = (part["global_mean"].to_numpy(dtype=np.float64)
-                      + part["bias"].to_numpy(dtype=np.float64))
+            offset = part["global_mean"].to_numpy(dtype=np.float64) + part["bias"].to_numpy(
+                dtype=np.float64
+            )
             scores = offset[:, None] + item_bias[None, :] + user_f @ item_f.T
-            seen = [np.asarray(m if m is not None else [], dtype=np.int64)
-                    for m in part["seen"].to_numpy()]
+            seen = [
+                np.asarray(m if m is not None else [], dtype=np.int64)
+                for m in part["seen"].to_numpy()
+            ]
             rows = np.repeat(np.arange(n), [len(m) for m in seen])
             movies = np.concatenate(seen) if seen else np.empty(0, dtype=np.int64)
             pos = np.minimum(np.searchsorted(item_ids, movies), len(item_ids) - 1)
@@ -213,8 +265,11 @@ def _score_batches(frames, item_ids, item_f, item_bias, k: int, batch: int):
             order = np.lexsort((item_ids[best], -top), axis=1)
             best, top = np.take_along_axis(best, order, 1), np.take_along_axis(top, order, 1)
             keep = np.isfinite(top)  # a user who has seen nearly everything gets fewer than K
-            yield pd.DataFrame({
-                "user_id": np.repeat(part["id"].to_numpy(), take).reshape(n, take)[keep],
-                "rank": np.tile(np.arange(1, take + 1), (n, 1))[keep],
-                "movie_id": item_ids[best][keep], "score": top[keep],
-            }).astype({"user_id": "int32", "rank": "int32", "movie_id": "int32"})
+            yield pd.DataFrame(
+                {
+                    "user_id": np.repeat(part["id"].to_numpy(), take).reshape(n, take)[keep],
+                    "rank": np.tile(np.arange(1, take + 1), (n, 1))[keep],
+                    "movie_id": item_ids[best][keep],
+                    "score": top[keep],
+                }
+            ).astype({"user_id": "int32", "rank": "int32", "movie_id": "int32"})

@@ -31,7 +31,6 @@ def upload(spark, folder: Path, uri: str) -> list[str]:
     written = []
     for source in sorted(p for p in folder.iterdir() if p.is_file()):
         destination = jvm.org.apache.hadoop.fs.Path(f"{uri.rstrip('/')}/{source.name}")
-        fs.copyFromLocalFile(False, True, jvm.org.apache.hadoop.fs.Path(str(source)),
-                             destination)
+        fs.copyFromLocalFile(False, True, jvm.org.apache.hadoop.fs.Path(str(source)), destination)
         written.append(str(destination.toString()))
     return written

@@ -25,7 +25,16 @@ from pyspark.sql import functions as F
 from scipy import sparse
 
 from movielake.algorithms.ease import (  # noqa: F401 - the models call them through this module
-    MODEL, WEIGHTINGS, dense, fold_in_scores, history_values, pruned, solve, top_k_frame, weight_rows)
+    MODEL,
+    WEIGHTINGS,
+    dense,
+    fold_in_scores,
+    history_values,
+    pruned,
+    solve,
+    top_k_frame,
+    weight_rows,
+)
 from movielake.spark.recommenders import ratings_by_user
 from movielake.spark.session import is_connect, machine, task_slots
 
@@ -41,12 +50,19 @@ def _values(ratings: DataFrame, weighting: str):
 def catalogue(fit: DataFrame, min_ratings: int, max_items: int, label: str = "") -> np.ndarray:
     """The movie ids the model covers, sorted: at least `min_ratings` fit ratings, and at most
     `max_items` of them (the most rated; ties by lower id), the cut reported on stdout."""
-    counts = (fit.groupBy("movie_id").count().where(F.col("count") >= min_ratings)
-              .toPandas().sort_values(["count", "movie_id"], ascending=[False, True]))
+    counts = (
+        fit.groupBy("movie_id")
+        .count()
+        .where(F.col("count") >= min_ratings)
+        .toPandas()
+        .sort_values(["count", "movie_id"], ascending=[False, True])
+    )
     if len(counts) > max_items:
-        print(f"item_item{label}: {len(counts)} movies have >= {min_ratings} ratings, more than "
-              f"item_item_max_items = {max_items}; keeping the {max_items} most rated (the "
-              f"others, down to {int(counts['count'].iloc[max_items])} ratings, are left out)")
+        print(
+            f"item_item{label}: {len(counts)} movies have >= {min_ratings} ratings, more than "
+            f"item_item_max_items = {max_items}; keeping the {max_items} most rated (the "
+            f"others, down to {int(counts['count'].iloc[max_items])} ratings, are left out)"
+        )
         counts = counts.iloc[:max_items]
     return np.sort(counts["movie_id"].to_numpy(dtype=np.int64))
 
@@ -61,19 +77,24 @@ def gram(fit: DataFrame, items: np.ndarray, weighting: str) -> np.ndarray:
     spark = fit.sparkSession
     n = len(items)
     positions = spark.createDataFrame(
-        pd.DataFrame({"movie_id": items.astype("int32"), "pos": np.arange(n, dtype="int32")}))
-    x = (fit.join(F.broadcast(positions), "movie_id")
-         .select("user_id", "pos", _values(fit, weighting).alias("w")))
+        pd.DataFrame({"movie_id": items.astype("int32"), "pos": np.arange(n, dtype="int32")})
+    )
+    x = fit.join(F.broadcast(positions), "movie_id").select(
+        "user_id", "pos", _values(fit, weighting).alias("w")
+    )
     # Each task writes a whole partial G, so few tasks: as many as this machine's cores run at
     # once (a Spark Connect client has no SparkContext to ask).
     parts = machine()[0]
-    blocks = (x.repartition(parts, "user_id")
-              .mapInPandas(partial(_gram_blocks, n=n), GRAM_BLOCK_SCHEMA)
-              .groupBy("first_row").applyInPandas(_sum_blocks, GRAM_BLOCK_SCHEMA))
+    blocks = (
+        x.repartition(parts, "user_id")
+        .mapInPandas(partial(_gram_blocks, n=n), GRAM_BLOCK_SCHEMA)
+        .groupBy("first_row")
+        .applyInPandas(_sum_blocks, GRAM_BLOCK_SCHEMA)
+    )
     g = np.zeros((n, n))
     for row in blocks.toLocalIterator():
         values = np.frombuffer(row["values"], dtype=np.float64).reshape(-1, n)
-        g[row["first_row"]:row["first_row"] + len(values)] = values
+        g[row["first_row"] : row["first_row"] + len(values)] = values
     return g
 
 
@@ -90,13 +111,15 @@ def _gram_blocks(frames, n: int):
         return
     frame = pd.concat(frames, ignore_index=True)
     users, row = np.unique(frame["user_id"].to_numpy(), return_inverse=True)
-    x = sparse.csr_matrix((frame["w"].to_numpy(dtype=np.float64),
-                           (row, frame["pos"].to_numpy())), shape=(len(users), n))
+    x = sparse.csr_matrix(
+        (frame["w"].to_numpy(dtype=np.float64), (row, frame["pos"].to_numpy())),
+        shape=(len(users), n),
+    )
     del frame
     g = (x.T.tocsr() @ x).tocsr()
     step = max(1, GRAM_BLOCK_BYTES // (8 * n))
     for first in range(0, n, step):
-        block = g[first:first + step].toarray()
+        block = g[first : first + step].toarray()
         yield pd.DataFrame({"first_row": [first], "values": [block.tobytes()]})
 
 
@@ -130,7 +153,8 @@ def check_executor_memory(spark, b: np.ndarray) -> None:
             f"item_item: B over {len(b)} movies needs about {need:.1f} GiB in each executor, "
             f"more than spark.executor.memory = {memory} allows; raise MOVIELAKE_EXECUTOR_MEMORY "
             f"(and the workers' memory) to at least {need / 0.6:.0f}g, or lower the "
-            "item_item_max_items var")
+            "item_item_max_items var"
+        )
 
 
 def weight_frame(spark, items: np.ndarray, b: np.ndarray, neighbours: int) -> DataFrame:
@@ -141,9 +165,9 @@ def weight_frame(spark, items: np.ndarray, b: np.ndarray, neighbours: int) -> Da
     check_executor_memory(spark, b)
     n = len(items)
     tasks = max(1, -(-n * n * 12 // WEIGHT_TASK_BYTES))
-    return (spark.range(0, n, 1, tasks)
-            .mapInPandas(partial(_weight_batches, items=items, b=b, neighbours=neighbours),
-                         WEIGHT_SCHEMA))
+    return spark.range(0, n, 1, tasks).mapInPandas(
+        partial(_weight_batches, items=items, b=b, neighbours=neighbours), WEIGHT_SCHEMA
+    )
 
 
 def _weight_batches(frames, items: np.ndarray, b: np.ndarray, neighbours: int):
@@ -153,9 +177,17 @@ def _weight_batches(frames, items: np.ndarray, b: np.ndarray, neighbours: int):
             yield weight_rows(items, b, neighbours, frame["id"].to_numpy())
 
 
-def fit(fit_ratings: DataFrame, reg_lambda: float, weighting: str, min_ratings: int,
-        max_items: int, neighbours: int, items: np.ndarray | None = None,
-        g: np.ndarray | None = None, label: str = "") -> tuple[pd.DataFrame, float]:
+def fit(
+    fit_ratings: DataFrame,
+    reg_lambda: float,
+    weighting: str,
+    min_ratings: int,
+    max_items: int,
+    neighbours: int,
+    items: np.ndarray | None = None,
+    g: np.ndarray | None = None,
+    label: str = "",
+) -> tuple[pd.DataFrame, float]:
     """The stored rows of one fitted model and the seconds the fit took (Gram + solve). Pass
     `items` and `g` from an earlier fit on the same data to reuse them (a lambda grid)."""
     started = time.perf_counter()
@@ -171,31 +203,39 @@ def load(rows: DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """dense() of stored rows, read a partition at a time with each row's arrays packed into
     bytes on the executors: B's catalogue^2 weights never sit in the driver's heap at once
     (toPandas would collect them all there first)."""
-    items = np.sort(np.array([r["movie_id"] for r in rows.select("movie_id").collect()],
-                             dtype=np.int64))
+    items = np.sort(
+        np.array([r["movie_id"] for r in rows.select("movie_id").collect()], dtype=np.int64)
+    )
     pos = pd.Series(np.arange(len(items)), index=items)
     b = np.zeros((len(items), len(items)), dtype=np.float32)
     packed = rows.select("movie_id", "neighbour_ids", "weights").mapInPandas(
-        _pack_rows, "movie_id int, neighbour_ids binary, weights binary")
+        _pack_rows, "movie_id int, neighbour_ids binary, weights binary"
+    )
     for row in packed.toLocalIterator():
         ids = np.frombuffer(row["neighbour_ids"], dtype=np.int32).astype(np.int64)
-        b[pos[row["movie_id"]], pos.loc[ids].to_numpy()] = np.frombuffer(row["weights"],
-                                                                          dtype=np.float64)
+        b[pos[row["movie_id"]], pos.loc[ids].to_numpy()] = np.frombuffer(
+            row["weights"], dtype=np.float64
+        )
     return items, b
 
 
 def _pack_rows(frames):
     """mapInPandas body of load: each row's arrays as raw bytes (int32 ids, float64 weights)."""
     for frame in frames:
-        yield pd.DataFrame({
-            "movie_id": frame["movie_id"],
-            "neighbour_ids": [np.asarray(v, dtype=np.int32).tobytes()
-                              for v in frame["neighbour_ids"]],
-            "weights": [np.asarray(v, dtype=np.float64).tobytes() for v in frame["weights"]]})
+        yield pd.DataFrame(
+            {
+                "movie_id": frame["movie_id"],
+                "neighbour_ids": [
+                    np.asarray(v, dtype=np.int32).tobytes() for v in frame["neighbour_ids"]
+                ],
+                "weights": [np.asarray(v, dtype=np.float64).tobytes() for v in frame["weights"]],
+            }
+        )
 
 
-def top_k_unseen(rows: DataFrame, history: DataFrame, seen: DataFrame, k: int,
-                 users: DataFrame | None = None) -> DataFrame:
+def top_k_unseen(
+    rows: DataFrame, history: DataFrame, seen: DataFrame, k: int, users: DataFrame | None = None
+) -> DataFrame:
     """top_k_scored from one fitted model's stored rows (one model, one scored split), for the
     users of `history` (the data the model was fit on), or those of them in `users`."""
     meta = rows.select("weighting").distinct().collect()
@@ -207,8 +247,9 @@ def top_k_unseen(rows: DataFrame, history: DataFrame, seen: DataFrame, k: int,
     return top_k_scored(items, b, meta[0]["weighting"], history, seen, k)
 
 
-def top_k_scored(items: np.ndarray, b: np.ndarray, weighting: str, history: DataFrame,
-                 seen: DataFrame, k: int) -> DataFrame:
+def top_k_scored(
+    items: np.ndarray, b: np.ndarray, weighting: str, history: DataFrame, seen: DataFrame, k: int
+) -> DataFrame:
     """(user_id, rank, movie_id, score): top_k_frame for every user of `history` (user_id,
     movie_id, rating), their movies in `seen` excluded, on the executors as als.top_k_unseen
     does: each user's history and seen movies grouped into one row (a shuffle), B travels with
@@ -220,11 +261,13 @@ def top_k_scored(items: np.ndarray, b: np.ndarray, weighting: str, history: Data
     if not len(items):
         return spark.createDataFrame([], SCHEMA)
     rated = ratings_by_user(history)
-    known = (seen.groupBy("user_id").agg(F.collect_list("movie_id").alias("seen")))
+    known = seen.groupBy("user_id").agg(F.collect_list("movie_id").alias("seen"))
     parts = task_slots(spark)  # as als.top_k_unseen: one partition per task slot
-    return (rated.join(known, "user_id", "left").repartition(parts, "user_id")
-            .mapInPandas(partial(_score_batches, items=items, b=b, weighting=weighting, k=k),
-                         SCHEMA))
+    return (
+        rated.join(known, "user_id", "left")
+        .repartition(parts, "user_id")
+        .mapInPandas(partial(_score_batches, items=items, b=b, weighting=weighting, k=k), SCHEMA)
+    )
 
 
 def _score_batches(frames, items: np.ndarray, b: np.ndarray, weighting: str, k: int):
@@ -235,13 +278,20 @@ def _score_batches(frames, items: np.ndarray, b: np.ndarray, weighting: str, k: 
         # blocks of users in id order, whatever order the shuffle delivered them in
         frame = frame.sort_values("user_id", kind="stable")
         counts = frame["movies"].map(len).to_numpy()
-        history = pd.DataFrame({
-            "user_id": np.repeat(frame["user_id"].to_numpy(), counts),
-            "movie_id": np.concatenate(frame["movies"].to_numpy()).astype(np.int64),
-            "rating": np.concatenate(frame["ratings"].to_numpy()).astype(float)})
+        history = pd.DataFrame(
+            {
+                "user_id": np.repeat(frame["user_id"].to_numpy(), counts),
+                "movie_id": np.concatenate(frame["movies"].to_numpy()).astype(np.int64),
+                "rating": np.concatenate(frame["ratings"].to_numpy()).astype(float),
+            }
+        )
         seen = frame["seen"].map(lambda s: [] if s is None else s)
-        known = pd.DataFrame({
-            "user_id": np.repeat(frame["user_id"].to_numpy(), seen.map(len).to_numpy()),
-            "movie_id": np.concatenate([np.asarray(s, dtype=np.int64) for s in seen]
-                                       + [np.zeros(0, dtype=np.int64)])})
+        known = pd.DataFrame(
+            {
+                "user_id": np.repeat(frame["user_id"].to_numpy(), seen.map(len).to_numpy()),
+                "movie_id": np.concatenate(
+                    [np.asarray(s, dtype=np.int64) for s in seen] + [np.zeros(0, dtype=np.int64)]
+                ),
+            }
+        )
         yield top_k_frame(items, b, weighting, history, known, k)

@@ -23,45 +23,56 @@ def comparable(*values: float | None) -> tuple:
     return tuple(round(v or 0.0, 9) for v in values)
 
 
-def rating_metrics(predictions: DataFrame, label: str = "rating",
-                   prediction: str = "prediction") -> dict:
+def rating_metrics(
+    predictions: DataFrame, label: str = "rating", prediction: str = "prediction"
+) -> dict:
     """RMSE, MAE and accuracy over the scored pairs (rows with a null/NaN prediction must have
     been dropped, as ALS's coldStartStrategy="drop" does)."""
     # one aggregation job for both figures (RegressionEvaluator would scan the input twice)
     error = F.col(prediction).cast("double") - F.col(label).cast("double")
-    row = predictions.agg(F.sqrt(F.avg(error * error)).alias("rmse"),
-                          F.avg(F.abs(error)).alias("mae"),
-                          F.count(F.lit(1)).alias("n")).first()
+    row = predictions.agg(
+        F.sqrt(F.avg(error * error)).alias("rmse"),
+        F.avg(F.abs(error)).alias("mae"),
+        F.count(F.lit(1)).alias("n"),
+    ).first()
     if not row["n"]:
         raise ValueError("rating_metrics: no scored pairs to evaluate")
     return {"rmse": row["rmse"], "mae": row["mae"], "accuracy": 1.0 - row["mae"] / 5.0}
 
 
-def ranking_metrics(recommended: DataFrame, relevant: DataFrame, k: int,
-                    catalog_size: int) -> dict:
+def ranking_metrics(recommended: DataFrame, relevant: DataFrame, k: int, catalog_size: int) -> dict:
     """P@K, R@K, NDCG@K, MAP@K over the users that have relevant items, and catalog coverage.
 
     recommended: (user_id, movie_id, rank) with rank 1..K; relevant: (user_id, movie_id).
     A user with relevant items but no recommendations scores 0 on every ranking metric."""
-    predicted = (recommended.where(F.col("rank") <= k)
-                 .groupBy("user_id")
-                 .agg(F.array_sort(F.collect_list(F.struct("rank", "movie_id"))).alias("recs"))
-                 .select("user_id",
-                         F.transform("recs", lambda r: r["movie_id"].cast("double"))
-                         .alias("prediction")))
-    labels = (relevant.groupBy("user_id")
-              .agg(F.collect_set(F.col("movie_id").cast("double")).alias("label")))
-    per_user = (labels.join(predicted, "user_id", "left")
-                .select("user_id", "label",
-                        F.coalesce("prediction", F.array().cast("array<double>"))
-                        .alias("prediction"))
-                .cache())
+    predicted = (
+        recommended.where(F.col("rank") <= k)
+        .groupBy("user_id")
+        .agg(F.array_sort(F.collect_list(F.struct("rank", "movie_id"))).alias("recs"))
+        .select(
+            "user_id",
+            F.transform("recs", lambda r: r["movie_id"].cast("double")).alias("prediction"),
+        )
+    )
+    labels = relevant.groupBy("user_id").agg(
+        F.collect_set(F.col("movie_id").cast("double")).alias("label")
+    )
+    per_user = (
+        labels.join(predicted, "user_id", "left")
+        .select(
+            "user_id",
+            "label",
+            F.coalesce("prediction", F.array().cast("array<double>")).alias("prediction"),
+        )
+        .cache()
+    )
     users = per_user.count()
     result: dict = {"users_evaluated": users}
     for column, metric in RANKING_METRICS.items():
-        result[column] = (RankingEvaluator(metricName=metric, k=k).evaluate(per_user)
-                          if users else None)
-    covered = (per_user.select(F.explode("prediction").alias("m")).distinct().count())
+        result[column] = (
+            RankingEvaluator(metricName=metric, k=k).evaluate(per_user) if users else None
+        )
+    covered = per_user.select(F.explode("prediction").alias("m")).distinct().count()
     result["catalog_coverage"] = covered / catalog_size if catalog_size else None
     per_user.unpersist()
     return result

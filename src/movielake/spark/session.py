@@ -31,8 +31,10 @@ def delta_jars() -> list[str]:
 # instead of the SDK's 686 MB bundle (56 MB in all). Delta's jar depends on Hadoop client jars
 # older than pyspark's: excluded, pyspark's own serve both.
 AWS_SDK_VERSION = "2.35.4"
-S3_EXCLUDES = ("software.amazon.awssdk:bundle,org.apache.hadoop:hadoop-client-api,"
-               "org.apache.hadoop:hadoop-client-runtime")
+S3_EXCLUDES = (
+    "software.amazon.awssdk:bundle,org.apache.hadoop:hadoop-client-api,"
+    "org.apache.hadoop:hadoop-client-runtime"
+)
 
 
 def hadoop_version() -> str:
@@ -46,9 +48,13 @@ def hadoop_version() -> str:
 
 
 def s3_packages() -> list[str]:
-    return [f"org.apache.hadoop:hadoop-aws:{hadoop_version()}",
-            *(f"software.amazon.awssdk:{m}:{AWS_SDK_VERSION}"
-              for m in ("s3", "s3-transfer-manager", "sts"))]
+    return [
+        f"org.apache.hadoop:hadoop-aws:{hadoop_version()}",
+        *(
+            f"software.amazon.awssdk:{m}:{AWS_SDK_VERSION}"
+            for m in ("s3", "s3-transfer-manager", "sts")
+        ),
+    ]
 
 
 def storage_settings(warehouse: Location) -> dict[str, str]:
@@ -70,14 +76,16 @@ def storage_settings(warehouse: Location) -> dict[str, str]:
     }
     if os.environ.get("AWS_ACCESS_KEY_ID"):
         conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
-            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider")
+            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
+        )
     endpoint = s3_endpoint()
     if endpoint:
         conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
         # a self-hosted store names buckets in the path, not in the host name
         conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
         conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
-            endpoint.startswith("https://")).lower()
+            endpoint.startswith("https://")
+        ).lower()
     return conf
 
 
@@ -94,9 +102,11 @@ def metastore_settings(uri: str | None = None, jars: str | None = None) -> dict[
         return {}
     jars = jars or os.environ.get("MOVIELAKE_METASTORE_JARS")
     if not jars or not Path(jars).is_dir():
-        raise RuntimeError(f"MOVIELAKE_METASTORE={uri} needs MOVIELAKE_METASTORE_JARS, the "
-                           "folder of its Hive client jars (`movielake metastore status` "
-                           "prints both)")
+        raise RuntimeError(
+            f"MOVIELAKE_METASTORE={uri} needs MOVIELAKE_METASTORE_JARS, the "
+            "folder of its Hive client jars (`movielake metastore status` "
+            "prints both)"
+        )
     return {
         "spark.hadoop.hive.metastore.uris": uri,
         "spark.sql.hive.metastore.version": HIVE_METASTORE_VERSION,
@@ -135,8 +145,9 @@ def sized_settings() -> dict[str, str]:
     gib = max(2, min(32, memory // 2 // 2**30))
     return {
         "spark.driver.memory": os.environ.get("MOVIELAKE_DRIVER_MEMORY", f"{gib}g"),
-        "spark.sql.shuffle.partitions": os.environ.get("MOVIELAKE_SHUFFLE_PARTITIONS",
-                                                       str(max(16, 4 * cores))),
+        "spark.sql.shuffle.partitions": os.environ.get(
+            "MOVIELAKE_SHUFFLE_PARTITIONS", str(max(16, 4 * cores))
+        ),
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         # size partitions by data (advisory 64 MB), not by the number of cores
@@ -146,7 +157,8 @@ def sized_settings() -> dict[str, str]:
         # A core's worth each is plenty for the logs we write (measured: an append to a
         # row-tracked table took 2.6 s with 50, 0.5 s with 1)
         "spark.databricks.delta.snapshotPartitions": os.environ.get(
-            "MOVIELAKE_SNAPSHOT_PARTITIONS", str(cores)),
+            "MOVIELAKE_SNAPSHOT_PARTITIONS", str(cores)
+        ),
     }
 
 

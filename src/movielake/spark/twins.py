@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from movielake.algorithms.twins import jaccard_block
 
 
@@ -45,8 +43,16 @@ def movie_sets(ratings, min_ratings: int):
     return sets.withColumn("movie_vector", to_vector("movie_ids"))
 
 
-def lsh_top_pairs(sets, top_n: int, bands: int, band_rows: int, distance_threshold: float,
-                  max_bucket_size: int, seed: int, stats: LshStats | None = None):
+def lsh_top_pairs(
+    sets,
+    top_n: int,
+    bands: int,
+    band_rows: int,
+    distance_threshold: float,
+    max_bucket_size: int,
+    seed: int,
+    stats: LshStats | None = None,
+):
     """Top `top_n` pairs by exact Jaccard among the LSH candidates of `sets` (a DataFrame with
     user_id, movie_ids (sorted array), set_size, movie_vector); columns PAIR_COLUMNS + pair_rank.
 
@@ -57,23 +63,26 @@ def lsh_top_pairs(sets, top_n: int, bands: int, band_rows: int, distance_thresho
     still meet in other bands); pairs with exact Jaccard distance above `distance_threshold`
     are never kept."""
     from pyspark.ml.feature import MinHashLSH
+    from pyspark.ml.functions import vector_to_array
     from pyspark.sql import Window
     from pyspark.sql import functions as F
-    from pyspark.ml.functions import vector_to_array
 
     # MinHashLSH rejects empty vectors: drop them explicitly (user_movie_sets never has any).
     sets = sets.where(F.col("set_size") > 0)
-    lsh = MinHashLSH(inputCol="movie_vector", outputCol="hashes", seed=seed,
-                     numHashTables=bands * band_rows)
+    lsh = MinHashLSH(
+        inputCol="movie_vector", outputCol="hashes", seed=seed, numHashTables=bands * band_rows
+    )
     hashed = lsh.fit(sets).transform(sets)
     # hashes: array of 1-element vectors, one per hash function -> array<double>.
     signature = F.transform("hashes", lambda v: vector_to_array(v)[0])
     keys = (
         hashed.select("user_id", signature.alias("sig"))
         .select("user_id", "sig", F.explode(F.sequence(F.lit(0), F.lit(bands - 1))).alias("band"))
-        .select("user_id", "band",
-                F.xxhash64(F.slice("sig", F.col("band") * band_rows + 1, band_rows))
-                .alias("bucket"))
+        .select(
+            "user_id",
+            "band",
+            F.xxhash64(F.slice("sig", F.col("band") * band_rows + 1, band_rows)).alias("bucket"),
+        )
     )
     bucket_size = F.count("*").over(Window.partitionBy("band", "bucket"))
     keys = keys.withColumn("bucket_size", bucket_size).where(F.col("bucket_size") > 1)
@@ -81,11 +90,14 @@ def lsh_top_pairs(sets, top_n: int, bands: int, band_rows: int, distance_thresho
     try:
         if stats is not None:
             big = keys.where(F.col("bucket_size") > max_bucket_size)
-            row = big.agg(F.countDistinct("band", "bucket").alias("buckets"),
-                          F.countDistinct("user_id").alias("users")).first()
+            row = big.agg(
+                F.countDistinct("band", "bucket").alias("buckets"),
+                F.countDistinct("user_id").alias("users"),
+            ).first()
             stats.buckets_dropped, stats.users_in_dropped_buckets = row["buckets"], row["users"]
-        kept = keys.where(F.col("bucket_size") <= max_bucket_size).select("user_id", "band",
-                                                                          "bucket")
+        kept = keys.where(F.col("bucket_size") <= max_bucket_size).select(
+            "user_id", "band", "bucket"
+        )
         left, right = kept.alias("l"), kept.alias("r")
         # Not deduplicated here: a pair met in several bands is scored once by _exact_jaccard.
         candidates = (
@@ -120,24 +132,35 @@ def _exact_jaccard(pairs, sets, blocks: int = JACCARD_BLOCKS):
     from pyspark.sql import functions as F
 
     def block_pair(first, second):
-        return [F.least(first, second).alias("block_lo"), F.greatest(first, second).alias("block_hi")]
+        return [
+            F.least(first, second).alias("block_lo"),
+            F.greatest(first, second).alias("block_hi"),
+        ]
 
-    keyed_pairs = pairs.select(*block_pair(F.pmod("user_a", F.lit(blocks)),
-                                           F.pmod("user_b", F.lit(blocks))), "user_a", "user_b")
+    keyed_pairs = pairs.select(
+        *block_pair(F.pmod("user_a", F.lit(blocks)), F.pmod("user_b", F.lit(blocks))),
+        "user_a",
+        "user_b",
+    )
     # Each set goes to every block pair its block is part of.
     own = F.pmod("user_id", F.lit(blocks))
-    keyed_sets = (sets.select("user_id", "movie_ids",
-                              own.alias("own"),
-                              F.explode(F.sequence(F.lit(0), F.lit(blocks - 1))).alias("other"))
-                  .select(*block_pair(F.col("own"), F.col("other")), "user_id", "movie_ids"))
-    return (keyed_pairs.groupBy("block_lo", "block_hi")
-            .cogroup(keyed_sets.groupBy("block_lo", "block_hi"))
-            # Two parameters exactly: Spark passes the group key too to a function of three.
-            .applyInPandas(lambda pairs_, sets_: jaccard_block(pairs_, sets_), PAIR_SCHEMA))
+    keyed_sets = sets.select(
+        "user_id",
+        "movie_ids",
+        own.alias("own"),
+        F.explode(F.sequence(F.lit(0), F.lit(blocks - 1))).alias("other"),
+    ).select(*block_pair(F.col("own"), F.col("other")), "user_id", "movie_ids")
+    return (
+        keyed_pairs.groupBy("block_lo", "block_hi")
+        .cogroup(keyed_sets.groupBy("block_lo", "block_hi"))
+        # Two parameters exactly: Spark passes the group key too to a function of three.
+        .applyInPandas(lambda pairs_, sets_: jaccard_block(pairs_, sets_), PAIR_SCHEMA)
+    )
 
 
-PAIR_SCHEMA = ("user_a long, user_b long, jaccard double, movies_in_common int, "
-               "set_size_a int, set_size_b int")
+PAIR_SCHEMA = (
+    "user_a long, user_b long, jaccard double, movies_in_common int, set_size_a int, set_size_b int"
+)
 
 
 def rank_pairs(scored, top_n: int):
@@ -147,7 +170,6 @@ def rank_pairs(scored, top_n: int):
     from pyspark.sql import functions as F
 
     order = Window.orderBy(F.col("jaccard").desc(), "user_a", "user_b")
-    return (scored.withColumn("pair_rank", F.row_number().over(order).cast("int"))
-            .where(F.col("pair_rank") <= top_n))
-
-
+    return scored.withColumn("pair_rank", F.row_number().over(order).cast("int")).where(
+        F.col("pair_rank") <= top_n
+    )

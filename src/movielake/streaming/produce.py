@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from movielake.errors import MovieLakeError
 from movielake.data.releases import get_release
+from movielake.errors import MovieLakeError
 
 TOPIC = "ratings"
 FIELDS = ("userId", "movieId", "rating", "timestamp")
@@ -68,21 +68,30 @@ def message(line: str, separator: str, fmt: str) -> tuple[bytes, bytes]:
     fields = _split(line, separator)
     key = fields[0].strip().encode()
     if fmt == "json":
-        value = json.dumps(dict(zip(FIELDS, fields))).encode() if len(fields) == len(FIELDS) \
-            else line.encode()  # not four fields: sent as it is, the stream rejects it
+        value = (
+            json.dumps(dict(zip(FIELDS, fields))).encode()
+            if len(fields) == len(FIELDS)
+            else line.encode()
+        )  # not four fields: sent as it is, the stream rejects it
     else:
         value = line.encode()
     return key, value
 
 
-def produce(lines, bootstrap: str, topic: str = TOPIC, dataset: str = "ml-latest-small",
-            fmt: str = "csv", rate: float = 0.0, log=print) -> int:
+def produce(
+    lines,
+    bootstrap: str,
+    topic: str = TOPIC,
+    dataset: str = "ml-latest-small",
+    fmt: str = "csv",
+    rate: float = 0.0,
+    log=print,
+) -> int:
     """Send every line (at `rate` messages/s; 0: as fast as possible); returns the count."""
     from kafka import KafkaProducer
 
     separator = get_release(dataset).layouts["ratings"].separator
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                             retries=5)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5)
     sent = 0
     started = time.monotonic()
     try:
@@ -102,8 +111,9 @@ def produce(lines, bootstrap: str, topic: str = TOPIC, dataset: str = "ml-latest
     return sent
 
 
-def write_landing(lines, folder: Path, dataset: str = "ml-latest-small",
-                  name: str | None = None) -> Path:
+def write_landing(
+    lines, folder: Path, dataset: str = "ml-latest-small", name: str | None = None
+) -> Path:
     """Drop `lines` as one ratings file into the landing folder (written aside, then renamed in
     one step, so the stream never reads half a file)."""
     layout = get_release(dataset).layouts["ratings"]
@@ -111,8 +121,10 @@ def write_landing(lines, folder: Path, dataset: str = "ml-latest-small",
     name = name or f"ratings-{time.time_ns()}.csv"
     staging = folder / f".{name}.tmp"
     body = "\n".join(lines) + "\n"
-    staging.write_text((layout.header + "\n" if layout.header else "") + body,
-                       encoding=get_release(dataset).encoding)
+    staging.write_text(
+        (layout.header + "\n" if layout.header else "") + body,
+        encoding=get_release(dataset).encoding,
+    )
     target = folder / name
     staging.rename(target)
     return target

@@ -18,21 +18,26 @@ After each batch the users with new ratings are folded into the served model's i
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import hashlib
 import json
 import os
 import signal
 import time
 import uuid
+from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
-from movielake.errors import MovieLakeError
-from movielake.data.paths import (data_home, landing_dir, project_dir, schema_prefix, stream_dir,
-                                   table_path, warehouse_table)
+from movielake.data.paths import (
+    landing_dir,
+    project_dir,
+    schema_prefix,
+    stream_dir,
+    table_path,
+    warehouse_table,
+)
 from movielake.data.releases import get_release
+from movielake.errors import MovieLakeError
 
 RULES_MODEL = "base_movielens__ratings"
 LINES_VIEW = "stream_lines"
@@ -51,12 +56,14 @@ def kafka_package() -> str:
 
 # --- the staging rules, rendered once by dbt ---------------------------------------------------
 
+
 def _rules_inputs(dbt_vars: dict) -> str:
     project = project_dir()
     digest = hashlib.sha256(json.dumps([dbt_vars, schema_prefix()], sort_keys=True).encode())
     for path in sorted((project / "macros" / "staging").glob("*.sql")) + [
-            project / "models" / "staging" / "movielens" / "base" / f"{RULES_MODEL}.sql",
-            project / "dbt_project.yml"]:
+        project / "models" / "staging" / "movielens" / "base" / f"{RULES_MODEL}.sql",
+        project / "dbt_project.yml",
+    ]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -74,14 +81,29 @@ def staging_rules(dbt_vars: dict | None = None, log=print) -> dict:
     project = project_dir()
     target = stream_dir() / "dbt-target"
     log(f"stream: compiling the staging rules ({RULES_MODEL}) with dbt")
-    argv = ["compile", "-s", RULES_MODEL, "--no-populate-cache", "--log-level", "none",
-            "--project-dir", str(project), "--profiles-dir", str(project / "profiles"),
-            "--target-path", str(target), "--log-path", str(stream_dir() / "dbt-logs")]
+    argv = [
+        "compile",
+        "-s",
+        RULES_MODEL,
+        "--no-populate-cache",
+        "--log-level",
+        "none",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project / "profiles"),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(stream_dir() / "dbt-logs"),
+    ]
     if dbt_vars:
         argv += ["--vars", json.dumps(dbt_vars)]
     result = dbtRunner().invoke(argv)
     if not result.success or not result.result:
-        raise StreamError(f"dbt could not compile {RULES_MODEL}: {result.exception or result.result}")
+        raise StreamError(
+            f"dbt could not compile {RULES_MODEL}: {result.exception or result.result}"
+        )
     node = result.result.results[0].node
     manifest = json.loads((target / "manifest.json").read_text())
     source, refs = None, {}
@@ -110,44 +132,50 @@ def batch_sql(rules: dict) -> str:
     for relation, (schema, table) in rules["refs"].items():
         path = warehouse_table(schema, table)
         if not path.is_delta_table():
-            raise StreamError(f"{RULES_MODEL} needs {schema}.{table}, which is not built in "
-                              f"{path}: run `dbt build -s staging` first")
+            raise StreamError(
+                f"{RULES_MODEL} needs {schema}.{table}, which is not built in "
+                f"{path}: run `dbt build -s staging` first"
+            )
         sql = sql.replace(relation, f"delta.`{path}`")
     return sql
 
 
 # --- the Spark side -------------------------------------------------------------------------
 
+
 def stream_session(kafka: bool):
     """A Spark session with Delta (and Spark's Kafka source) and no Hive metastore."""
-    from movielake.spark.session import spark_session
-    from movielake.spark.session import session_conf
+    from movielake.spark.session import session_conf, spark_session
 
     conf = session_conf()
     packages = [conf["spark.jars.packages"]] + ([kafka_package()] if kafka else [])
-    conf.update({
-        "spark.app.name": "movielake-stream",
-        "spark.jars.packages": ",".join(packages),
-        "spark.sql.catalogImplementation": "in-memory",
-        "spark.driver.memory": os.environ.get("MOVIELAKE_STREAM_MEMORY", "2g"),
-        "spark.sql.shuffle.partitions": "4",
-        "spark.ui.enabled": "false",
-        "spark.sql.streaming.stopGracefullyOnShutdown": "true",
-        # a table the stream creates gets a checkpoint every 100 commits, not 10: one commit
-        # per batch, and writing a checkpoint took a batch 2-3 s longer
-        "spark.databricks.delta.properties.defaults.checkpointInterval": "100",
-    })
+    conf.update(
+        {
+            "spark.app.name": "movielake-stream",
+            "spark.jars.packages": ",".join(packages),
+            "spark.sql.catalogImplementation": "in-memory",
+            "spark.driver.memory": os.environ.get("MOVIELAKE_STREAM_MEMORY", "2g"),
+            "spark.sql.shuffle.partitions": "4",
+            "spark.ui.enabled": "false",
+            "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+            # a table the stream creates gets a checkpoint every 100 commits, not 10: one commit
+            # per batch, and writing a checkpoint took a batch 2-3 s longer
+            "spark.databricks.delta.properties.defaults.checkpointInterval": "100",
+        }
+    )
     return spark_session(conf)
 
 
 def kafka_lines(spark, bootstrap: str, topic: str, max_per_batch: int | None):
     from pyspark.sql import functions as F
 
-    reader = (spark.readStream.format("kafka")
-              .option("kafka.bootstrap.servers", bootstrap)
-              .option("subscribe", topic)
-              .option("startingOffsets", "earliest")
-              .option("failOnDataLoss", "true"))
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", "true")
+    )
     if max_per_batch:
         reader = reader.option("maxOffsetsPerTrigger", str(max_per_batch))
     return reader.load().select(
@@ -166,7 +194,8 @@ def landing_lines(spark, folder: Path, max_per_batch: int | None):
     if max_per_batch:
         reader = reader.option("maxFilesPerTrigger", str(max_per_batch))
     return reader.load(str(folder)).select(
-        F.col("_metadata.file_path").alias("source_file"), F.col("value").alias("content"))
+        F.col("_metadata.file_path").alias("source_file"), F.col("value").alias("content")
+    )
 
 
 def _numbered(batch, is_kafka: bool):
@@ -176,9 +205,9 @@ def _numbered(batch, is_kafka: bool):
     if is_kafka:
         return batch
     lines = F.split(F.regexp_replace("content", r"(\r?\n)$", ""), r"\r?\n", -1)
-    return (batch.select("source_file", F.posexplode(lines).alias("pos", "message"))
-            .select("source_file", (F.col("pos") + 1).cast("bigint").alias("line_number"),
-                    "message"))
+    return batch.select("source_file", F.posexplode(lines).alias("pos", "message")).select(
+        "source_file", (F.col("pos") + 1).cast("bigint").alias("line_number"), "message"
+    )
 
 
 def _as_lines(batch, separator: str):
@@ -189,8 +218,9 @@ def _as_lines(batch, separator: str):
 
     sep = {"csv": ",", "tab": "\t"}.get(separator, separator)
     fields = F.from_json("message", "map<string,string>")
-    as_line = F.concat_ws(sep, *[fields[key] for key in ("userId", "movieId", "rating",
-                                                         "timestamp")])
+    as_line = F.concat_ws(
+        sep, *[fields[key] for key in ("userId", "movieId", "rating", "timestamp")]
+    )
     is_json = F.ltrim("message").startswith("{") & fields.isNotNull()
     return batch.withColumn("line", F.when(is_json, as_line).otherwise(F.col("message")))
 
@@ -232,8 +262,10 @@ class Recommender:
             movies = self.lake.read("stg_movielens__movies", columns=["movie_id", "title"])
             self.titles = dict(zip(movies["movie_id"], movies["title"]))
             self.version = current
-            self.log(f"stream: serving {self.settings.get('model')} ({len(self.items)} movies, "
-                     f"served_factors version {current})")
+            self.log(
+                f"stream: serving {self.settings.get('model')} ({len(self.items)} movies, "
+                f"served_factors version {current})"
+            )
         return len(self.items) > 0
 
     def fold_in(self, users: list[int], bronze: Path, batch_id: int, lap=None):
@@ -241,11 +273,10 @@ class Recommender:
         stream; the latest per movie) folded into the served model. An ALS variant gives each
         user a factor row; item_item has no user factors (a user is their ratings times B)."""
         import pandas as pd
-
-        from movielake.spark import item_item
-        from movielake.serving.personal import PersonalRatingsError, fold_in_user, recommend
-
         from deltalake import DeltaTable
+
+        from movielake.serving.personal import PersonalRatingsError, fold_in_user, recommend
+        from movielake.spark import item_item
 
         # read with deltalake, not Spark: no job to schedule, and Delta's per-file min/max of
         # user_id skips files without these users
@@ -255,7 +286,8 @@ class Recommender:
         streamed = DeltaTable(str(bronze)).to_pandas(columns=columns, filters=wanted)
         history = pd.concat([release.assign(order=0), streamed.assign(order=1)])
         history = history.sort_values(["rated_at", "order"]).drop_duplicates(
-            ["user_id", "movie_id"], keep="last")
+            ["user_id", "movie_id"], keep="last"
+        )
         if lap:
             lap("history")
         # a Python datetime: Spark's row check refuses a pandas Timestamp for a timestamp field
@@ -269,22 +301,36 @@ class Recommender:
                     top = recommend(self.items, self.settings, ratings, self.k)
                 else:
                     factor, bias, top = fold_in_user(self.items, self.settings, ratings, self.k)
-                    factor_rows.append((int(user), model, [float(x) for x in factor],
-                                        float(bias), len(ratings), batch_id, now))
+                    factor_rows.append(
+                        (
+                            int(user),
+                            model,
+                            [float(x) for x in factor],
+                            float(bias),
+                            len(ratings),
+                            batch_id,
+                            now,
+                        )
+                    )
             except PersonalRatingsError:
                 continue  # none of the user's movies is known to the model
-            rec_rows += [(int(user), rank, movie, self.titles.get(movie), score, model,
-                          batch_id, now)
-                         for rank, (movie, score) in enumerate(top, start=1)]
+            rec_rows += [
+                (int(user), rank, movie, self.titles.get(movie), score, model, batch_id, now)
+                for rank, (movie, score) in enumerate(top, start=1)
+            ]
         if lap:
             lap("fold-in")
         return factor_rows, rec_rows
 
 
-FACTOR_SCHEMA = ("user_id int, model string, features array<double>, user_bias double, "
-                 "ratings_used int, batch_id bigint, updated_at timestamp")
-RECOMMENDATION_SCHEMA = ("user_id int, rank int, movie_id int, title string, score double, "
-                         "model string, batch_id bigint, updated_at timestamp")
+FACTOR_SCHEMA = (
+    "user_id int, model string, features array<double>, user_bias double, "
+    "ratings_used int, batch_id bigint, updated_at timestamp"
+)
+RECOMMENDATION_SCHEMA = (
+    "user_id int, rank int, movie_id int, title string, score double, "
+    "model string, batch_id bigint, updated_at timestamp"
+)
 
 
 def _app_id(checkpoint: Path) -> str:
@@ -301,10 +347,17 @@ def _say(message: str) -> None:
     print(message, flush=True)  # progress lines are read by whoever runs the stream
 
 
-def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = None,
-        dbt_vars: dict | None = None, trigger_seconds: float = 1.0,
-        available_now: bool = False, max_per_batch: int | None = None, k: int = 10,
-        log=_say) -> int:
+def run(
+    source: str = "auto",
+    topic: str = "ratings",
+    bootstrap: str | None = None,
+    dbt_vars: dict | None = None,
+    trigger_seconds: float = 1.0,
+    available_now: bool = False,
+    max_per_batch: int | None = None,
+    k: int = 10,
+    log=_say,
+) -> int:
     """Run the stream until stopped (SIGTERM/SIGINT), or, with available_now, until every
     message (file) present at start is processed."""
     from movielake.ops import kafka
@@ -327,8 +380,14 @@ def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = No
     recommender = Recommender(k, log=log)
 
     def write(frame, path: Path, batch_id: int, **properties) -> None:
-        (frame.write.format("delta").mode("append").options(**properties)
-         .option("txnAppId", app_id).option("txnVersion", batch_id).save(str(path)))
+        (
+            frame.write.format("delta")
+            .mode("append")
+            .options(**properties)
+            .option("txnAppId", app_id)
+            .option("txnVersion", batch_id)
+            .save(str(path))
+        )
 
     def process(batch, batch_id: int) -> None:
         started = time.monotonic()
@@ -336,27 +395,49 @@ def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = No
 
         def lap(name: str) -> None:
             phases[name] = time.monotonic() - started - sum(phases.values())
+
         session = batch.sparkSession
         lines = _as_lines(_numbered(batch, is_kafka), separator)
         lines.createOrReplaceTempView(LINES_VIEW)
-        parsed = session.sql(sql).join(
-            lines.select("source_file", "line_number", "message"),
-            ["source_file", "line_number"]).persist()
-        position = ("cast(line_number - {0} as bigint) as offset, cast(null as bigint) as line_number"
-                    if is_kafka else "cast(null as bigint) as offset, line_number")
+        parsed = (
+            session.sql(sql)
+            .join(
+                lines.select("source_file", "line_number", "message"),
+                ["source_file", "line_number"],
+            )
+            .persist()
+        )
+        position = (
+            "cast(line_number - {0} as bigint) as offset, cast(null as bigint) as line_number"
+            if is_kafka
+            else "cast(null as bigint) as offset, line_number"
+        )
         position = position.format(KAFKA_LINE_OFFSET)
         valid = parsed.where("reject_reason is null").selectExpr(
-            "user_id", "movie_id", "rating", "rated_at", "source_file as source",
-            *position.split(", "), f"cast({batch_id} as bigint) as batch_id",
-            "current_timestamp() as ingested_at")
+            "user_id",
+            "movie_id",
+            "rating",
+            "rated_at",
+            "source_file as source",
+            *position.split(", "),
+            f"cast({batch_id} as bigint) as batch_id",
+            "current_timestamp() as ingested_at",
+        )
         rejected = parsed.where("reject_reason is not null").selectExpr(
-            "source_file as source", *position.split(", "), "message", "reject_reason",
-            f"cast({batch_id} as bigint) as batch_id", "current_timestamp() as ingested_at")
-        counts = parsed.selectExpr("count_if(reject_reason is null) as ok",
-                                   "count_if(reject_reason is not null) as bad",
-                                   "min(line_number) as first", "max(line_number) as last",
-                                   "collect_set(user_id) filter (where reject_reason is null) "
-                                   "as users").first()
+            "source_file as source",
+            *position.split(", "),
+            "message",
+            "reject_reason",
+            f"cast({batch_id} as bigint) as batch_id",
+            "current_timestamp() as ingested_at",
+        )
+        counts = parsed.selectExpr(
+            "count_if(reject_reason is null) as ok",
+            "count_if(reject_reason is not null) as bad",
+            "min(line_number) as first",
+            "max(line_number) as last",
+            "collect_set(user_id) filter (where reject_reason is null) as users",
+        ).first()
         users = list(counts.users)
         lap("parse")
         # an empty batch writes nothing: a Delta commit costs a fraction of a second, and a
@@ -376,18 +457,22 @@ def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = No
             lap("load model")
             factor_rows, rec_rows = recommender.fold_in(users, bronze, batch_id, lap=lap)
             if factor_rows:  # item_item has no user factors
-                write(session.createDataFrame(factor_rows, FACTOR_SCHEMA), factors_table,
-                      batch_id)
+                write(session.createDataFrame(factor_rows, FACTOR_SCHEMA), factors_table, batch_id)
                 lap("factors")
             write(session.createDataFrame(rec_rows, RECOMMENDATION_SCHEMA), recs_table, batch_id)
             lap("recommendations")
             folded = len({row[0] for row in rec_rows})  # item_item writes no factor rows
-        span = (f", offsets {counts.first - KAFKA_LINE_OFFSET}-{counts.last - KAFKA_LINE_OFFSET}"
-                if is_kafka and counts.first is not None else "")
+        span = (
+            f", offsets {counts.first - KAFKA_LINE_OFFSET}-{counts.last - KAFKA_LINE_OFFSET}"
+            if is_kafka and counts.first is not None
+            else ""
+        )
         steps = " ".join(f"{name} {seconds:.2f}" for name, seconds in phases.items())
-        log(f"stream: batch {batch_id}: {counts.ok} ratings, {counts.bad} quarantined, "
+        log(
+            f"stream: batch {batch_id}: {counts.ok} ratings, {counts.bad} quarantined, "
             f"{folded} users re-folded in {time.monotonic() - started:.1f}s{span} "
-            f"[{steps}]")
+            f"[{steps}]"
+        )
 
     if is_kafka:
         log(f"stream: Kafka topic {topic} on {bootstrap} -> {bronze}")
@@ -395,10 +480,14 @@ def run(source: str = "auto", topic: str = "ratings", bootstrap: str | None = No
     else:
         log(f"stream: landing folder {landing_dir()} -> {bronze}")
         frame = landing_lines(spark, landing_dir(), max_per_batch)
-    writer = (frame.writeStream.foreachBatch(process)
-              .option("checkpointLocation", str(checkpoint / "spark")))
-    writer = writer.trigger(availableNow=True) if available_now \
+    writer = frame.writeStream.foreachBatch(process).option(
+        "checkpointLocation", str(checkpoint / "spark")
+    )
+    writer = (
+        writer.trigger(availableNow=True)
+        if available_now
         else writer.trigger(processingTime=f"{trigger_seconds} seconds")
+    )
     query = writer.start()
 
     def stop(_signum, _frame):

@@ -2,8 +2,10 @@
 
 from dbt.adapters.base import AdapterPlugin
 
-from dbt.adapters.movielake.connections import MovieLakeConnectionManager  # noqa: F401
-from dbt.adapters.movielake.connections import MovieLakeCredentials
+from dbt.adapters.movielake.connections import (
+    MovieLakeConnectionManager,  # noqa: F401
+    MovieLakeCredentials,
+)
 from dbt.adapters.movielake.impl import MovieLakeAdapter
 from dbt.include import movielake
 

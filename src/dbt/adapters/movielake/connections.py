@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
+from dbt.adapters.contracts.connection import ConnectionState
 from dbt.adapters.spark.connections import (
     SparkConnectionManager,
     SparkConnectionMethod,
     SparkCredentials,
 )
-
-from dbt.adapters.contracts.connection import ConnectionState
 from dbt_common.exceptions import DbtRuntimeError
 
 from movielake.data.storage import StorageError
@@ -60,7 +59,9 @@ class MovieLakeConnectionManager(SparkConnectionManager):
                 if pid:
                     raise DbtRuntimeError(
                         f"`movielake serve` (pid {pid}) holds this data home's metastore: build "
-                        "through it with MOVIELAKE_TARGET=connect, or stop it (movielake serve --stop)")
+                        "through it with MOVIELAKE_TARGET=connect, or stop it "
+                        "(movielake serve --stop)"
+                    )
             try:
                 warehouse = check_warehouse()
                 home_lock.acquire()

@@ -61,14 +61,14 @@ class MovieLakeAdapter(SparkAdapter):
         rebuilt in full (macro reset_stale_incremental_models)."""
         import hashlib
         import json
-        from pathlib import Path
 
         parts: dict = {"vars": values}
         if "release" in inputs:
             files = self.movielens_files(values["dataset"], values.get("raw_dir"))
             stats = {name: _file_stat(path) if path else None for name, path in files.items()}
-            parts["release"] = {name: [files[name], *st] if st else None
-                                for name, st in sorted(stats.items())}
+            parts["release"] = {
+                name: [files[name], *st] if st else None for name, st in sorted(stats.items())
+            }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
     @available

@@ -45,7 +45,10 @@ class SessionPythonJobHelper(PythonJobHelper):
         filename = self.parsed_model.get("original_file_path") or f"<{model_id}>"
         compiled_code = self._align_with_model_file(compiled_code)
         linecache.cache[filename] = (
-            len(compiled_code), None, compiled_code.splitlines(keepends=True), filename
+            len(compiled_code),
+            None,
+            compiled_code.splitlines(keepends=True),
+            filename,
         )
         code = compile(compiled_code, filename, "exec")
         spark = spark_session(self.credentials.server_side_parameters)
