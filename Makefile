@@ -49,8 +49,14 @@ check: lint
 
 # the tests also run the peers benchmark (the [bench] extra), a Kafka broker (its jars), and
 # the storage servers (the object store's binary, HDFS's and the metastore's jars)
-pytest: setup browser kafka-jars $(VENV)/.bench-installed objectstore-bin hdfs-jars
+pytest: setup browser kafka-jars $(VENV)/.bench-installed storage-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The storage servers' tools at once (a Go build, two Maven downloads; each is cached and
+# skipped the next time): side by side they take the longest one's time, not the sum.
+.PHONY: storage-tools
+storage-tools: setup
+	@$(MAKE) --no-print-directory -j3 objectstore-bin hdfs-jars metastore-fetch
 
 # A system BLAS/LAPACK (Debian's OpenBLAS) for Spark MLlib: without one, ALS's normal equations
 # run in Java, and a rank-64 fit takes twice as long (benchmarks/results/als_native_blas.txt).
@@ -88,7 +94,7 @@ report: setup
 	$(BIN)/movielake report $(REPORT_ARGS)
 
 # Removes build output and the lakehouse's tables; fetched releases in raw/ are kept.
-# The Spark server (Spark Connect + JDBC) that owns the metastore; see README "Querying".
+# The Spark server (Spark Connect + JDBC) that owns the metastore; see docs/operations.md.
 serve: setup
 	$(BIN)/movielake serve
 serve-status: setup
@@ -143,6 +149,13 @@ bench-accuracy: setup
 bench-scale: setup
 	nice -n 10 $(BIN)/python benchmarks/bench_scale.py $(BENCH_ARGS)
 
+# The build with its warehouse on local files, the object store and HDFS side by side (wall
+# time, ratio to local, metrics agreement), e.g. make bench-storage BENCH_ARGS="--cluster-ratings
+# 1000000" (also a generated 1M-rating release on a 2-worker cluster, all on the object store).
+.PHONY: bench-storage
+bench-storage: setup objectstore-bin hdfs-jars
+	$(BIN)/python benchmarks/bench_storage.py $(BENCH_ARGS)
+
 # The app's recommendation latency (50 ratings) and the Spark-free CLI start, on a built lakehouse.
 bench-app: setup
 	$(BIN)/python benchmarks/bench_app.py $(BENCH_ARGS)
@@ -176,3 +189,21 @@ hdfs-status: setup
 	$(BIN)/movielake hdfs status
 hdfs-stop: setup
 	$(BIN)/movielake hdfs stop
+
+# The shared Hive Metastore: PostgreSQL and Hive Metastore 4.0.1 on loopback, with its data in
+# $(MOVIELAKE_HOME)/metastore, so that several Spark applications share one catalog.
+# metastore-fetch installs Debian's PostgreSQL when missing (root, or sudo) and downloads the
+# metastore and Spark's Hive client jars (~380 MB, once, into ~/.cache/movielake). start/status
+# print the variables a client exports, e.g. make metastore-start METASTORE_ARGS="--port 9084".
+.PHONY: metastore-fetch metastore-start metastore-status metastore-stop
+metastore-fetch: setup
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null || { \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+			-y -qq --no-install-recommends postgresql; }
+	$(BIN)/movielake metastore fetch
+metastore-start: setup
+	$(BIN)/movielake metastore start $(METASTORE_ARGS)
+metastore-status: setup
+	$(BIN)/movielake metastore status
+metastore-stop: setup
+	$(BIN)/movielake metastore stop

@@ -20,8 +20,9 @@ from movielake.errors import MovieLakeError
 
 WAREHOUSE_VARIABLE = "MOVIELAKE_WAREHOUSE"
 # s3a is Hadoop's S3 connector (the one pyspark's Hadoop ships); s3 is accepted where the
-# platform maps it (EMR's EMRFS); hdfs is Hadoop's own client, built into pyspark.
-SCHEMES = ("s3a", "s3", "hdfs")
+# platform maps it (EMR's EMRFS); hdfs is Hadoop's own client, built into pyspark; gs is
+# Google's connector, which Dataproc installs (nothing here fetches it).
+SCHEMES = ("s3a", "s3", "hdfs", "gs")
 S3_SCHEMES = ("s3a", "s3")
 
 
@@ -138,10 +139,12 @@ def check_reachable(location: Location, timeout: float = 5.0) -> None:
         parsed = urlparse(endpoint)
         host, port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
         what = f"S3 endpoint {endpoint} (AWS_ENDPOINT_URL)"
-    else:
+    elif location.scheme == "hdfs":
         parsed = urlparse(location.uri)
         host, port = parsed.hostname, parsed.port or 8020
         what = f"HDFS NameNode {parsed.scheme}://{parsed.netloc} ({WAREHOUSE_VARIABLE})"
+    else:
+        return  # gs: Google's endpoint, reached by its own client
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:

@@ -35,8 +35,9 @@ from movielake.data.paths import data_home, warehouse_dir
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import HOST, Daemon, last_error_line
 from movielake.ops.procs import alive, port_open, spark_home
+from movielake.spark.session import HIVE_METASTORE_VERSION, metastore_settings
 
-HIVE_VERSION = "4.0.1"  # = Spark 4.2's hive.v4_0: the newest HMS its client shims support
+HIVE_VERSION = HIVE_METASTORE_VERSION  # Spark 4.2's hive.v4_0: the newest its shims support
 HADOOP_VERSION = "3.3.6"  # what Hive 4.0.1 is built against; the release tarball has no Hadoop
 PG_JDBC_VERSION = "42.7.8"  # the tarball bundles 42.5.1; a current driver goes first
 PORT = 9083  # Hive's default, used when free
@@ -45,8 +46,15 @@ SCHEMA_TOOL = "org.apache.hadoop.hive.metastore.tools.schematool.MetastoreSchema
 DB_NAME, DB_USER = "metastore", "hive"
 # Small heap, C1 only and serial GC: the metastore serves a few clients on a laptop; this way
 # it starts in about half the time on two cores.
-JVM = ["java", "-Xmx512m", "-Xms64m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-       "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true"]
+JVM = [
+    "java",
+    "-Xmx512m",
+    "-Xms64m",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "-Djava.awt.headless=true",
+    "-Djava.net.preferIPv4Stack=true",
+]
 
 
 class MetastoreError(MovieLakeError):
@@ -54,6 +62,7 @@ class MetastoreError(MovieLakeError):
 
 
 # --- downloads --------------------------------------------------------------------------------
+
 
 def tools_dir() -> Path:
     """Downloads shared by the data homes: $MOVIELAKE_TOOLS_DIR, else ~/.cache/movielake."""
@@ -84,8 +93,10 @@ def _dep(org: str, name: str, rev: str, extra: str = 'conf="default->default"') 
 
 
 def _server_deps() -> list[str]:
-    tarball = ('<artifact name="hive-standalone-metastore-server" type="tar.gz" ext="tar.gz" '
-               'm:classifier="bin"/>')
+    tarball = (
+        '<artifact name="hive-standalone-metastore-server" type="tar.gz" ext="tar.gz" '
+        'm:classifier="bin"/>'
+    )
     return [
         f'    <dependency org="org.apache.hive" name="hive-standalone-metastore-server" '
         f'rev="{HIVE_VERSION}" transitive="false">{tarball}</dependency>',
@@ -94,8 +105,12 @@ def _server_deps() -> list[str]:
         # (from the server jar, taken alone); the client jar lets it use hdfs:// locations.
         _dep("org.apache.hadoop", "hadoop-common", HADOOP_VERSION),
         _dep("org.apache.hadoop", "hadoop-hdfs-client", HADOOP_VERSION),
-        _dep("org.apache.hadoop", "hadoop-hdfs", HADOOP_VERSION,
-             'transitive="false" conf="default->master"'),
+        _dep(
+            "org.apache.hadoop",
+            "hadoop-hdfs",
+            HADOOP_VERSION,
+            'transitive="false" conf="default->master"',
+        ),
         # the release ships its own log4j2 binding and has no use for ZooKeeper here
         '    <exclude org="org.slf4j" module="slf4j-reload4j"/>',
         '    <exclude org="ch.qos.reload4j"/>',
@@ -108,19 +123,33 @@ def _client_deps() -> list[str]:
     """The set Spark's own `spark.sql.hive.metastore.jars=maven` resolves for 4.0.1 (its
     IsolatedClientLoader: four Hive modules, hive.v4_0's extra modules and exclusions, and the
     Hadoop client of pyspark's version), resolved once here instead of at every session start."""
-    hive = [_dep("org.apache.hive", m, HIVE_VERSION)
-            for m in ("hive-metastore", "hive-exec", "hive-common", "hive-serde")]
-    extra = [_dep(*coordinate.split(":")) for coordinate in (
-        "org.apache.hadoop:hadoop-hdfs:3.3.6", "org.datanucleus:datanucleus-api-jdo:5.2.8",
-        "org.datanucleus:datanucleus-rdbms:5.2.10", "org.datanucleus:javax.jdo:3.2.0-release",
-        "org.springframework:spring-core:5.3.21", "org.springframework:spring-jdbc:5.3.21",
-        "org.antlr:antlr4-runtime:4.9.3", "org.apache.derby:derby:10.14.2.0")]
-    hadoop = [_dep("org.apache.hadoop", m, _spark_hadoop_version())
-              for m in ("hadoop-client-api", "hadoop-client-runtime")]
-    excludes = ['    <exclude org="org.apache.calcite" module="calcite-druid"/>',
-                '    <exclude org="org.apache.curator"/>',
-                '    <exclude org="org.pentaho" module="pentaho-aggdesigner-algorithm"/>',
-                '    <exclude org="org.apache.hive" module="hive-vector-code-gen"/>']
+    hive = [
+        _dep("org.apache.hive", m, HIVE_VERSION)
+        for m in ("hive-metastore", "hive-exec", "hive-common", "hive-serde")
+    ]
+    extra = [
+        _dep(*coordinate.split(":"))
+        for coordinate in (
+            "org.apache.hadoop:hadoop-hdfs:3.3.6",
+            "org.datanucleus:datanucleus-api-jdo:5.2.8",
+            "org.datanucleus:datanucleus-rdbms:5.2.10",
+            "org.datanucleus:javax.jdo:3.2.0-release",
+            "org.springframework:spring-core:5.3.21",
+            "org.springframework:spring-jdbc:5.3.21",
+            "org.antlr:antlr4-runtime:4.9.3",
+            "org.apache.derby:derby:10.14.2.0",
+        )
+    ]
+    hadoop = [
+        _dep("org.apache.hadoop", m, _spark_hadoop_version())
+        for m in ("hadoop-client-api", "hadoop-client-runtime")
+    ]
+    excludes = [
+        '    <exclude org="org.apache.calcite" module="calcite-druid"/>',
+        '    <exclude org="org.apache.curator"/>',
+        '    <exclude org="org.pentaho" module="pentaho-aggdesigner-algorithm"/>',
+        '    <exclude org="org.apache.hive" module="hive-vector-code-gen"/>',
+    ]
     return hive + extra + hadoop + excludes
 
 
@@ -128,25 +157,40 @@ def _ivy_retrieve(folder: Path, module: str, deps: list[str]) -> None:
     """Resolve `deps` with the Ivy jar inside pyspark and copy the artifacts into `folder`."""
     ivy = sorted((spark_home() / "jars").glob("ivy-*.jar"))
     if not ivy:
-        raise MetastoreError(f"no Apache Ivy jar in {spark_home() / 'jars'} (is pyspark "
-                             "installed?)")
+        raise MetastoreError(
+            f"no Apache Ivy jar in {spark_home() / 'jars'} (is pyspark installed?)"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ivy.xml").write_text(
         '<ivy-module version="2.0" xmlns:m="http://ant.apache.org/ivy/maven">\n'
         f'  <info organisation="movielake" module="{module}"/>\n  <dependencies>\n'
-        + "\n".join(deps) + "\n  </dependencies>\n</ivy-module>\n")
+        + "\n".join(deps)
+        + "\n  </dependencies>\n</ivy-module>\n"
+    )
     # The tools' own Ivy cache (shared with `movielake hdfs`): Spark's names resolvers that
     # Ivy's default settings lack, and a cached pom whose parent was fetched by such a
     # resolver then fails to load ("Impossible to load parent").
-    command = ["java", "-jar", str(ivy[-1]), "-ivy", str(folder / "ivy.xml"), "-confs",
-               "default", "-cache", str(tools_dir() / "ivy-cache"),
-               "-retrieve", str(folder / "[artifact]-[revision](-[classifier]).[ext]")]
+    command = [
+        "java",
+        "-jar",
+        str(ivy[-1]),
+        "-ivy",
+        str(folder / "ivy.xml"),
+        "-confs",
+        "default",
+        "-cache",
+        str(tools_dir() / "ivy-cache"),
+        "-retrieve",
+        str(folder / "[artifact]-[revision](-[classifier]).[ext]"),
+    ]
     with (folder / "ivy.log").open("w") as out:
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
     if result.returncode != 0:
-        raise MetastoreError(f"resolving {module} from Maven Central failed (Ivy exit "
-                             f"{result.returncode}: {last_error_line(folder / 'ivy.log')}); "
-                             f"see {folder / 'ivy.log'}")
+        raise MetastoreError(
+            f"resolving {module} from Maven Central failed (Ivy exit "
+            f"{result.returncode}: {last_error_line(folder / 'ivy.log')}); "
+            f"see {folder / 'ivy.log'}"
+        )
 
 
 def _release_dir() -> Path:
@@ -158,8 +202,10 @@ def fetch(log=print) -> dict[str, Path]:
     side and 300 MB of client jars); returns {"server": ..., "client_jars": ...}."""
     server, client = server_dir(), client_jars_dir()
     if not (server / ".complete").is_file():
-        log(f"metastore: fetching Hive Metastore {HIVE_VERSION}, Hadoop {HADOOP_VERSION} jars "
-            f"and the PostgreSQL driver into {server}")
+        log(
+            f"metastore: fetching Hive Metastore {HIVE_VERSION}, Hadoop {HADOOP_VERSION} jars "
+            f"and the PostgreSQL driver into {server}"
+        )
         shutil.rmtree(server, ignore_errors=True)  # a half-done earlier attempt
         _ivy_retrieve(server / "lib", "hive-metastore-server", _server_deps())
         tarball = server / "lib" / f"hive-standalone-metastore-server-{HIVE_VERSION}-bin.tar.gz"
@@ -173,30 +219,29 @@ def fetch(log=print) -> dict[str, Path]:
             raise MetastoreError(f"{tarball.name} did not hold {_release_dir().name}/lib")
         (server / ".complete").write_text(f"{HIVE_VERSION}\n")
     if not (client / ".complete").is_file():
-        log(f"metastore: fetching the Hive {HIVE_VERSION} client jars for Spark into {client} "
-            "(about 300 MB, once)")
+        log(
+            f"metastore: fetching the Hive {HIVE_VERSION} client jars for Spark into {client} "
+            "(about 300 MB, once)"
+        )
         shutil.rmtree(client, ignore_errors=True)
         _ivy_retrieve(client, "hive-metastore-client", _client_deps())
         if not (client / f"hive-metastore-{HIVE_VERSION}.jar").is_file():
-            raise MetastoreError(f"no hive-metastore-{HIVE_VERSION}.jar in {client}; see "
-                                 f"{client / 'ivy.log'}")
+            raise MetastoreError(
+                f"no hive-metastore-{HIVE_VERSION}.jar in {client}; see {client / 'ivy.log'}"
+            )
         (client / ".complete").write_text(f"{len(list(client.glob('*.jar')))} jars\n")
     return {"server": server, "client_jars": client}
 
 
 def client_conf(uri: str, jars_dir: Path) -> dict[str, str]:
     """The Spark settings of a client of the metastore at `uri` (thrift://host:port), with the
-    Hive client jars of `jars_dir` (what MOVIELAKE_METASTORE / MOVIELAKE_METASTORE_JARS hold).
-    The client talks Thrift only, so no JDBC driver needs sharing with it."""
-    return {
-        "spark.hadoop.hive.metastore.uris": uri,
-        "spark.sql.hive.metastore.version": HIVE_VERSION,
-        "spark.sql.hive.metastore.jars": "path",
-        "spark.sql.hive.metastore.jars.path": f"{Path(jars_dir).resolve().as_uri()}/*.jar",
-    }
+    Hive client jars of `jars_dir`: the session's own rule (what MOVIELAKE_METASTORE and
+    MOVIELAKE_METASTORE_JARS give every session), for callers that pass them explicitly."""
+    return metastore_settings(uri, str(jars_dir))
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
+
 
 def folder() -> Path:
     return data_home() / "metastore"
@@ -207,12 +252,16 @@ def _pg_bin() -> Path:
     wherever `postgres` is on PATH."""
     if os.environ.get("MOVIELAKE_PG_BIN"):
         return Path(os.environ["MOVIELAKE_PG_BIN"])
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                    key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
     found = debian[-1] if debian else shutil.which("postgres")
     if not found:
-        raise MetastoreError("PostgreSQL's server is not installed (apt-get install postgresql, "
-                             "or set MOVIELAKE_PG_BIN to the folder of its `postgres`)")
+        raise MetastoreError(
+            "PostgreSQL's server is not installed (apt-get install postgresql, "
+            "or set MOVIELAKE_PG_BIN to the folder of its `postgres`)"
+        )
     return Path(found).parent
 
 
@@ -230,8 +279,10 @@ def _db_owner() -> tuple[int, int]:
     try:
         entry = pwd.getpwnam("postgres")
     except KeyError:
-        raise MetastoreError("running as root, but there is no `postgres` user to run "
-                             "PostgreSQL as (apt-get install postgresql creates it)") from None
+        raise MetastoreError(
+            "running as root, but there is no `postgres` user to run "
+            "PostgreSQL as (apt-get install postgresql creates it)"
+        ) from None
     return entry.pw_uid, entry.pw_gid
 
 
@@ -239,12 +290,17 @@ def _check_reachable(path: Path, uid: int, gid: int) -> None:
     """The `postgres` user must be able to walk down to its data folder."""
     for parent in [path, *path.parents]:
         st = parent.stat()
-        allowed = (st.st_mode & stat.S_IXOTH or (st.st_uid == uid and st.st_mode & stat.S_IXUSR)
-                   or (st.st_gid == gid and st.st_mode & stat.S_IXGRP))
+        allowed = (
+            st.st_mode & stat.S_IXOTH
+            or (st.st_uid == uid and st.st_mode & stat.S_IXUSR)
+            or (st.st_gid == gid and st.st_mode & stat.S_IXGRP)
+        )
         if not allowed:
-            raise MetastoreError(f"PostgreSQL runs as user postgres, which may not enter {parent} "
-                                 f"(mode {stat.filemode(st.st_mode)}): `chmod o+x {parent}`, or "
-                                 "use a data home it can reach")
+            raise MetastoreError(
+                f"PostgreSQL runs as user postgres, which may not enter {parent} "
+                f"(mode {stat.filemode(st.st_mode)}): `chmod o+x {parent}`, or "
+                "use a data home it can reach"
+            )
 
 
 def _password() -> str:
@@ -281,16 +337,34 @@ def _initdb(log) -> None:
     log(f"metastore: creating a PostgreSQL cluster in {data}")
     try:
         with (folder() / "initdb.log").open("w") as out:
-            result = subprocess.run(_as_db_owner([
-                str(_pg_bin() / "initdb"), "-D", str(data), "-U", DB_USER, f"--pwfile={pwfile}",
-                "-A", "scram-sha-256", "-E", "UTF8", "--no-locale"]),
-                stdout=out, stderr=subprocess.STDOUT, cwd=owned)
+            result = subprocess.run(
+                _as_db_owner(
+                    [
+                        str(_pg_bin() / "initdb"),
+                        "-D",
+                        str(data),
+                        "-U",
+                        DB_USER,
+                        f"--pwfile={pwfile}",
+                        "-A",
+                        "scram-sha-256",
+                        "-E",
+                        "UTF8",
+                        "--no-locale",
+                    ]
+                ),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=owned,
+            )
     finally:
         pwfile.unlink(missing_ok=True)
     if result.returncode != 0:
-        raise MetastoreError(f"initdb failed (exit {result.returncode}: "
-                             f"{last_error_line(folder() / 'initdb.log')}); see "
-                             f"{folder() / 'initdb.log'}")
+        raise MetastoreError(
+            f"initdb failed (exit {result.returncode}: "
+            f"{last_error_line(folder() / 'initdb.log')}); see "
+            f"{folder() / 'initdb.log'}"
+        )
 
 
 def _free_port(preferred: int | None = None) -> int:
@@ -312,9 +386,26 @@ def _hms_daemon() -> Daemon:
 def _psql(port: int, sql: str, database: str = "postgres") -> str:
     """Run one statement as `hive` over TCP; its output, unaligned."""
     env = {**os.environ, "PGPASSWORD": _password(), "PGCONNECT_TIMEOUT": "10"}
-    result = subprocess.run([str(_pg_bin() / "psql"), "-h", HOST, "-p", str(port), "-U",
-                             DB_USER, "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [
+            str(_pg_bin() / "psql"),
+            "-h",
+            HOST,
+            "-p",
+            str(port),
+            "-U",
+            DB_USER,
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if result.returncode != 0:
         raise MetastoreError(f"psql on port {port} failed: {result.stderr.strip()[-300:]}")
     return result.stdout.strip()
@@ -330,9 +421,21 @@ def _start_postgres(log, timeout: float = 60.0) -> int:
     _initdb(log)
     port = _free_port()
     # no Unix socket: a folder for it is not ours to pick, and TCP on loopback is all we use
-    command = _as_db_owner([str(_pg_bin() / "postgres"), "-D", str(_pg_data()),
-                            "-c", f"listen_addresses={HOST}", "-c", f"port={port}",
-                            "-c", "unix_socket_directories=", "-c", "shared_buffers=32MB"])
+    command = _as_db_owner(
+        [
+            str(_pg_bin() / "postgres"),
+            "-D",
+            str(_pg_data()),
+            "-c",
+            f"listen_addresses={HOST}",
+            "-c",
+            f"port={port}",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "shared_buffers=32MB",
+        ]
+    )
     process = daemon.start(command, [port])
     ready = [str(_pg_bin() / "pg_isready"), "-q", "-h", HOST, "-p", str(port)]
     daemon.wait_ready(process, lambda: subprocess.run(ready).returncode == 0, timeout)
@@ -356,11 +459,18 @@ def _stop_postgres(timeout: float = 30.0) -> dict | None:
 
 # --- the metastore ----------------------------------------------------------------------------
 
+
 def _classpath() -> str:
     lib = server_dir() / "lib"
     # conf/ first (site file, log4j2 config); the current driver before the bundled one
-    return ":".join([str(folder() / "conf"), str(lib / f"postgresql-{PG_JDBC_VERSION}.jar"),
-                     str(_release_dir() / "lib" / "*"), str(lib / "*")])
+    return ":".join(
+        [
+            str(folder() / "conf"),
+            str(lib / f"postgresql-{PG_JDBC_VERSION}.jar"),
+            str(_release_dir() / "lib" / "*"),
+            str(lib / "*"),
+        ]
+    )
 
 
 def _write_conf(port: int, pg_port: int) -> None:
@@ -390,63 +500,90 @@ def _write_conf(port: int, pg_port: int) -> None:
         # the default list names a task of Hive's query engine, absent from the standalone
         # release ("HiveProtoEventsCleanerTask class not found"); ACID metrics are not needed
         "metastore.task.threads.always": "org.apache.hadoop.hive.metastore.events."
-                                         "EventCleanerTask,org.apache.hadoop.hive.metastore."
-                                         "RuntimeStatsCleanerTask",
+        "EventCleanerTask,org.apache.hadoop.hive.metastore."
+        "RuntimeStatsCleanerTask",
         "metastore.server.min.threads": "8",  # 200 idle Thrift workers by default
     }
-    body = "".join(f"  <property><name>{k}</name><value>{escape(v)}</value></property>\n"
-                   for k, v in props.items())
+    body = "".join(
+        f"  <property><name>{k}</name><value>{escape(v)}</value></property>\n"
+        for k, v in props.items()
+    )
     site = conf / "metastore-site.xml"
     fd = os.open(site, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the password
     with os.fdopen(fd, "w") as handle:
-        handle.write("<?xml version=\"1.0\"?>\n<!-- Written by `movielake metastore start`. -->\n"
-                     f"<configuration>\n{body}</configuration>\n")
+        handle.write(
+            '<?xml version="1.0"?>\n<!-- Written by `movielake metastore start`. -->\n'
+            f"<configuration>\n{body}</configuration>\n"
+        )
     # to stdout, which the Daemon appends to metastore.log; DataNucleus only when it errs
-    (conf / "metastore-log4j2.properties").write_text("\n".join([
-        "status = WARN",
-        "appender.console.type = Console",
-        "appender.console.name = console",
-        "appender.console.target = SYSTEM_OUT",
-        "appender.console.layout.type = PatternLayout",
-        "appender.console.layout.pattern = %d{ISO8601} %5p [%t] %c{2}: %m%n",
-        "logger.datanucleus.name = DataNucleus",
-        "logger.datanucleus.level = ERROR",
-        "rootLogger.level = INFO",
-        "rootLogger.appenderRef.console.ref = console",
-        "",
-    ]))
+    (conf / "metastore-log4j2.properties").write_text(
+        "\n".join(
+            [
+                "status = WARN",
+                "appender.console.type = Console",
+                "appender.console.name = console",
+                "appender.console.target = SYSTEM_OUT",
+                "appender.console.layout.type = PatternLayout",
+                "appender.console.layout.pattern = %d{ISO8601} %5p [%t] %c{2}: %m%n",
+                "logger.datanucleus.name = DataNucleus",
+                "logger.datanucleus.level = ERROR",
+                "rootLogger.level = INFO",
+                "rootLogger.appenderRef.console.ref = console",
+                "",
+            ]
+        )
+    )
 
 
 def _init_schema(pg_port: int, log) -> None:
     """Create the metastore's database and its tables with Hive's schema tool, once."""
     if not _psql(pg_port, f"select 1 from pg_database where datname = '{DB_NAME}'"):
         _psql(pg_port, f"create database {DB_NAME}")
-    has_schema = _psql(pg_port, "select count(*) from information_schema.tables where "
-                                "table_name = 'VERSION'", DB_NAME)
+    has_schema = _psql(
+        pg_port,
+        "select count(*) from information_schema.tables where table_name = 'VERSION'",
+        DB_NAME,
+    )
     if has_schema != "0":
         return
     log("metastore: creating the metastore schema in PostgreSQL (Hive's schema tool)")
     schema_log = folder() / "schema.log"
     with schema_log.open("w") as out:
         result = subprocess.run(
-            JVM + [f"-Djava.io.tmpdir={folder() / 'tmp'}", "-cp", _classpath(), SCHEMA_TOOL,
-                   "-dbType", "postgres", "-initSchema"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=folder(),
+            JVM
+            + [
+                f"-Djava.io.tmpdir={folder() / 'tmp'}",
+                "-cp",
+                _classpath(),
+                SCHEMA_TOOL,
+                "-dbType",
+                "postgres",
+                "-initSchema",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=folder(),
             # the tool finds its SQL scripts under $METASTORE_HOME/scripts
-            env={**os.environ, "METASTORE_HOME": str(_release_dir())})
+            env={**os.environ, "METASTORE_HOME": str(_release_dir())},
+        )
     if result.returncode != 0:
-        raise MetastoreError(f"the schema tool failed (exit {result.returncode}: "
-                             f"{last_error_line(schema_log)}); see {schema_log}")
+        raise MetastoreError(
+            f"the schema tool failed (exit {result.returncode}: "
+            f"{last_error_line(schema_log)}); see {schema_log}"
+        )
 
 
 def _info(record: dict, pg_record: dict | None) -> dict:
     uri = f"thrift://{HOST}:{record['ports'][0]}"
-    return {"address": uri, "port": record["ports"][0], "pid": record["pid"],
-            "postgres_pid": pg_record["pid"] if pg_record else None,
-            "postgres_port": pg_record["ports"][0] if pg_record else None,
-            "log": str(_hms_daemon().log_file),
-            "env": {"MOVIELAKE_METASTORE": uri,
-                    "MOVIELAKE_METASTORE_JARS": str(client_jars_dir())}}
+    return {
+        "address": uri,
+        "port": record["ports"][0],
+        "pid": record["pid"],
+        "postgres_pid": pg_record["pid"] if pg_record else None,
+        "postgres_port": pg_record["ports"][0] if pg_record else None,
+        "log": str(_hms_daemon().log_file),
+        "env": {"MOVIELAKE_METASTORE": uri, "MOVIELAKE_METASTORE_JARS": str(client_jars_dir())},
+    }
 
 
 def status() -> dict | None:
@@ -458,10 +595,15 @@ def status() -> dict | None:
 
 def describe(info: dict) -> list[str]:
     """The address and the variables to export, as lines to print."""
-    database = (f"PostgreSQL pid {info['postgres_pid']} on {HOST}:{info['postgres_port']}"
-                if info["postgres_pid"] else "its PostgreSQL is NOT running")
-    return [f"metastore: {info['address']} (pid {info['pid']}; {database}), log {info['log']}",
-            *(f"export {key}={value}" for key, value in info["env"].items())]
+    database = (
+        f"PostgreSQL pid {info['postgres_pid']} on {HOST}:{info['postgres_port']}"
+        if info["postgres_pid"]
+        else "its PostgreSQL is NOT running"
+    )
+    return [
+        f"metastore: {info['address']} (pid {info['pid']}; {database}), log {info['log']}",
+        *(f"export {key}={value}" for key, value in info["env"].items()),
+    ]
 
 
 def start(port: int | None = None, timeout: float = 240.0, log=print) -> dict:
@@ -477,8 +619,9 @@ def start(port: int | None = None, timeout: float = 240.0, log=print) -> dict:
                 log(line)
             return info
         if port and port_open(HOST, port):
-            raise MetastoreError(f"port {port} on {HOST} is taken by another process (choose "
-                                 "another with --port)")
+            raise MetastoreError(
+                f"port {port} on {HOST} is taken by another process (choose another with --port)"
+            )
         port = port or _free_port(PORT)
         fetch(log)
         began = time.monotonic()
@@ -489,8 +632,10 @@ def start(port: int | None = None, timeout: float = 240.0, log=print) -> dict:
             pg_port = _start_postgres(log)
             _write_conf(port, pg_port)  # the schema tool reads it too
             _init_schema(pg_port, log)
-            process = hms.start(JVM + [f"-Djava.io.tmpdir={folder() / 'tmp'}", "-cp",
-                                       _classpath(), MAIN_CLASS], [port])
+            process = hms.start(
+                JVM + [f"-Djava.io.tmpdir={folder() / 'tmp'}", "-cp", _classpath(), MAIN_CLASS],
+                [port],
+            )
             log(f"metastore: starting the metastore (pid {process.pid}), log {hms.log_file}")
             hms.wait_ready(process, lambda: port_open(HOST, port), timeout)
         except BaseException:  # Ctrl-C too: leave nothing running that we started
@@ -519,8 +664,10 @@ def stop(log=print) -> bool:
             log(f"metastore: stopped PostgreSQL (pid {pg['pid']})")
         ports = [p for r in (stopped, pg) if r for p in r["ports"] if port_open(HOST, p)]
         if ports:
-            raise MetastoreError(f"stopped, but something still listens on {HOST} port(s) "
-                                 f"{', '.join(map(str, ports))}")
+            raise MetastoreError(
+                f"stopped, but something still listens on {HOST} port(s) "
+                f"{', '.join(map(str, ports))}"
+            )
         if not stopped and not pg:
             log("metastore: not running")
             return False

@@ -27,21 +27,31 @@ DOT = "aggregate(zip_with(u.features, i.features, (a, b) -> a * b), 0D, (acc, x)
 def set_checkpoint_dir(spark: SparkSession) -> None:
     """ALS honours checkpointInterval only with a checkpoint dir; without one long lineages
     overflow the stack. Every MovieLake session (and `movielake serve`) starts with
-    spark.checkpoint.dir under the data home; a Spark Connect client has no SparkContext to
+    spark.checkpoint.dir: under the data home, or on the shared store when the warehouse is
+    there (a cluster's executors write them). A Spark Connect client has no SparkContext to
     set it on, and needs not (docs/architecture.md section 5)."""
     from movielake.data.paths import data_home
+    from movielake.data.storage import Location
 
-    folder = data_home() / "tmp" / "checkpoints"
+    if is_connect(spark):
+        return
+    configured = spark.sparkContext.getConf().get("spark.checkpoint.dir", None)
+    target = Location(configured or data_home() / "tmp" / "checkpoints")
+    if target.remote:
+        # on the store, Spark deletes each checkpoint once its data is no longer referenced
+        # (spark.cleaner.referenceTracking.cleanCheckpoints); a killed build's are left there
+        spark.sparkContext.setCheckpointDir(str(target))
+        return
+    folder = target.path
     folder.mkdir(parents=True, exist_ok=True)
-    if not is_connect(spark):
-        spark.sparkContext.setCheckpointDir(str(folder))
-        # Spark cleans a checkpoint when its RDD is collected, not what a killed or ended
-        # session left: drop every other session's folder. Safe: only a build fits ALS here,
-        # and one build holds the data home at a time (movielake.ops.home_lock).
-        current = Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).resolve()
-        for stale in folder.iterdir():
-            if stale.resolve() != current:
-                shutil.rmtree(stale, ignore_errors=True)
+    spark.sparkContext.setCheckpointDir(str(folder))
+    # Spark cleans a checkpoint when its RDD is collected, not what a killed or ended
+    # session left: drop every other session's folder. Safe: only a build fits ALS here,
+    # and one build holds the data home at a time (movielake.ops.home_lock).
+    current = Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).resolve()
+    for stale in folder.iterdir():
+        if stale.resolve() != current:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def with_biases(ratings: DataFrame, biases: DataFrame) -> DataFrame:
