@@ -4,8 +4,7 @@ For each size it generates an ml-20m-shaped release (`movielake generate --prese
 --ratings N`), runs the full `dbt build` (unit tests excluded) in a fresh data home, and
 records every model's wall time (dbt's run_results.json), the build's peak memory (proportional
 set size of the dbt process, its Spark JVM and Python workers, sampled twice a second), and
-each model's test RMSE next
-to the generator's noise floor. It then prints the per-model growth exponent (slope of log
+each model's test RMSE next to the generator's noise floor. It then prints the per-model growth exponent (slope of log
 time against log ratings over the sizes run) and draws a log-log plot.
 
     make bench-scale                                   # 100K and 1M ratings
@@ -13,6 +12,9 @@ time against log ratings over the sizes run) and draws a log-log plot.
     python benchmarks/bench_scale.py --sizes 1000000 --keep     # keep the data home
     python benchmarks/bench_scale.py --sizes 1000000 --twins-preset ml-latest  # and twins at
                                                          # 330k users (benchmarks/twins_scale.py)
+    python benchmarks/bench_scale.py --home .lakehouse/bench-scale/ml-20m-1000000 \
+        --select 'als_tuning+'          # one model and what follows, on a kept data home:
+                                        # benchmarks/results/piece_<home>_<selection>.txt
 
 Results accumulate in benchmarks/results/scale.json (one entry per size, the last run wins),
 with scale.txt (the table) and scale.png (the plot) rewritten from all entries. A script that
@@ -26,6 +28,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -236,8 +239,67 @@ def plot(entries: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def bench_piece(home: Path, select: str, preset: str, dbt_vars: dict, command: str) -> int:
+    """Time `dbt build -s select` on a data home kept by an earlier run (--keep): its release
+    is read where that run generated it, every model outside the selection is already built.
+    Minutes per change instead of a whole build; the result names commit, command and load."""
+    raw = home / "raw" / preset
+    if not (raw / "generated.json").is_file() or not (home / "target").is_dir():
+        raise SystemExit(f"{home} is not a kept bench-scale data home (run with --keep first)")
+    env = {**os.environ, "MOVIELAKE_HOME": str(home), "DBT_PROFILES_DIR": str(PROJECT / "profiles")}
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    load_before = load()
+    code, seconds, peak = run_measured(
+        [
+            dbt,
+            "build",
+            "-s",
+            select,
+            "--exclude-resource-type",
+            "unit_test",
+            "--project-dir",
+            str(PROJECT),
+            "--target-path",
+            str(home / "target"),
+            "--log-path",
+            str(home / "logs"),
+            "--vars",
+            json.dumps({"dataset": preset, "raw_dir": str(raw), **dbt_vars}),
+        ],
+        env,
+        home / "piece.log",
+    )
+    results = json.loads((home / "target" / "run_results.json").read_text())["results"]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True
+    ).stdout.strip()
+    manifest = json.loads((raw / "generated.json").read_text())
+    lines = [
+        f"command: {command}",
+        f"commit: {commit}",
+        f"data home: {home} ({manifest['counts']['ratings']:,} ratings, {preset} shape)",
+        f"dbt build -s {select}: {'ok' if code == 0 else 'FAILED'} in {seconds:.0f}s, "
+        f"peak {peak / 2**30:.1f} GiB; load before {load_before}, after {load()}",
+        "",
+    ]
+    lines += [
+        f"{r['unique_id'].split('.')[-1]:48}{r['execution_time']:9.1f}s  {r['status']}"
+        for r in sorted(results, key=lambda r: -r["execution_time"])[:40]
+    ]
+    text = "\n".join(lines) + "\n"
+    name = f"piece_{home.name}_{select.replace('+', 'plus').replace(' ', '_')}.txt"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text(text)
+    print(text)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--home", type=Path, help="a data home kept by --keep: time only --select on it"
+    )
+    parser.add_argument("--select", help="with --home: dbt selection, e.g. 'als_tuning+'")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--preset", default="ml-20m")
     parser.add_argument("--vars", default="{}", help="extra dbt vars (JSON)")
@@ -251,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         "(benchmarks/twins_scale.py)",
     )
     args = parser.parse_args(argv)
+    if args.home or args.select:
+        if not (args.home and args.select):
+            parser.error("--home and --select go together")
+        command = "benchmarks/bench_scale.py " + " ".join(argv or sys.argv[1:])
+        return bench_piece(args.home, args.select, args.preset, json.loads(args.vars), command)
     base = Path(os.environ.get("MOVIELAKE_HOME", PROJECT / ".lakehouse")) / "bench-scale"
     path = Path(args.results)
     entries = json.loads(path.read_text()) if path.is_file() else []
