@@ -4,8 +4,9 @@ For each size it generates an ml-20m-shaped release (`movielake generate --prese
 --ratings N`), runs the full `dbt build` (unit tests excluded) in a fresh data home, and
 records every model's wall time (dbt's run_results.json), the build's peak memory (proportional
 set size of the dbt process, its Spark JVM and Python workers, sampled twice a second), and
-each model's test RMSE next to the generator's noise floor. It then prints the per-model growth exponent (slope of log
-time against log ratings over the sizes run) and draws a log-log plot.
+each model's test RMSE next to the generator's noise floor. It then prints the per-model
+growth exponent (slope of log time against log ratings over the sizes run) and draws a log-log
+plot.
 
     make bench-scale                                   # 100K and 1M ratings
     make bench-scale BENCH_ARGS="--sizes 100000 1000000 5000000 20000000"

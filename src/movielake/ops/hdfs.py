@@ -10,7 +10,6 @@ shell scripts: the two daemons are started as plain `java` processes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -22,7 +21,8 @@ from xml.sax.saxutils import escape
 from movielake.data.paths import data_home
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import HOST, Daemon, last_error_line
-from movielake.ops.procs import port_open, spark_home
+from movielake.ops.maven import dependency, retrieve, tools_dir
+from movielake.ops.procs import port_open
 
 HADOOP_VERSION = "3.5.0"  # = pyspark/jars/hadoop-client-api-*.jar: one Hadoop for client and server
 MODULES = ("hadoop-common", "hadoop-hdfs", "hadoop-hdfs-client")
@@ -50,8 +50,7 @@ class HdfsError(MovieLakeError):
 
 def jars_dir() -> Path:
     """Where Hadoop's jars are kept: $MOVIELAKE_TOOLS_DIR/hadoop-<version>."""
-    tools = os.environ.get("MOVIELAKE_TOOLS_DIR") or Path.home() / ".cache" / "movielake"
-    return Path(tools) / f"hadoop-{HADOOP_VERSION}"
+    return tools_dir() / f"hadoop-{HADOOP_VERSION}"
 
 
 def home() -> Path:
@@ -64,43 +63,16 @@ def fetch_jars(log=print) -> list[Path]:
     done = folder / ".complete"
     if done.is_file():
         return sorted(folder.glob("*.jar"))
-    ivy = sorted((spark_home() / "jars").glob("ivy-*.jar"))
-    if not ivy:
-        raise HdfsError(f"no Apache Ivy jar in {spark_home() / 'jars'} (is pyspark installed?)")
-    folder.mkdir(parents=True, exist_ok=True)
-    deps = "".join(
-        f'\n    <dependency org="org.apache.hadoop" name="{m}" rev="{HADOOP_VERSION}"'
-        ' conf="default->default"/>'
-        for m in MODULES
-    )
-    (folder / "ivy.xml").write_text(
-        '<ivy-module version="2.0">\n  <info organisation="movielake" module="hdfs"/>\n'
-        f"  <dependencies>{deps}\n  </dependencies>\n</ivy-module>\n"
-    )
     log(f"hdfs: resolving Hadoop {HADOOP_VERSION} jars from Maven Central into {folder}")
-    # A cache of its own: in Spark's, entries name resolvers that Ivy's default settings lack
-    # ("unknown resolver central"), and those lines bury any real error.
-    command = [
-        "java",
-        "-jar",
-        str(ivy[-1]),
-        "-ivy",
-        str(folder / "ivy.xml"),
-        "-confs",
-        "default",
-        "-cache",
-        str(folder.parent / "ivy-cache"),
-        "-retrieve",
-        str(folder / "[artifact]-[revision](-[classifier]).[ext]"),
-    ]
-    with (folder / "ivy.log").open("w") as out:
-        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
+    retrieve(
+        folder,
+        "hdfs",
+        [dependency("org.apache.hadoop", m, HADOOP_VERSION) for m in MODULES],
+        HdfsError,
+    )
     jars = sorted(folder.glob("*.jar"))
-    if result.returncode != 0 or not (folder / f"hadoop-hdfs-{HADOOP_VERSION}.jar").is_file():
-        raise HdfsError(
-            f"resolving the Hadoop jars failed (Ivy exit {result.returncode}: "
-            f"{last_error_line(folder / 'ivy.log')}); see {folder / 'ivy.log'}"
-        )
+    if not (folder / f"hadoop-hdfs-{HADOOP_VERSION}.jar").is_file():
+        raise HdfsError(f"Ivy retrieved no hadoop-hdfs jar into {folder}; see {folder / 'ivy.log'}")
     # The daemons' web servers look their webapps up as classpath folders, which the Maven jars
     # do not ship ("webapps/hdfs not found in CLASSPATH"): empty ones do (the UI is not needed).
     for app in ("hdfs", "datanode"):

@@ -16,7 +16,8 @@ from pathlib import Path
 from movielake.data.paths import data_home
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import Daemon
-from movielake.ops.procs import port_open, spark_home
+from movielake.ops.maven import dependency, retrieve, tools_dir
+from movielake.ops.procs import port_open
 
 KAFKA_VERSION = "4.1.1"
 # The broker (Scala 2.13 build) and an SLF4J binding so that its log goes to kafka.log.
@@ -35,16 +36,9 @@ class KafkaError(MovieLakeError):
 
 
 def jars_dir() -> Path:
-    """Where the broker's jars are kept ($MOVIELAKE_KAFKA_JARS, else beside Spark's Ivy cache)."""
-    default = Path.home() / ".ivy2.5.2" / f"movielake-kafka-{KAFKA_VERSION}"
+    """Where the broker's jars are kept ($MOVIELAKE_KAFKA_JARS, else in the tools cache)."""
+    default = tools_dir() / f"kafka-{KAFKA_VERSION}"
     return Path(os.environ.get("MOVIELAKE_KAFKA_JARS", default))
-
-
-def _ivy_jar() -> Path:
-    found = sorted((spark_home() / "jars").glob("ivy-*.jar"))
-    if not found:
-        raise KafkaError(f"no Apache Ivy jar in {spark_home() / 'jars'} (is pyspark installed?)")
-    return found[-1]
 
 
 def fetch_jars(log=print) -> list[Path]:
@@ -53,35 +47,11 @@ def fetch_jars(log=print) -> list[Path]:
     done = folder / ".complete"
     if done.is_file():
         return sorted(folder.glob("*.jar"))
-    folder.mkdir(parents=True, exist_ok=True)
-    deps = "\n".join(
-        f'    <dependency org="{o}" name="{n}" rev="{r}" conf="default->default"/>'
-        for o, n, r in KAFKA_MODULES
-    )
-    ivy_xml = folder / "ivy.xml"
-    ivy_xml.write_text(
-        '<ivy-module version="2.0">\n  <info organisation="movielake" module="kafka-broker"/>\n'
-        f"  <dependencies>\n{deps}\n  </dependencies>\n</ivy-module>\n"
-    )
     log(f"kafka: resolving Kafka {KAFKA_VERSION} jars from Maven Central into {folder}")
-    command = [
-        "java",
-        "-jar",
-        str(_ivy_jar()),
-        "-ivy",
-        str(ivy_xml),
-        "-confs",
-        "default",
-        "-cache",
-        str(Path.home() / ".ivy2.5.2" / "cache"),
-        "-retrieve",
-        str(folder / "[artifact]-[revision](-[classifier]).[ext]"),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    retrieve(folder, "kafka-broker", [dependency(*m) for m in KAFKA_MODULES], KafkaError)
     jars = sorted(folder.glob("*.jar"))
-    if result.returncode != 0 or not any(j.name.startswith("kafka_2.13-") for j in jars):
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-        raise KafkaError(f"resolving the Kafka jars failed (Ivy exit {result.returncode}):\n{tail}")
+    if not any(j.name.startswith("kafka_2.13-") for j in jars):
+        raise KafkaError(f"Ivy retrieved no Kafka jar into {folder}; see {folder / 'ivy.log'}")
     done.write_text(f"{len(jars)} jars\n")
     return jars
 

@@ -34,8 +34,9 @@ from xml.sax.saxutils import escape
 from movielake.data.paths import data_home, warehouse_dir
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import HOST, Daemon, last_error_line
-from movielake.ops.procs import alive, port_open, spark_home
-from movielake.spark.session import HIVE_METASTORE_VERSION, metastore_settings
+from movielake.ops.maven import dependency, retrieve, tools_dir
+from movielake.ops.procs import alive, port_open
+from movielake.spark.session import HIVE_METASTORE_VERSION, hadoop_version, metastore_settings
 
 HIVE_VERSION = HIVE_METASTORE_VERSION  # Spark 4.2's hive.v4_0: the newest its shims support
 HADOOP_VERSION = "3.3.6"  # what Hive 4.0.1 is built against; the release tarball has no Hadoop
@@ -64,11 +65,6 @@ class MetastoreError(MovieLakeError):
 # --- downloads --------------------------------------------------------------------------------
 
 
-def tools_dir() -> Path:
-    """Downloads shared by the data homes: $MOVIELAKE_TOOLS_DIR, else ~/.cache/movielake."""
-    return Path(os.environ.get("MOVIELAKE_TOOLS_DIR") or Path.home() / ".cache" / "movielake")
-
-
 def server_dir() -> Path:
     """The metastore release (apache-hive-metastore-*-bin/) and, in lib/, Hadoop and the driver."""
     return tools_dir() / f"hive-metastore-{HIVE_VERSION}"
@@ -80,18 +76,6 @@ def client_jars_dir() -> Path:
     return tools_dir() / f"hive-{HIVE_VERSION}-client"
 
 
-def _spark_hadoop_version() -> str:
-    """The Hadoop version pyspark bundles (its hadoop-client-api jar)."""
-    found = sorted((spark_home() / "jars").glob("hadoop-client-api-*.jar"))
-    if not found:
-        raise MetastoreError(f"no hadoop-client-api jar in {spark_home() / 'jars'}")
-    return found[-1].name.removeprefix("hadoop-client-api-").removesuffix(".jar")
-
-
-def _dep(org: str, name: str, rev: str, extra: str = 'conf="default->default"') -> str:
-    return f'    <dependency org="{org}" name="{name}" rev="{rev}" {extra}/>'
-
-
 def _server_deps() -> list[str]:
     tarball = (
         '<artifact name="hive-standalone-metastore-server" type="tar.gz" ext="tar.gz" '
@@ -100,12 +84,12 @@ def _server_deps() -> list[str]:
     return [
         f'    <dependency org="org.apache.hive" name="hive-standalone-metastore-server" '
         f'rev="{HIVE_VERSION}" transitive="false">{tarball}</dependency>',
-        _dep("org.postgresql", "postgresql", PG_JDBC_VERSION, 'conf="default->master"'),
+        dependency("org.postgresql", "postgresql", PG_JDBC_VERSION, 'conf="default->master"'),
         # The metastore touches Hadoop's FileSystem, and its Warehouse class an HDFS exception
         # (from the server jar, taken alone); the client jar lets it use hdfs:// locations.
-        _dep("org.apache.hadoop", "hadoop-common", HADOOP_VERSION),
-        _dep("org.apache.hadoop", "hadoop-hdfs-client", HADOOP_VERSION),
-        _dep(
+        dependency("org.apache.hadoop", "hadoop-common", HADOOP_VERSION),
+        dependency("org.apache.hadoop", "hadoop-hdfs-client", HADOOP_VERSION),
+        dependency(
             "org.apache.hadoop",
             "hadoop-hdfs",
             HADOOP_VERSION,
@@ -124,11 +108,11 @@ def _client_deps() -> list[str]:
     IsolatedClientLoader: four Hive modules, hive.v4_0's extra modules and exclusions, and the
     Hadoop client of pyspark's version), resolved once here instead of at every session start."""
     hive = [
-        _dep("org.apache.hive", m, HIVE_VERSION)
+        dependency("org.apache.hive", m, HIVE_VERSION)
         for m in ("hive-metastore", "hive-exec", "hive-common", "hive-serde")
     ]
     extra = [
-        _dep(*coordinate.split(":"))
+        dependency(*coordinate.split(":"))
         for coordinate in (
             "org.apache.hadoop:hadoop-hdfs:3.3.6",
             "org.datanucleus:datanucleus-api-jdo:5.2.8",
@@ -141,7 +125,7 @@ def _client_deps() -> list[str]:
         )
     ]
     hadoop = [
-        _dep("org.apache.hadoop", m, _spark_hadoop_version())
+        dependency("org.apache.hadoop", m, hadoop_version())
         for m in ("hadoop-client-api", "hadoop-client-runtime")
     ]
     excludes = [
@@ -151,46 +135,6 @@ def _client_deps() -> list[str]:
         '    <exclude org="org.apache.hive" module="hive-vector-code-gen"/>',
     ]
     return hive + extra + hadoop + excludes
-
-
-def _ivy_retrieve(folder: Path, module: str, deps: list[str]) -> None:
-    """Resolve `deps` with the Ivy jar inside pyspark and copy the artifacts into `folder`."""
-    ivy = sorted((spark_home() / "jars").glob("ivy-*.jar"))
-    if not ivy:
-        raise MetastoreError(
-            f"no Apache Ivy jar in {spark_home() / 'jars'} (is pyspark installed?)"
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ivy.xml").write_text(
-        '<ivy-module version="2.0" xmlns:m="http://ant.apache.org/ivy/maven">\n'
-        f'  <info organisation="movielake" module="{module}"/>\n  <dependencies>\n'
-        + "\n".join(deps)
-        + "\n  </dependencies>\n</ivy-module>\n"
-    )
-    # The tools' own Ivy cache (shared with `movielake hdfs`): Spark's names resolvers that
-    # Ivy's default settings lack, and a cached pom whose parent was fetched by such a
-    # resolver then fails to load ("Impossible to load parent").
-    command = [
-        "java",
-        "-jar",
-        str(ivy[-1]),
-        "-ivy",
-        str(folder / "ivy.xml"),
-        "-confs",
-        "default",
-        "-cache",
-        str(tools_dir() / "ivy-cache"),
-        "-retrieve",
-        str(folder / "[artifact]-[revision](-[classifier]).[ext]"),
-    ]
-    with (folder / "ivy.log").open("w") as out:
-        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
-    if result.returncode != 0:
-        raise MetastoreError(
-            f"resolving {module} from Maven Central failed (Ivy exit "
-            f"{result.returncode}: {last_error_line(folder / 'ivy.log')}); "
-            f"see {folder / 'ivy.log'}"
-        )
 
 
 def _release_dir() -> Path:
@@ -207,7 +151,7 @@ def fetch(log=print) -> dict[str, Path]:
             f"and the PostgreSQL driver into {server}"
         )
         shutil.rmtree(server, ignore_errors=True)  # a half-done earlier attempt
-        _ivy_retrieve(server / "lib", "hive-metastore-server", _server_deps())
+        retrieve(server / "lib", "hive-metastore-server", _server_deps(), MetastoreError)
         tarball = server / "lib" / f"hive-standalone-metastore-server-{HIVE_VERSION}-bin.tar.gz"
         try:
             with tarfile.open(tarball) as archive:
@@ -224,7 +168,7 @@ def fetch(log=print) -> dict[str, Path]:
             "(about 300 MB, once)"
         )
         shutil.rmtree(client, ignore_errors=True)
-        _ivy_retrieve(client, "hive-metastore-client", _client_deps())
+        retrieve(client, "hive-metastore-client", _client_deps(), MetastoreError)
         if not (client / f"hive-metastore-{HIVE_VERSION}.jar").is_file():
             raise MetastoreError(
                 f"no hive-metastore-{HIVE_VERSION}.jar in {client}; see {client / 'ivy.log'}"

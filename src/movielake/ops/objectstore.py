@@ -24,6 +24,7 @@ from pathlib import Path
 from movielake.data.paths import data_home
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import HOST, Daemon, last_error_line
+from movielake.ops.maven import tools_dir
 
 VERSITYGW_VERSION = "v1.8.0"
 MODULE = "github.com/versity/versitygw/cmd/versitygw"
@@ -42,8 +43,7 @@ def home() -> Path:
 
 def binary_path() -> Path:
     """Where the gateway's binary is kept: $MOVIELAKE_TOOLS_DIR/versitygw-<version>/versitygw."""
-    tools = os.environ.get("MOVIELAKE_TOOLS_DIR") or Path.home() / ".cache" / "movielake"
-    return Path(tools) / f"versitygw-{VERSITYGW_VERSION}" / "versitygw"
+    return tools_dir() / f"versitygw-{VERSITYGW_VERSION}" / "versitygw"
 
 
 def ensure_binary(log=print) -> Path:
