@@ -30,6 +30,10 @@ def lake_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("lakehouse")
     os.environ["MOVIELAKE_HOME"] = str(home)
     os.environ["MOVIELAKE_PROJECT_DIR"] = str(PROJECT)
+    # The tests' releases are small; the default heap (half of the machine) would let this
+    # session's JVM and the extra builds of the system tests (a cluster among them) claim more
+    # than the machine has: the kernel then kills one of them.
+    os.environ.setdefault("MOVIELAKE_DRIVER_MEMORY", "6g")
     return home
 
 

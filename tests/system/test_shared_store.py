@@ -45,6 +45,9 @@ def _env(home: Path, store_env: dict, warehouse: str) -> dict:
         "MOVIELAKE_WAREHOUSE": warehouse,
         "MOVIELAKE_SCHEMA": "movielake",
         "DBT_PROFILES_DIR": str(PROJECT / "profiles"),
+        # a small release: small JVMs, so that the cluster fits beside the tests' own session
+        "MOVIELAKE_DRIVER_MEMORY": "3g",
+        "MOVIELAKE_WORKER_MEMORY": "2g",
     }
 
 
