@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -134,12 +135,19 @@ def rows(spark, sql: str) -> list[dict]:
     return [row.asDict() for row in spark.sql(sql).collect()]
 
 
+def free_port() -> int:
+    """A port nothing listens on now (the servers' defaults may be taken on a shared machine)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def object_store(lake_home):
     """A real S3-compatible store (versitygw) for the tests that need one, stopped after."""
     from movielake.ops import objectstore
 
-    info = objectstore.start(log=lambda _: None)
+    info = objectstore.start(port=free_port(), log=lambda _: None)
     yield info
     objectstore.stop(log=lambda _: None)
 
@@ -149,7 +157,7 @@ def hdfs(lake_home):
     """A real single-node HDFS for the tests that need one, stopped after."""
     from movielake.ops import hdfs
 
-    info = hdfs.start(log=lambda _: None)
+    info = hdfs.start(port=free_port(), log=lambda _: None)
     yield info
     hdfs.stop(log=lambda _: None)
 
