@@ -38,7 +38,7 @@ run: setup
 	$(BIN)/dbt build --exclude-resource-type unit_test $(DBT_ARGS)
 
 lint: setup
-	$(BIN)/sqlfluff lint models tests/dbt
+	$(BIN)/sqlfluff lint --processes 0 models tests/dbt
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
