@@ -63,7 +63,7 @@ def test_a_build_killed_mid_write_loses_nothing(tmp_path, synthetic_release):
     first = dbt_run(home, release, "run", "--select", f"+{TABLE}")
     assert first.returncode == 0, first.stdout[-3000:]
     lake = Lake(SCHEMA, home)
-    table = lake.ref(TABLE).path
+    table = lake.ref(TABLE).path.path  # a local data home: its folder
     version, before = snapshot(lake, TABLE)
     assert len(before) > 1000
     others = {
