@@ -47,16 +47,20 @@ lint: setup
 check: lint
 	$(BIN)/python -m pytest -m unit tests/unit $(PYTEST_ARGS)
 
-# the tests also run the peers benchmark (the [bench] extra), a Kafka broker (its jars), and
-# the storage servers (the object store's binary, HDFS's and the metastore's jars)
-pytest: setup browser kafka-jars $(VENV)/.bench-installed storage-tools
+pytest: setup test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The storage servers' tools at once (a Go build, two Maven downloads; each is cached and
-# skipped the next time): side by side they take the longest one's time, not the sum.
-.PHONY: storage-tools
+# What the tests need besides the set-up: Chromium and PostgreSQL (one apt call: apt holds a
+# lock, two at once would fail), then side by side the peers' packages (the [bench] extra, a C
+# build), Kafka's jars, the object store's Go build and HDFS's and the metastore's jars. Each is
+# cached and skipped the next time; together they take about the longest one's time.
+.PHONY: test-tools test-packages storage-tools
+test-tools: setup test-packages
+	@$(MAKE) --no-print-directory -j5 $(VENV)/.bench-installed kafka-jars storage-tools
+test-packages: setup
+	@$(call apt_install,$(CHROMIUM_PKGS) $(POSTGRES_PKGS))
 storage-tools: setup
-	@$(MAKE) --no-print-directory -j3 objectstore-bin hdfs-jars metastore-fetch
+	@$(MAKE) --no-print-directory -j3 objectstore-bin hdfs-jars metastore-jars
 
 # A system BLAS/LAPACK (Debian's OpenBLAS) for Spark MLlib: without one, ALS's normal equations
 # run in Java, and a rank-64 fit takes twice as long (benchmarks/results/als_native_blas.txt).
@@ -70,17 +74,26 @@ native-blas:
 # Debian's Chromium and chromedriver, for the app's browser tests (tests/system/test_app_browser.py);
 # installed with apt when missing (root, or sudo).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# $(call apt_install,PACKAGES): install the Debian packages named, if any
+apt_install = $(if $(strip $(1)),$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	$(SUDO) apt-get install -y -qq --no-install-recommends $(strip $(1)),true)
+# the packages still missing, empty when installed
+CHROMIUM_PKGS = $(if $(shell command -v chromium >/dev/null && command -v chromedriver),,\
+	chromium chromium-driver fonts-liberation)
+POSTGRES_PKGS = $(if $(wildcard /usr/lib/postgresql/*/bin/postgres)$(shell command -v postgres),,\
+	postgresql)
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
-			-y -qq --no-install-recommends chromium chromium-driver fonts-liberation; }
+	@$(call apt_install,$(CHROMIUM_PKGS))
 
 # The web app on http://127.0.0.1:8501 (APP_ARGS="--port 8600 --schema-prefix synth")
 APP_ARGS ?=
 app: setup
 	$(BIN)/movielake app $(APP_ARGS)
 
-test: lint pytest
+# lint beside the tests' set-up, then the tests
+test: setup
+	@$(MAKE) --no-print-directory -j2 lint test-tools
+	@$(MAKE) --no-print-directory pytest
 
 docs: setup
 	$(BIN)/dbt docs generate $(DBT_ARGS)
@@ -162,8 +175,12 @@ bench-app: setup
 
 # Peers (Surprise, implicit, EASE) tuned, refit and scored like our models, on the split tables
 # of a built data home, e.g. make bench-peers BENCH_ARGS="--peers ease,implicit_als".
+# the [bench] extra's packages only: reinstalling the project itself (pip install -e ".[bench]")
+# would pull its scripts from under the jobs that run beside this one in `make test`
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -c "import subprocess, sys, tomllib; \
+		extra = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; \
+		subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--quiet', *extra['bench']])"
 	@touch $@
 bench-peers: setup $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench_peers.py $(BENCH_ARGS)
@@ -195,11 +212,10 @@ hdfs-stop: setup
 # metastore-fetch installs Debian's PostgreSQL when missing (root, or sudo) and downloads the
 # metastore and Spark's Hive client jars (~380 MB, once, into ~/.cache/movielake). start/status
 # print the variables a client exports, e.g. make metastore-start METASTORE_ARGS="--port 9084".
-.PHONY: metastore-fetch metastore-start metastore-status metastore-stop
-metastore-fetch: setup
-	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null || { \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
-			-y -qq --no-install-recommends postgresql; }
+.PHONY: metastore-fetch metastore-jars metastore-start metastore-status metastore-stop
+metastore-fetch: setup metastore-jars
+	@$(call apt_install,$(POSTGRES_PKGS))
+metastore-jars: setup
 	$(BIN)/movielake metastore fetch
 metastore-start: setup
 	$(BIN)/movielake metastore start $(METASTORE_ARGS)

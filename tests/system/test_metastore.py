@@ -1,12 +1,14 @@
 """The shared Hive Metastore for real: PostgreSQL and the metastore started in a data home of the
 test's own, then separate Spark applications (each its own JVM, as separate users' sessions
-would be) using one catalog: one creates a Delta table, later ones list and read it, one of them
-while another session is still open (the embedded Derby metastore would refuse the second JVM),
-and the last drops it. Stopping leaves no process, pid file or listening port behind.
+would be) using one catalog: `dbt build` writes its tables through it, a second application
+opens a session and sees them, a third (`movielake sql` from another data home) reads them while
+that session is still open (the embedded Derby metastore would refuse the second JVM), and the
+open one drops a table with its files. Stopping leaves no process, pid file or listening port.
 
+One metastore start and three applications in all: each application takes about a minute on
+two cores (the Hive client's jars), so the steps share them rather than start their own.
 The first run downloads the metastore and Spark's Hive 4.0.1 client jars (~380 MB, minutes;
-`make metastore-fetch` does it ahead); afterwards the metastore starts in ~10 s and each Spark
-application takes a minute on two cores."""
+`make metastore-fetch` does it ahead); afterwards the metastore starts in ~10 s."""
 
 from __future__ import annotations
 
@@ -27,10 +29,10 @@ from movielake.ops.procs import alive, port_open
 
 pytestmark = pytest.mark.system
 HOST = "127.0.0.1"
-ROWS = [[1, 10, 4.5], [2, 20, 3.0], [3, 30, 5.0]]
 
-# One Spark application: MovieLake's session settings plus the metastore client's, from the two
-# variables `movielake metastore start` prints. It prints its findings as one JSON line.
+# A Spark application of another user: MovieLake's session settings plus the metastore client's,
+# from the two variables `movielake metastore start` prints. It prints what it sees as one JSON
+# line, keeps its session open until told, then drops the table and prints what is left.
 APP = """
 import json, os, sys
 from pathlib import Path
@@ -42,26 +44,16 @@ conf.update(client_conf(os.environ["MOVIELAKE_METASTORE"],
                         Path(os.environ["MOVIELAKE_METASTORE_JARS"])))
 conf.update({"spark.master": "local[1]", "spark.ui.enabled": "false"})
 spark = spark_session(conf)
-mode = sys.argv[1]
-if mode == "write":
-    spark.sql("create schema shared_demo")
-    spark.sql("create table shared_demo.ratings (user_id int, movie_id int, rating double)")
-    spark.sql("insert into shared_demo.ratings values (1, 10, 4.5), (2, 20, 3.0), (3, 30, 5.0)")
-
-def seen():
-    tables = [r.tableName for r in spark.sql("show tables in shared_demo").collect()]
-    rows = [list(r) for r in spark.sql("select * from shared_demo.ratings order by 1").collect()]
-    detail = spark.sql("describe table extended shared_demo.ratings").collect()
-    info = {r.col_name: r.data_type for r in detail}
-    return {"tables": tables, "rows": rows, "provider": info.get("Provider"),
-            "type": info.get("Type")}
-
-print("RESULT " + json.dumps(seen()), flush=True)
-if mode == "hold":  # stay open until told, then drop the table
-    sys.stdin.readline()
-    spark.sql("drop table shared_demo.ratings")
-    tables = [r.tableName for r in spark.sql("show tables in shared_demo").collect()]
-    print("RESULT " + json.dumps({"tables": tables}), flush=True)
+table = "shared_staging.stg_movielens__movies"
+tables = [r.tableName for r in spark.sql("show tables in shared_staging").collect()]
+detail = {r.col_name: r.data_type for r in spark.sql(f"describe table extended {table}").collect()}
+count = spark.sql(f"select count(*) from {table}").first()[0]
+print("RESULT " + json.dumps({"has_table": "stg_movielens__movies" in tables, "rows": count,
+      "provider": detail.get("Provider"), "type": detail.get("Type")}), flush=True)
+sys.stdin.readline()
+spark.sql(f"drop table {table}")
+tables = [r.tableName for r in spark.sql("show tables in shared_staging").collect()]
+print("RESULT " + json.dumps({"has_table": "stg_movielens__movies" in tables}), flush=True)
 spark.stop()
 """
 
@@ -102,19 +94,7 @@ def results(output: str) -> list[dict]:
     ]
 
 
-def run_app(script: Path, mode: str, info: dict) -> dict:
-    done = subprocess.run(
-        [sys.executable, str(script), mode],
-        env=spark_env(info),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return results(done.stdout)[0]
-
-
-def test_two_spark_applications_share_one_catalog(home, capsys):
+def test_a_build_through_the_metastore_is_seen_by_other_applications_at_once(home, capsys):
     port = free_port()
     info = metastore.start(port=port, log=lambda _m: None)
     uri = f"thrift://{HOST}:{port}"
@@ -136,50 +116,7 @@ def test_two_spark_applications_share_one_catalog(home, capsys):
     assert f"export MOVIELAKE_METASTORE={uri}" in out
     assert f"export MOVIELAKE_METASTORE_JARS={metastore.client_jars_dir()}" in out
 
-    script = home / "app.py"
-    script.write_text(APP)
-    first = run_app(script, "write", info)
-    assert first == {"tables": ["ratings"], "rows": ROWS, "provider": "delta", "type": "MANAGED"}
-    table = home / "spark-warehouse" / "shared_demo.db" / "ratings"
-    assert (table / "_delta_log").is_dir()
-
-    # a second application, after the first has exited, keeps its session open...
-    holder = subprocess.Popen(
-        [sys.executable, str(script), "hold"],
-        env=spark_env(info),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        line = holder.stdout.readline()
-        while line and not line.startswith("RESULT "):
-            line = holder.stdout.readline()
-        assert results(line) == [first], "the holding application saw another catalog"
-        # ...while a third one reads the same catalog
-        assert run_app(script, "read", info) == first
-        output, _ = holder.communicate("drop\n", timeout=600)
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-    assert holder.returncode == 0
-    assert results(output) == [{"tables": []}]
-    assert not table.exists()  # a managed table: dropped with its files
-    assert not (home / "metastore_db").exists()  # no application fell back to Derby
-
-    assert metastore.stop(log=lambda _m: None) is True
-    assert metastore.status() is None
-    assert not port_open(HOST, port) and not port_open(HOST, info["postgres_port"])
-    assert not alive(info["pid"]) and not alive(info["postgres_pid"])
-    assert not list(folder.glob("*.pid"))
-    assert metastore.stop(log=lambda _m: None) is False
-
-
-def test_a_build_through_the_metastore_is_seen_by_movielake_sql_elsewhere(home):
-    """dbt writes through the shared catalog; `movielake sql` from another data home (another
-    user's machine, as far as the catalog can tell) sees its tables while no Derby is made."""
-    info = metastore.start(port=free_port(), log=lambda _m: None)
+    # 1. dbt writes the staged movies through the shared catalog
     bin_dir = Path(sys.executable).parent
     project = Path(__file__).resolve().parents[2]
     env = {
@@ -208,23 +145,62 @@ def test_a_build_through_the_metastore_is_seen_by_movielake_sql_elsewhere(home):
         timeout=1200,
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-2000:]
-    elsewhere = home / "analyst"
-    query = subprocess.run(
-        [
-            str(bin_dir / "movielake"),
-            "sql",
-            "-e",
-            "select count(*) from shared_staging.stg_movielens__movies",
-        ],
-        env={
-            **env,
-            "MOVIELAKE_HOME": str(elsewhere),
-            "MOVIELAKE_WAREHOUSE": str(home / "spark-warehouse"),
-        },
-        capture_output=True,
+    table = home / "spark-warehouse" / "shared_staging.db" / "stg_movielens__movies"
+    assert (table / "_delta_log").is_dir()
+
+    # 2. another application opens a session on the same catalog and keeps it open...
+    script = home / "app.py"
+    script.write_text(APP)
+    holder = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=spark_env(info),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
-        timeout=600,
     )
-    assert query.returncode == 0, query.stderr[-3000:]
-    assert query.stdout.split()[-1] == "9742"  # ml-latest-small's movies, all staged
+    try:
+        line = holder.stdout.readline()
+        while line and not line.startswith("RESULT "):
+            line = holder.stdout.readline()
+        # ml-latest-small's 9,742 movies, all staged; a managed Delta table
+        assert results(line) == [
+            {"has_table": True, "rows": 9742, "provider": "delta", "type": "MANAGED"}
+        ], "the holding application saw another catalog"
+        # 3. ...while `movielake sql` from another data home (another user's machine, as far as
+        # the catalog can tell) reads the build's table
+        elsewhere = home / "analyst"
+        query = subprocess.run(
+            [
+                str(bin_dir / "movielake"),
+                "sql",
+                "-e",
+                "select count(*) from shared_staging.stg_movielens__movies",
+            ],
+            env={
+                **env,
+                "MOVIELAKE_HOME": str(elsewhere),
+                "MOVIELAKE_WAREHOUSE": str(home / "spark-warehouse"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert query.returncode == 0, query.stderr[-3000:]
+        assert query.stdout.split()[-1] == "9742"
+        output, _ = holder.communicate("drop\n", timeout=600)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert holder.returncode == 0
+    assert results(output) == [{"has_table": False}]
+    assert not table.exists()  # a managed table: dropped with its files
+    # no application fell back to an embedded Derby
     assert not (home / "metastore_db").exists() and not (elsewhere / "metastore_db").exists()
+
+    assert metastore.stop(log=lambda _m: None) is True
+    assert metastore.status() is None
+    assert not port_open(HOST, port) and not port_open(HOST, info["postgres_port"])
+    assert not alive(info["pid"]) and not alive(info["postgres_pid"])
+    assert not list(folder.glob("*.pid"))
+    assert metastore.stop(log=lambda _m: None) is False
