@@ -5,6 +5,7 @@ its files and warehouse on the object store.
 
     make bench-storage                                       # ml-latest-small on all three
     make bench-storage BENCH_ARGS="--stores local,s3 --cluster-ratings 1000000"
+    make bench-storage BENCH_ARGS="--stores '' --cluster-ratings 1000000"   # that build only
 
 The servers are the project's own (`movielake objectstore`, `movielake hdfs`), started in a
 data home of the benchmark's and stopped after. Each build gets a fresh data home. Results:
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--base", default=str(PROJECT / ".lakehouse" / "bench-storage"))
     args = parser.parse_args(argv)
-    stores = args.stores.split(",")
+    stores = [s for s in args.stores.split(",") if s]  # --stores "": the cluster build only
     base = Path(args.base)
     envs = _servers(base, stores + (["s3"] if args.cluster_ratings else []))
     entries = []
