@@ -217,9 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         _stop(stores + (["s3"] if args.cluster_ratings else []))
     text = report(entries, "benchmarks/bench_storage.py " + " ".join(argv or sys.argv[1:]))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"storage_{args.dataset}" + (
-        f"_cluster{args.cluster_ratings}" if args.cluster_ratings else ""
-    )
+    parts = [args.dataset] if stores else []
+    parts += [f"cluster{args.cluster_ratings}"] if args.cluster_ratings else []
+    name = "storage_" + "_".join(parts)
     (RESULTS / f"{name}.txt").write_text(text)
     (RESULTS / f"{name}.json").write_text(json.dumps(entries, indent=1) + "\n")
     print(text)
