@@ -12,6 +12,7 @@ last ALS iteration's update order) the user factor ALS itself learned.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def fold_in(
@@ -43,3 +44,34 @@ def fold_in(
         n = len(r)
     a = a + reg_param * n * np.eye(rank)
     return np.linalg.solve(a, b)
+
+
+def implicit_scores(
+    known: pd.DataFrame, users, item_ids, item_factors: np.ndarray, reg_param: float, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, used): each of `users` folded into implicit ALS item factors (`item_factors`,
+    one row per id of `item_ids`) from their rows of `known` (user_id, movie_id, rating), and
+    scored against every item: scores[u, i] = x_u . y_i. used[u]: the user's ratings of movies
+    that have factors, the only ones the fold-in sees; a user with none gets a row of -inf.
+    The evaluation's batch of what movielake.serving.personal does for one user."""
+    y_all = np.asarray(item_factors, dtype=float)
+    position = pd.Series(np.arange(len(y_all)), index=np.asarray(item_ids, dtype=np.int64))
+    out = np.full((len(users), len(y_all)), -np.inf)
+    used = np.zeros(len(users), dtype=np.int64)
+    mine = known.groupby("user_id")
+    for i, user in enumerate(users):
+        seen = mine.get_group(user) if user in mine.groups else known.iloc[:0]
+        seen = seen[seen["movie_id"].isin(position.index)]
+        if seen.empty:
+            continue
+        used[i] = len(seen)
+        x = fold_in(
+            y_all[position[seen["movie_id"]].to_numpy()],
+            seen["rating"].to_numpy(),
+            reg_param,
+            implicit=True,
+            alpha=alpha,
+            all_item_factors=y_all,
+        )
+        out[i] = y_all @ x
+    return out, used
