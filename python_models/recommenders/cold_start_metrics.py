@@ -1,5 +1,5 @@
 """How each model copes with what it has never seen (cold_start_splits), by P@K, R@K, NDCG@K
-and MAP@K (movielake.spark.metrics):
+and MAP@K (MLlib's definitions, movielake.spark.metrics; scored on the driver):
 
 cold_movies: one als_implicit fit (als_tuning's selected setting) on the `fit` ratings, which
   hold no rating of the cold movies. Each user with ratings of cold movies (at most
@@ -82,7 +82,7 @@ def model(dbt, spark):
     hybrid_items, counts = fitted.hybrid_items, fitted.counts
     ease_fit = fit_item_item(fit, ease_chosen, max_items)
     genre_flags = np.vstack(features.sort_values("movie_id")["genre_flags"].map(np.asarray))
-    context = Context(spark, content, hybrid_items, counts, genre_flags, k, seed)
+    context = Context(content, hybrid_items, counts, genre_flags, k, seed)
 
     rows = []
     # cold movies, ranked for (a sample of) the fit users who rated them
@@ -164,8 +164,8 @@ def model(dbt, spark):
 class Context:
     """What the scorers share: the content, the hybrid's item rows, fit counts per movie."""
 
-    def __init__(self, spark, content, hybrid_items, counts, genre_flags, k, seed):
-        self.spark, self.content, self.k = spark, content, k
+    def __init__(self, content, hybrid_items, counts, genre_flags, k, seed):
+        self.content, self.k = content, k
         self.hybrid_items, self.counts, self.genre_flags = hybrid_items, counts, genre_flags
         self.rng = np.random.default_rng(seed)
 
@@ -191,5 +191,5 @@ class Context:
         return self.rng.random((users, movies))
 
     def metrics(self, scores, movie_ids, users, relevant: pd.DataFrame, exclude) -> list:
-        result = list_metrics(self.spark, scores, movie_ids, users, relevant, exclude, self.k)
+        result = list_metrics(scores, movie_ids, users, relevant, exclude, self.k)
         return [result[c] for c in METRICS] + [result["users_evaluated"], len(movie_ids)]

@@ -95,7 +95,6 @@ def model(dbt, spark):
     for n in known_counts:
         shown = first_ratings(ratings, n, threshold)
         popular = list_metrics(
-            spark,
             np.tile(fitted.counts, (len(shown.users), 1)),
             content.movie_ids,
             shown.users,
@@ -117,7 +116,6 @@ def model(dbt, spark):
                 )
             for shrinkage in shrinkages:
                 result = list_metrics(
-                    spark,
                     shrunk(scores, fitted.counts, used, shrinkage),
                     content.movie_ids,
                     shown.users,

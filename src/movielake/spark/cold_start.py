@@ -4,7 +4,7 @@ fit and the hybrid's item rows on it, one item_item fit (EASE at item_item_tunin
 newcomer shown their first n ratings by time (every movie but those n is a candidate, the
 relevant ones are their later ratings of at least the threshold), each fold-in's scores of
 every movie with content, and a score matrix's top K scored by P@K, R@K, NDCG@K and MAP@K
-(movielake.spark.metrics)."""
+(movielake.algorithms.ranking: MLlib's definitions, on the driver)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 
 from movielake.algorithms import ease, hybrid
 from movielake.algorithms.foldin import implicit_scores
+from movielake.algorithms.ranking import ranking_metrics
 from movielake.spark import als, item_item
-from movielake.spark.metrics import ranking_metrics
 
 
 class Fitted(NamedTuple):
@@ -133,15 +133,12 @@ def item_item_scores(
 
 
 def list_metrics(
-    spark, scores: np.ndarray, movie_ids, users, relevant: pd.DataFrame, exclude, k: int
+    scores: np.ndarray, movie_ids, users, relevant: pd.DataFrame, exclude, k: int
 ) -> dict:
     """ranking_metrics of each user's top K of `movie_ids` by `scores` (a row per user, ties to
-    the lower movie id, `exclude`d movies skipped) against `relevant` (user_id, movie_id)."""
+    the lower movie id, `exclude`d movies skipped) against `relevant` (user_id, movie_id).
+    Scored on the driver (movielake.algorithms.ranking, MLlib's definitions): a few dozen
+    users' lists, where MLlib's evaluators would cost several Spark jobs each."""
     top = hybrid.top_k(scores, movie_ids, users, k, exclude)
     relevant = relevant[relevant["user_id"].isin(users)][["user_id", "movie_id"]]
-    return ranking_metrics(
-        spark.createDataFrame(top, hybrid.TOP_K_SCHEMA),
-        spark.createDataFrame(relevant.astype("int32"), "user_id int, movie_id int"),
-        k,
-        len(movie_ids),
-    )
+    return ranking_metrics(top, relevant, k, len(movie_ids))
