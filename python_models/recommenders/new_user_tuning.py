@@ -16,6 +16,7 @@ the n (then mean NDCG@K, then the smaller k). k = 0 is the fold-in alone.
 """
 
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,7 @@ def model(dbt, spark):
     threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"), float)
     max_items = setting("max_items", dbt.config.meta_get("max_items"), int)
     als.set_checkpoint_dir(spark)
+    started = time.perf_counter()
 
     chosen = dbt.ref("als_tuning").where("selected and model = 'als_implicit'").first()
     tuned = dbt.ref("hybrid_tuning").where("selected").first()
@@ -91,6 +93,7 @@ def model(dbt, spark):
         .toPandas()
     )
 
+    fitted_at = time.perf_counter()
     rows = []
     for n in known_counts:
         shown = first_ratings(ratings, n, threshold)
@@ -152,6 +155,11 @@ def model(dbt, spark):
         )
         frame.loc[(frame["model"] == name) & (frame["shrinkage"] == best), "selected"] = True
         print(f"new_user_tuning: {name}: k = {best:g}", flush=True)
+    print(
+        f"new_user_tuning: fits and validation ratings {fitted_at - started:.1f}s, "
+        f"{len(rows)} lists scored {time.perf_counter() - fitted_at:.1f}s",
+        flush=True,
+    )
     for cached in (held, train):
         cached.unpersist()
     return spark.createDataFrame(frame, SCHEMA)

@@ -22,20 +22,24 @@ def fold_in(
     implicit: bool = False,
     alpha: float = 1.0,
     all_item_factors: np.ndarray | None = None,
+    item_gram: np.ndarray | None = None,
 ) -> np.ndarray:
     """The user factor for `ratings` (one per row of `item_factors`, the rated items' factors).
-    For implicit feedback `all_item_factors` (every item's factors, for Y^T Y) is required."""
+    For implicit feedback `all_item_factors` (every item's factors, for Y^T Y) is required, or
+    `item_gram`, that Y^T Y computed once by a caller folding in many users."""
     y = np.asarray(item_factors, dtype=float)
     r = np.asarray(ratings, dtype=float)
     if y.ndim != 2 or len(y) != len(r) or len(r) == 0:
         raise ValueError("need one item factor row per rating, and at least one rating")
     rank = y.shape[1]
     if implicit:
-        if all_item_factors is None:
-            raise ValueError("implicit fold-in needs every item's factors (Y^T Y)")
-        full = np.asarray(all_item_factors, dtype=float)
+        if item_gram is None:
+            if all_item_factors is None:
+                raise ValueError("implicit fold-in needs every item's factors (Y^T Y)")
+            full = np.asarray(all_item_factors, dtype=float)
+            item_gram = full.T @ full
         extra = alpha * np.abs(r)  # c_ui - 1 on the rated items
-        a = full.T @ full + (y * extra[:, None]).T @ y
+        a = item_gram + (y * extra[:, None]).T @ y
         b = y.T @ np.where(r > 0, 1.0 + extra, 0.0)
         n = int((r > 0).sum())
     else:
@@ -59,6 +63,7 @@ def implicit_scores(
     out = np.full((len(users), len(y_all)), -np.inf)
     used = np.zeros(len(users), dtype=np.int64)
     mine = known.groupby("user_id")
+    gram = y_all.T @ y_all  # once, not per user: it was most of a batch's time
     for i, user in enumerate(users):
         seen = mine.get_group(user) if user in mine.groups else known.iloc[:0]
         seen = seen[seen["movie_id"].isin(position.index)]
@@ -71,7 +76,7 @@ def implicit_scores(
             reg_param,
             implicit=True,
             alpha=alpha,
-            all_item_factors=y_all,
+            item_gram=gram,
         )
         out[i] = y_all @ x
     return out, used
