@@ -1,5 +1,5 @@
 """How each model copes with what it has never seen (cold_start_splits), by P@K, R@K, NDCG@K
-and MAP@K (movielake.spark.metrics):
+and MAP@K (MLlib's definitions, movielake.spark.metrics; scored on the driver):
 
 cold_movies: one als_implicit fit (als_tuning's selected setting) on the `fit` ratings, which
   hold no rating of the cold movies. Each user with ratings of cold movies (at most
@@ -13,7 +13,13 @@ Models: hybrid (its tuned penalty and blend from hybrid_tuning, on this fit's AL
 new user folded in on its item rows), als_implicit (new users only: a cold movie has no ALS
 factors), content (cosine of the movie's content to the mean content of the user's liked
 movies), popularity (most rated; a cold movie has no ratings, so it scores by its genres'
-mean ratings per movie) and random (seeded).
+mean ratings per movie) and random (seeded). New users are also ranked by item_item (EASE at
+item_item_tuning's setting, fit on the same ratings; a new user is their ratings times B) and
+by each fold-in shrunk towards popularity by new_user_tuning's k (hybrid_shrunk,
+als_implicit_shrunk, item_item_shrunk; movielake.algorithms.shrinkage): the rule
+`movielake recommend`, the app and the stream serve a new user by.
+The fit, the fold-in and the new users' lists are movielake.spark.cold_start's, shared with
+new_user_tuning.
 """
 
 import numpy as np
@@ -22,9 +28,16 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from movielake.algorithms import hybrid
-from movielake.algorithms.foldin import fold_in
-from movielake.spark import als
-from movielake.spark.metrics import ranking_metrics
+from movielake.algorithms.shrinkage import shrunk
+from movielake.spark import als, item_item
+from movielake.spark.cold_start import (
+    first_ratings,
+    fit_item_item,
+    fit_models,
+    folded_scores,
+    item_item_scores,
+    list_metrics,
+)
 from movielake.spark.recommenders import setting
 
 METRICS = ["precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k"]
@@ -50,38 +63,26 @@ def model(dbt, spark):
     known_counts = sorted(int(v) for v in known_counts)
     k = setting("top_k", dbt.config.meta_get("top_k"), int)
     threshold = setting("relevance_threshold", dbt.config.meta_get("relevance_threshold"), float)
+    max_items = setting("max_items", dbt.config.meta_get("max_items"), int)
     als.set_checkpoint_dir(spark)
 
     chosen = dbt.ref("als_tuning").where("selected and model = 'als_implicit'").first()
     tuned = dbt.ref("hybrid_tuning").where("selected").first()
+    ease_chosen = dbt.ref("item_item_tuning").where("selected").first()
+    # each fold-in's shrinkage towards popularity, as tuned on validation users
+    shrinkage = {
+        r["model"]: r["shrinkage"]
+        for r in dbt.ref("new_user_tuning").where("selected").select("model", "shrinkage").collect()
+    }
     roles = dbt.ref("cold_start_splits")
     fit = roles.where("role = 'fit'").select("user_id", "movie_id", "rating").cache()
-    fitted = als.fit(
-        fit,
-        "als_implicit",
-        chosen["rank"],
-        chosen["reg_param"],
-        chosen["alpha"],
-        max_iter,
-        seed,
-        als.num_blocks(fit.count(), block_setting),
-    )
-    als_items = fitted.itemFactors.select(
-        "id", F.col("features").cast("array<double>").alias("features")
-    ).toPandas()
     features = dbt.ref("movie_content_features").toPandas()
     content = hybrid.Content(features, buckets)
-    hybrid_items = hybrid.item_factors(content, als_items, tuned["reg_lambda"], tuned["blend"])
-    counts = (
-        fit.groupBy("movie_id")
-        .count()
-        .toPandas()
-        .set_index("movie_id")["count"]
-        .reindex(content.movie_ids, fill_value=0)
-        .to_numpy(dtype=float)
-    )
+    fitted = fit_models(fit, content, chosen, tuned, max_iter, seed, block_setting)
+    hybrid_items, counts = fitted.hybrid_items, fitted.counts
+    ease_fit = fit_item_item(fit, ease_chosen, max_items)
     genre_flags = np.vstack(features.sort_values("movie_id")["genre_flags"].map(np.asarray))
-    context = Context(spark, content, hybrid_items, counts, genre_flags, k, threshold, seed)
+    context = Context(content, hybrid_items, counts, genre_flags, k, seed)
 
     rows = []
     # cold movies, ranked for (a sample of) the fit users who rated them
@@ -99,7 +100,7 @@ def model(dbt, spark):
     cold_ratings = cold.join(raters, "user_id").toPandas()
     history = fit.join(raters, "user_id").toPandas()
     user_f = (
-        fitted.userFactors.join(raters.withColumnRenamed("user_id", "id"), "id")
+        fitted.als_model.userFactors.join(raters.withColumnRenamed("user_id", "id"), "id")
         .toPandas()
         .sort_values("id")
     )
@@ -124,21 +125,37 @@ def model(dbt, spark):
         .toPandas()
     )
     for n in known_counts:
-        known = newcomers[newcomers["user_rating_order"] <= n]
-        later = newcomers[(newcomers["user_rating_order"] > n) & (newcomers["rating"] >= threshold)]
-        users = np.sort(later["user_id"].unique())
-        exclude = {u: set(m) for u, m in known.groupby("user_id")["movie_id"]}
-        all_ids = content.movie_ids
+        shown = first_ratings(newcomers, n, threshold)
+        users, all_ids = shown.users, content.movie_ids
+        hybrid_scores, hybrid_used = folded_scores(
+            shown.known, users, hybrid_items, content, chosen
+        )
+        als_scores, als_used = folded_scores(shown.known, users, fitted.als_items, content, chosen)
+        ease_scores, ease_used = item_item_scores(shown.known, users, ease_fit, content)
         scores = {
-            hybrid.MODEL: context.folded(known, users, hybrid_items, chosen),
-            "als_implicit": context.folded(known, users, als_items, chosen),
-            hybrid.CONTENT: context.content_scores(known, users, all_ids),
+            hybrid.MODEL: hybrid_scores,
+            "als_implicit": als_scores,
+            hybrid.CONTENT: context.content_scores(shown.known, users, all_ids),
             "popularity": np.tile(counts, (len(users), 1)),
             "random": context.random(len(users), len(all_ids)),
+            item_item.MODEL: ease_scores,
         }
+        for name, matrix, used in (
+            (hybrid.MODEL, hybrid_scores, hybrid_used),
+            ("als_implicit", als_scores, als_used),
+            (item_item.MODEL, ease_scores, ease_used),
+        ):
+            if name in shrinkage:
+                scores[f"{name}_shrunk"] = shrunk(matrix, counts, used, shrinkage[name])
         for name, matrix in scores.items():
             rows.append(
-                ["new_users", n, name, k, *context.metrics(matrix, all_ids, users, later, exclude)]
+                [
+                    "new_users",
+                    n,
+                    name,
+                    k,
+                    *context.metrics(matrix, all_ids, users, shown.relevant, shown.exclude),
+                ]
             )
     fit.unpersist()
     return spark.createDataFrame(rows, SCHEMA)
@@ -147,8 +164,8 @@ def model(dbt, spark):
 class Context:
     """What the scorers share: the content, the hybrid's item rows, fit counts per movie."""
 
-    def __init__(self, spark, content, hybrid_items, counts, genre_flags, k, threshold, seed):
-        self.spark, self.content, self.k, self.threshold = spark, content, k, threshold
+    def __init__(self, content, hybrid_items, counts, genre_flags, k, seed):
+        self.content, self.k = content, k
         self.hybrid_items, self.counts, self.genre_flags = hybrid_items, counts, genre_flags
         self.rng = np.random.default_rng(seed)
 
@@ -173,38 +190,6 @@ class Context:
     def random(self, users: int, movies: int) -> np.ndarray:
         return self.rng.random((users, movies))
 
-    def folded(self, known: pd.DataFrame, users, item_rows: pd.DataFrame, chosen) -> np.ndarray:
-        """Each user's implicit ALS fold-in on `item_rows`, scored against every movie with
-        content (-inf where `item_rows` has no factors)."""
-        rows = item_rows.set_index("id")
-        y_all = np.vstack(rows["features"].map(np.asarray).to_numpy())
-        position = pd.Series(np.arange(len(rows)), index=rows.index)
-        out = np.full((len(users), len(self.content.movie_ids)), -np.inf)
-        columns = self.content.rows(rows.index.to_numpy())
-        mine = known.groupby("user_id")
-        for i, user in enumerate(users):
-            seen = mine.get_group(user) if user in mine.groups else known.iloc[:0]
-            seen = seen[seen["movie_id"].isin(rows.index)]
-            if seen.empty:
-                continue
-            x = fold_in(
-                y_all[position[seen["movie_id"]].to_numpy()],
-                seen["rating"].to_numpy(),
-                chosen["reg_param"],
-                implicit=True,
-                alpha=chosen["alpha"],
-                all_item_factors=y_all,
-            )
-            out[i, columns] = y_all @ x
-        return out
-
     def metrics(self, scores, movie_ids, users, relevant: pd.DataFrame, exclude) -> list:
-        top = hybrid.top_k(scores, movie_ids, users, self.k, exclude)
-        relevant = relevant[relevant["user_id"].isin(users)][["user_id", "movie_id"]]
-        result = ranking_metrics(
-            self.spark.createDataFrame(top, hybrid.TOP_K_SCHEMA),
-            self.spark.createDataFrame(relevant.astype("int32"), "user_id int, movie_id int"),
-            self.k,
-            len(movie_ids),
-        )
+        result = list_metrics(scores, movie_ids, users, relevant, exclude, self.k)
         return [result[c] for c in METRICS] + [result["users_evaluated"], len(movie_ids)]

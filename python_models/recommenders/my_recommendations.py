@@ -1,12 +1,18 @@
 """Top-K for a new user, from seeds/my_ratings.csv, folded into the model served for top-K
 (no retraining): an ALS variant's item factors (regularised least squares) or item_item's
-weights (the ratings times B); rated movies are excluded. The last `new_movie_slots` places go
-to the best new movies by the hybrid, as in `recommendations`; `reason` says why in one phrase
-(movielake.serving.explain). `movielake recommend --ratings FILE` does the same from the stored
-tables."""
+weights (the ratings times B), shrunk towards popularity by how few ratings the user has
+(served_models' new_user_shrinkage; movielake.algorithms.shrinkage); rated movies are
+excluded. The last `new_movie_slots` places go to the best new movies by the hybrid, as in
+`recommendations`; `reason` says why in one phrase (movielake.serving.explain). `movielake
+recommend --ratings FILE` does the same from the stored tables."""
 
 from movielake.serving.explain import Explainer
-from movielake.serving.personal import check_ratings, recommend_places, split_known
+from movielake.serving.personal import (
+    check_ratings,
+    recommend_places,
+    split_known,
+    with_new_user_rule,
+)
 from movielake.spark import item_item
 from movielake.spark.recommenders import setting
 
@@ -34,7 +40,11 @@ def model(dbt, spark):
         return spark.createDataFrame([], SCHEMA)
     check_ratings(rows, set(movies["movie_id"]))
 
-    served = dbt.ref("served_models").where("job = 'top_k'").select("model", "new_movie_slots")
+    served = (
+        dbt.ref("served_models")
+        .where("job = 'top_k'")
+        .select("model", "new_movie_slots", "new_user_shrinkage")
+    )
     chosen = served.first()
     if chosen["model"] == item_item.MODEL:
         items = (
@@ -60,6 +70,13 @@ def model(dbt, spark):
         else None
     )
     settings = items.iloc[0].to_dict() if len(items) else {}
+    popularity = (
+        dbt.ref("popularity_biases")
+        .where("scored_split = 'test' and entity = 'movie'")
+        .select("entity_id", "n_ratings")
+        .toPandas()
+    )
+    items, settings = with_new_user_rule(items, settings, popularity, chosen["new_user_shrinkage"])
     top = recommend_places(items, settings, new_items, slots, rows, k)
     title = dict(zip(movies["movie_id"], movies["title"]))
     explainer = Explainer(items, settings, new_items, dbt.ref("movie_top_tags").toPandas(), title)

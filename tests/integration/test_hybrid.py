@@ -226,10 +226,11 @@ def test_hybrid_ranks_cold_movies_better_than_content_popularity_and_random(spar
         "popularity",
         "random",
     }
+    fold_ins = ("hybrid", "als_implicit", "item_item")
     assert {(n, m) for s, n, m in metrics if s == "new_users"} == {
         (n, m)
         for n in (1, 3, 5)
-        for m in ("hybrid", "als_implicit", "content", "popularity", "random")
+        for m in (*fold_ins, *(f"{f}_shrunk" for f in fold_ins), "content", "popularity", "random")
     }
     cold = {
         m: metrics[("cold_movies", 0, m)] for m in ("hybrid", "content", "popularity", "random")
@@ -242,3 +243,46 @@ def test_hybrid_ranks_cold_movies_better_than_content_popularity_and_random(spar
             metrics[("new_users", n, "hybrid")]["precision_at_k"]
             > metrics[("new_users", n, "random")]["precision_at_k"]
         )
+
+
+def test_new_user_shrinkage_is_tuned_on_validation_users_and_served(spark, synthetic_build):
+    """new_user_tuning scores every k at every known count for each fold-in and selects the k
+    with the best mean P@K (then NDCG@K, then the smaller k); served_models serves the served
+    top-K model's k, and cold_start_metrics' shrunk rows use the same k: at k = 0 the shrunk
+    model is the fold-in itself."""
+    tuning = rows(spark, f"select * from {R}.new_user_tuning")
+    grid = {0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0}
+    chosen = {}
+    for model in ("hybrid", "als_implicit", "item_item"):
+        mine = [r for r in tuning if r["model"] == model]
+        assert {(r["shrinkage"], r["known_ratings"]) for r in mine} == {
+            (k, n) for k in grid for n in (1, 3, 5)
+        }
+        assert all(r["users_evaluated"] > 0 for r in mine)
+        picked = {r["shrinkage"] for r in mine if r["selected"]}
+        assert len(picked) == 1 and len([r for r in mine if r["selected"]]) == 3
+        means = {
+            k: comparable(
+                np.mean([r["val_precision_at_k"] for r in mine if r["shrinkage"] == k]),
+                np.mean([r["val_ndcg_at_k"] for r in mine if r["shrinkage"] == k]),
+            )
+            for k in grid
+        }
+        chosen[model] = max(grid, key=lambda k: (means[k], -k))
+        assert picked == {chosen[model]}
+
+    served = {r["job"]: r for r in rows(spark, f"select * from {R}.served_models")}
+    assert served["rating"]["new_user_shrinkage"] is None
+    assert served["top_k"]["new_user_shrinkage"] == chosen.get(served["top_k"]["model"])
+
+    metrics = {
+        (r["known_ratings"], r["model"]): r
+        for r in rows(spark, f"select * from {R}.cold_start_metrics where scenario = 'new_users'")
+    }
+    for model, k in chosen.items():
+        for n in (1, 3, 5):
+            if k == 0:  # no shrinkage: the same lists
+                for column in ("precision_at_k", "ndcg_at_k"):
+                    assert metrics[(n, f"{model}_shrunk")][column] == pytest.approx(
+                        metrics[(n, model)][column]
+                    )

@@ -39,6 +39,36 @@ def test_ranking_metrics_on_a_hand_computed_case(spark):
     assert got["catalog_coverage"] == pytest.approx(6 / 12)
 
 
+def test_driver_ranking_metrics_equal_mllibs_on_random_lists(spark):
+    """The cold-start tables score their lists on the driver (movielake.algorithms.ranking):
+    the same figures as MLlib's evaluators, on lists of every length up to past K, users
+    without a list, and lists without a hit."""
+    import pandas as pd
+
+    from movielake.algorithms.ranking import ranking_metrics as driver_metrics
+    from movielake.spark.metrics import ranking_metrics
+
+    rng = np.random.default_rng(7)
+    k, movies = 10, 60
+    top, relevant = [], []
+    for user in range(1, 41):
+        length = rng.integers(0, 14)  # 0: no list; above k: ranks past K are ignored
+        top += [(user, int(m), r + 1) for r, m in enumerate(rng.permutation(movies)[:length])]
+        relevant += [(user, int(m)) for m in rng.choice(movies, rng.integers(1, 15))]
+    top = pd.DataFrame(top, columns=["user_id", "movie_id", "rank"]).astype("int32")
+    relevant = pd.DataFrame(relevant, columns=["user_id", "movie_id"]).astype("int32")
+    mllib = ranking_metrics(
+        spark.createDataFrame(top, "user_id int, movie_id int, rank int"),
+        spark.createDataFrame(relevant, "user_id int, movie_id int"),
+        k,
+        movies,
+    )
+    driver = driver_metrics(top, relevant, k, movies)
+    assert driver["users_evaluated"] == mllib["users_evaluated"] == 40
+    for column, value in mllib.items():
+        assert driver[column] == pytest.approx(value, rel=1e-12, abs=1e-15), column
+
+
 def test_rating_metrics_on_a_hand_computed_case(spark):
     from movielake.spark.metrics import rating_metrics
 

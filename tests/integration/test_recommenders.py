@@ -396,6 +396,55 @@ def test_item_item_fold_in_reproduces_the_model_scores_of_training_users(spark, 
         assert np.allclose([s for _, s in got], expected.score, rtol=1e-4, atol=1e-6)
 
 
+def test_a_new_user_is_served_the_fold_in_shrunk_towards_popularity(spark, synthetic_build):
+    """The readers without Spark (the CLI, the app, the stream) get the served top-K model with
+    served_models' k and each movie's fit ratings, and a new user's list is the fold-in's
+    scores blended with popularity by w(n) = n / (n + k); the rating model is not blended."""
+    from movielake.algorithms import ease
+    from movielake.algorithms.shrinkage import shrunk
+    from movielake.serving.lake import Lake
+
+    served = rows(spark, f"select * from {R}.served_models where job = 'top_k'")[0]
+    lake = Lake(SYNTHETIC_SCHEMA)
+    items, settings = lake.served_item_factors("top_k")
+    assert served["new_user_shrinkage"] is not None  # every top-K model has a fold-in k
+    assert settings["new_user_shrinkage"] == served["new_user_shrinkage"]
+    counts = {
+        r["entity_id"]: r["n_ratings"]
+        for r in rows(
+            spark,
+            f"""select entity_id, n_ratings from {R}.popularity_biases
+            where scored_split = 'test' and entity = 'movie'""",
+        )
+    }
+    key = "movie_id" if served["model"] == ease.MODEL else "id"
+    assert items["popularity"].tolist() == [float(counts.get(m, 0)) for m in items[key]]
+
+    movie = int(max(counts, key=lambda m: (counts[m], -m)))  # one rating, of the most rated
+    if served["model"] == ease.MODEL:
+        ids, raw = ease.fold_in_scores(items, [movie], [4.0], settings["weighting"])
+    else:
+        ids = items["id"].to_numpy()
+        factors = np.vstack(items["features"].to_numpy())
+        user = fold_in(
+            factors[ids == movie],
+            np.array([4.0]),
+            settings["reg_param"],
+            implicit=True,
+            alpha=settings["alpha"],
+            all_item_factors=factors,
+        )
+        raw = factors @ user
+    popularity = items.set_index(key)["popularity"].reindex(ids).to_numpy()
+    expected = shrunk(raw, popularity, 1, settings["new_user_shrinkage"])
+    order = [int(ids[i]) for i in np.lexsort((ids, -expected)) if ids[i] != movie][:10]
+    got = recommend(items, settings, [("mine", movie, 4.0)], 10)
+    assert [m for m, _ in got] == order
+    assert np.allclose([s for _, s in got], [expected[list(ids).index(m)] for m in order])
+    _, rating = lake.served_item_factors("rating")
+    assert rating.get("new_user_shrinkage") is None
+
+
 def test_my_recommendations_exclude_the_rated_movies(spark, synthetic_build):
     mine = rows(spark, f"select * from {R}.my_recommendations order by rank")
     rated = {

@@ -6,6 +6,9 @@
 -- new_movie_slots (top_k only): how many of the K places go to the user's best new movies (no
 -- rating in the fit data: only the hybrid's content factors reach them), the one home of that
 -- number for the build, `movielake recommend` and the app.
+-- new_user_shrinkage (top_k only): k of the served model's new-user blend with popularity
+-- (movielake.algorithms.shrinkage), new_user_tuning's selected k for that model; null when
+-- none was tuned for it (a new user then gets the fold-in alone).
 -- Metrics are compared to 9 decimals: MLlib sums over users in partition arrival order, so
 -- equal results (the hybrid at blend 0 is als_implicit) differ in the last bits, and such a
 -- tie must fall to the model name, not to that noise.
@@ -26,6 +29,15 @@ item_item_settings as (
 
 hybrid_settings as (
     select * from {{ ref('hybrid_tuning') }}
+    where selected
+),
+
+-- the selected k repeats on each known_ratings row
+shrinkages as (
+    select distinct
+        model,
+        shrinkage
+    from {{ ref('new_user_tuning') }}
     where selected
 ),
 
@@ -78,7 +90,9 @@ select
     settings.rank,  -- noqa: RF04
     settings.reg_param,
     settings.alpha,
-    case when ranked.job = 'top_k' then {{ var('new_movie_slots') }} end as new_movie_slots
+    case when ranked.job = 'top_k' then {{ var('new_movie_slots') }} end as new_movie_slots,
+    case when ranked.job = 'top_k' then shrinkages.shrinkage end as new_user_shrinkage
 from ranked
 inner join settings on ranked.model = settings.model
+left join shrinkages on ranked.model = shrinkages.model
 where ranked.choice = 1

@@ -105,6 +105,29 @@ def fold_in_scores(rows: pd.DataFrame, movie_ids, ratings, weighting: str):
     return items, scores
 
 
+def fold_in_matrix(
+    items: np.ndarray, b: np.ndarray, weighting: str, known: pd.DataFrame, users
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, used) for new users: each of `users`' rows of `known` (user_id, movie_id,
+    rating) as values of X, times B (users x `items`); used: each user's rated movies inside
+    the catalogue, the only ones that add to the scores. fold_in_scores for many users at once,
+    on a dense B."""
+    users = np.asarray(users)
+    user_pos = pd.Series(np.arange(len(users)), index=users)
+    item_pos = pd.Series(np.arange(len(items)), index=np.asarray(items, dtype=np.int64))
+    mine = known[known["user_id"].isin(user_pos.index) & known["movie_id"].isin(item_pos.index)]
+    rows = user_pos.loc[mine["user_id"]].to_numpy()
+    x = sparse.csr_matrix(
+        (
+            history_values(mine["rating"].to_numpy(), weighting),
+            (rows, item_pos.loc[mine["movie_id"]].to_numpy()),
+        ),
+        shape=(len(users), len(items)),
+    )
+    used = np.bincount(rows, minlength=len(users))
+    return np.asarray(x @ b, dtype=np.float64), used
+
+
 def top_k_frame(
     items: np.ndarray,
     b: np.ndarray,

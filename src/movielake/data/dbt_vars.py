@@ -70,6 +70,7 @@ RULES: dict[str, tuple[str, float | None, float | None]] = {
     "cold_start_min_user_ratings": ("int", 2, None),
     "cold_start_known_ratings": ("int list", 1, None),
     "cold_start_max_users": ("int", 1, None),
+    "new_user_shrinkages": ("number list", 0, None),
 }
 
 

@@ -278,7 +278,7 @@ class Lake:
                 raise NotBuiltError(
                     f"{self.name('item_item_weights')} has no rows of the served item_item model"
                 )
-            return weights, weights.iloc[0].to_dict()
+            return self._with_new_user_rule(job, weights, weights.iloc[0].to_dict())
         items = self.read(
             "served_factors", filters=[("job", "=", job), ("side", "=", "item")], order_by="id"
         )
@@ -286,4 +286,23 @@ class Lake:
             raise NotBuiltError(
                 f"{self.name('served_factors')} has no item factors of the served model {model}"
             )
-        return items, items.iloc[0].to_dict()
+        return self._with_new_user_rule(job, items, items.iloc[0].to_dict())
+
+    def _with_new_user_rule(self, job: str, items: pd.DataFrame, settings: dict):
+        """personal.with_new_user_rule from served_models' new_user_shrinkage of `job` and the
+        movies' fit ratings (popularity_biases, scored_split test); as read when the build
+        predates the rule (no such column)."""
+        from movielake.serving.personal import with_new_user_rule
+
+        served = self.read("served_models", filters=[("job", "=", job)])
+        if served.empty or "new_user_shrinkage" not in served:
+            return items, settings
+        shrinkage = served["new_user_shrinkage"].iloc[0]
+        if pd.isna(shrinkage):
+            return items, settings
+        popularity = self.read(
+            "popularity_biases",
+            columns=["entity_id", "n_ratings"],
+            filters=[("scored_split", "=", "test"), ("entity", "=", "movie")],
+        )
+        return with_new_user_rule(items, settings, popularity, shrinkage)

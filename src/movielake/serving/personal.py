@@ -1,7 +1,8 @@
 """Personal recommendations for a new user: their ratings file checked, folded into the served
 top-K model (an ALS variant's item factors, movielake.algorithms.foldin; or item_item's
-weights, their ratings times B, movielake.algorithms.ease), and the top K movies they have not
-rated."""
+weights, their ratings times B, movielake.algorithms.ease), the fold-in shrunk towards
+popularity by how few ratings it saw (movielake.algorithms.shrinkage, when the served rows
+carry its k), and the top K movies they have not rated."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from movielake.algorithms import ease, hybrid
 from movielake.algorithms.baseline import new_user_bias
 from movielake.algorithms.foldin import fold_in
+from movielake.algorithms.shrinkage import shrunk
 from movielake.errors import MovieLakeError
 
 
@@ -107,7 +110,8 @@ def recommend(items, settings: dict, rows, k: int) -> list[tuple[int, float]]:
 
 def fold_in_user(items, settings: dict, rows, k: int):
     """(user factor, user bias, top-K (movie_id, score)) for a user with `rows`, folded into
-    the served ALS variant's item factors; see recommend()."""
+    the served ALS variant's item factors, the scores shrunk towards popularity when the rows
+    carry the rule (shrunk_to_popularity); see recommend()."""
     if items.empty:
         raise PersonalRatingsError("no served model's item factors: build the recommenders first")
     ids = items["id"].to_numpy()
@@ -138,10 +142,40 @@ def fold_in_user(items, settings: dict, rows, k: int):
         alpha=float(settings["alpha"]),
         all_item_factors=factors,
     )
-    scores = mean + user_bias + item_bias + factors @ user
+    scores = shrunk_to_popularity(
+        items, settings, ids, mean + user_bias + item_bias + factors @ user, len(usable)
+    )
     rated = {m for _, m, _ in rows}
     order = [i for i in np.lexsort((ids, -scores)) if int(ids[i]) not in rated][:k]
     return user, user_bias, [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def with_new_user_rule(items, settings: dict, popularity, shrinkage) -> tuple:
+    """(items, settings) of the served top-K model with what a new user's fold-in is shrunk
+    towards (movielake.algorithms.shrinkage): a `popularity` column, each row's movie's ratings
+    in the fit data (`popularity`: popularity_biases' movie rows of scored_split test,
+    entity_id and n_ratings; 0 for a movie it lacks), and the k (served_models'
+    new_user_shrinkage) in the settings. Unchanged when k is null (none tuned, or the rating
+    job). The one rule for every reader: my_recommendations and movielake.serving.lake."""
+    if shrinkage is None or pd.isna(shrinkage):
+        return items, settings
+    counts = popularity.set_index("entity_id")["n_ratings"]
+    movie = items["movie_id"] if "movie_id" in items else items["id"]  # item_item: its B rows
+    items = items.assign(popularity=movie.map(counts).fillna(0).astype(float))
+    return items, {**settings, "new_user_shrinkage": float(shrinkage)}
+
+
+def shrunk_to_popularity(items, settings: dict, ids, scores: np.ndarray, known: int):
+    """`scores` of the movies `ids` for a user the model knows `known` ratings of, blended with
+    their popularity by the k in `settings` (with_new_user_rule): the rule cold_start_metrics
+    evaluates. Unchanged when there is no k or no popularity (the rating job, a lakehouse
+    built before the rule, the hybrid's new-movie rows)."""
+    k = settings.get("new_user_shrinkage")
+    if k is None or pd.isna(k) or "popularity" not in items:
+        return scores
+    key = "movie_id" if "movie_id" in items else "id"
+    popularity = items.set_index(key)["popularity"].reindex(np.asarray(ids)).fillna(0.0)
+    return shrunk(scores, popularity.to_numpy(dtype=float), known, float(k))
 
 
 def _recommend_item_item(weights, settings: dict, rows, k: int) -> list[tuple[int, float]]:
@@ -157,6 +191,8 @@ def _recommend_item_item(weights, settings: dict, rows, k: int) -> list[tuple[in
     ids, scores = ease.fold_in_scores(
         weights, [m for _, m, _ in rows], [r for _, _, r in rows], settings["weighting"]
     )
+    used = sum(m in known for m in {m for _, m, _ in rows})
+    scores = shrunk_to_popularity(weights, settings, ids, scores, used)
     rated = {m for _, m, _ in rows}
     order = [i for i in np.lexsort((ids, -scores)) if int(ids[i]) not in rated][:k]
     return [(int(ids[i]), float(scores[i])) for i in order]
