@@ -24,6 +24,7 @@ from typing import NamedTuple
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from movielake.algorithms import ranking
 from movielake.spark import als
 from movielake.spark.metrics import comparable, ranking_metrics, rating_metrics
 from movielake.spark.recommenders import fit_ratings, held_out, setting
@@ -128,10 +129,11 @@ def model(dbt, spark):
         ).cache()
         validation = held_out(splits, "validation", train).cache()
         fit_users, fit_count = train.select("user_id").distinct().count(), train.count()
-        if validation.count() == 0:
-            held = splits.where("split = 'validation'").count()
+        held = validation.count()
+        if held == 0:
+            total = splits.where("split = 'validation'").count()
             raise ReleaseTooSmall(
-                f"als_tuning: the release is too small to tune ALS: none of its {held} "
+                f"als_tuning: the release is too small to tune ALS: none of its {total} "
                 f"validation ratings has both its user and its movie in train ({fit_count} "
                 f"ratings by {fit_users} users). Build a larger release, or leave the "
                 "recommenders out (dbt build --exclude recommenders)."
@@ -140,10 +142,21 @@ def model(dbt, spark):
         low, high = train.agg(F.min("rating"), F.max("rating")).first()
         blocks = als.num_blocks(fit_count, block_setting)
         label = f"rung {rung}/{len(sizes)} " if len(sizes) > 1 else ""
+        # small fits are scored on the driver (the same figures: algorithms.ranking), large
+        # ones on the executors; the catalogue bounds the fit's movies
+        on_driver = als.fits_on_driver(
+            fit_users, catalog, max(r for _, r, _ in points), held + fit_count, parallelism
+        )
+        local = als.collect_held_out(validation, relevant, train) if on_driver else None
+        biases = (
+            als.collect_biases(train)
+            if on_driver and any(v == "als_residual" for v, _, _ in points)
+            else None
+        )
         print(
             f"als_tuning: {label}{len(points)} fits on {fit_count:,} train ratings of "
             f"{fit_users:,} of {all_users:,} users, {blocks} ALS blocks, {parallelism} at a "
-            "time",
+            f"time, scored on the {'driver' if on_driver else 'executors'}",
             flush=True,
         )
 
@@ -160,23 +173,34 @@ def model(dbt, spark):
             fit_count=fit_count,
             label=label,
             total=len(points),
+            local=local,
+            biases=biases,
         ):
             index, (variant, rank, reg_param) = point
             started = time.perf_counter()
             fitted = als.fit(train, variant, rank, reg_param, alpha, max_iter, seed, blocks)
             seconds = time.perf_counter() - started
-            factors = als.factor_rows(fitted, train, variant).cache()
             rmse = mae = precision = ndcg = None
+            if local is not None:
+                factors = als.collect_factors(fitted, variant, biases)
+                if variant == "als_implicit":
+                    precision, ndcg = ranking.ranking_figures(factors, local, k)
+                else:
+                    rmse, mae = ranking.rating_figures(factors, local, low, high)
+            else:
+                factors = als.factor_rows(fitted, train, variant).cache()
+                if variant == "als_implicit":
+                    top = als.top_k_unseen(factors, train, k, users=relevant)
+                    scores = ranking_metrics(top, relevant, k, catalog)
+                    precision, ndcg = scores["precision_at_k"], scores["ndcg_at_k"]
+                else:
+                    scores = rating_metrics(als.predict(validation, factors, low, high))
+                    rmse, mae = scores["rmse"], scores["mae"]
+                factors.unpersist()
             if variant == "als_implicit":
-                top = als.top_k_unseen(factors, train, k, users=relevant)
-                scores = ranking_metrics(top, relevant, k, catalog)
-                precision, ndcg = scores["precision_at_k"], scores["ndcg_at_k"]
                 figures = f"val P@{k} {precision or 0:.4f} NDCG@{k} {ndcg or 0:.4f}"
             else:
-                scores = rating_metrics(als.predict(validation, factors, low, high))
-                rmse, mae = scores["rmse"], scores["mae"]
                 figures = f"val RMSE {rmse:.4f} MAE {mae:.4f}"
-            factors.unpersist()
             print(
                 f"als_tuning {label}[{index + 1}/{total}] {variant} rank {rank} reg_param "
                 f"{reg_param}: {figures}; fit {seconds:.1f}s, "

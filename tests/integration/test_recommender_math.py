@@ -274,3 +274,69 @@ def test_item_item_fold_in_is_the_models_own_scoring(spark):
         assert [m for m, _ in got] == expected.movie_id.tolist()
         assert np.allclose([s for _, s in got], expected.score, atol=1e-5)
         assert not {m for m, _ in got} & set(mine.movie_id)
+
+
+@pytest.mark.parametrize("variant", ["als_explicit", "als_residual", "als_implicit"])
+def test_a_tuning_fit_scores_the_same_on_the_driver_and_on_spark(spark, variant):
+    """als_tuning's two scoring paths on one fit: factor rows, joins and MLlib's evaluators on
+    Spark against the collected arrays and movielake.algorithms.ranking on the driver. The
+    validation pairs include a user and a movie without factors (dropped, or scored 0)."""
+    import pandas as pd
+
+    from movielake.algorithms import ranking
+    from movielake.spark import als
+    from movielake.spark.metrics import ranking_metrics, rating_metrics
+
+    rng = np.random.default_rng(7)
+    taste, kind = rng.normal(size=(60, 2)), rng.normal(size=(90, 2))
+    rows_ = [
+        (u + 1, 10 * m + 3, float(np.clip(np.round(2 * (3.2 + taste[u] @ kind[m])) / 2, 0.5, 5)))
+        for u in range(60)
+        for m in range(90)
+        if rng.random() < 0.3
+    ]
+    frame = pd.DataFrame(rows_, columns=["user_id", "movie_id", "rating"])
+    held_rows = rng.random(len(frame)) < 0.2
+    schema = "user_id int, movie_id int, rating double"
+    # user 999 and movie 99_999 occur only in validation: they have no factors
+    validation = spark.createDataFrame(
+        pd.concat(
+            [
+                frame[held_rows],
+                pd.DataFrame([(999, 13, 5.0), (1, 99_999, 4.0)], columns=frame.columns),
+            ]
+        ),
+        schema,
+    ).cache()
+    mean = float(frame[~held_rows]["rating"].mean())
+    user_bias = frame[~held_rows].groupby("user_id")["rating"].mean() - mean
+    item_bias = frame[~held_rows].groupby("movie_id")["rating"].mean() - mean
+    biases = spark.createDataFrame(
+        [("user", int(i), float(b), mean) for i, b in user_bias.items()]
+        + [("movie", int(i), float(b), mean) for i, b in item_bias.items()],
+        "entity string, entity_id int, bias double, global_mean double",
+    )
+    train = als.with_biases(spark.createDataFrame(frame[~held_rows], schema), biases).cache()
+    relevant = validation.where("rating >= 3.5").cache()
+    k, low, high = 5, 0.5, 5.0
+    model = als.fit(train, variant, 3, 0.05, 2.0, 5, 42)
+
+    factors = als.factor_rows(model, train, variant)
+    local = als.collect_held_out(validation, relevant, train)
+    arrays = als.collect_factors(model, variant, als.collect_biases(train))
+    if variant == "als_implicit":
+        top = als.top_k_unseen(factors, train, k, users=relevant)
+        on_spark = ranking_metrics(top, relevant, k, 90)
+        expected = (on_spark["precision_at_k"], on_spark["ndcg_at_k"])
+        got = ranking.ranking_figures(arrays, local, k)
+    else:
+        on_spark = rating_metrics(als.predict(validation, factors, low, high))
+        expected = (on_spark["rmse"], on_spark["mae"])
+        got = ranking.rating_figures(arrays, local, low, high)
+    assert all(0 < e < 5 for e in expected)  # not a trivial case
+    assert got == pytest.approx(expected, abs=1e-9, rel=0)
+    if variant == "als_residual":  # the biases reach the driver's factors
+        assert arrays.global_mean == pytest.approx(mean)
+        assert np.abs(arrays.user_bias).max() > 0 and np.abs(arrays.item_bias).max() > 0
+    for f in (validation, train, relevant):
+        f.unpersist()

@@ -14,10 +14,12 @@ import shutil
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from movielake.algorithms import ranking
 from movielake.spark.session import is_connect, task_slots
 
 VARIANTS = ("als_explicit", "als_residual", "als_implicit")
@@ -194,6 +196,87 @@ def predict(pairs: DataFrame, factors: DataFrame, low: float, high: float) -> Da
     )
 
 
+# Scoring a tuning fit on the driver (movielake.algorithms.ranking) takes two small collects
+# where the Spark path runs about ten jobs and, for als_implicit, a Python worker; it holds the
+# factors of every fit running at once and the rung's validation and fit pairs. Within this
+# budget (8 bytes a number) it is used; above it, the fits are scored on the executors. The
+# ranking's scores (at most ranking.MAX_SCORES per running fit) come on top of it.
+DRIVER_BYTES = 256 * 2**20
+
+
+def fits_on_driver(users: int, items: int, rank: int, pairs: int, fits: int = 1) -> bool:
+    """Whether `fits` models of `users` and `items` at `rank` (features and a bias each) and
+    `pairs` pairs of ratings (user, movie, rating) fit in DRIVER_BYTES."""
+    return 8 * (fits * (users + items) * (rank + 1) + 3 * pairs) <= DRIVER_BYTES
+
+
+def _ids_and(frame: DataFrame, key: str, value: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = frame.select(key, value).distinct().toPandas().sort_values(key)
+    return rows[key].to_numpy(dtype=np.int64), rows[value].to_numpy(dtype=np.float64)
+
+
+def collect_biases(fitted: DataFrame) -> dict:
+    """als_residual's biases and offset as factor_rows takes them from the training input
+    (with_biases output), on the driver: {"user": (ids, biases), "item": (ids, biases),
+    "global_mean": offset}; collect once, use for every fit on that input."""
+    return {
+        "user": _ids_and(fitted, "user_id", "user_bias"),
+        "item": _ids_and(fitted, "movie_id", "item_bias"),
+        "global_mean": float(fitted.select(F.first("global_mean")).first()[0]),
+    }
+
+
+def collect_factors(model: ALSModel, variant: str, biases: dict | None = None) -> ranking.Factors:
+    """The model on the driver, as factor_rows gives it: features as doubles, and for
+    als_residual the biases and offset of collect_biases (a missing bias is 0), else 0."""
+    rows = (
+        model.userFactors.select(F.lit(True).alias("user"), "id", "features")
+        .unionByName(model.itemFactors.select(F.lit(False).alias("user"), "id", "features"))
+        .toPandas()
+    )
+    residual = variant == "als_residual"
+
+    def side(is_user: bool, name: str):
+        part = rows[rows["user"] == is_user].sort_values("id")
+        ids = part["id"].to_numpy(dtype=np.int64)
+        features = np.array(part["features"].tolist(), dtype=np.float64).reshape(len(ids), -1)
+        bias = np.zeros(len(ids))
+        if residual:
+            known_ids, values = biases[name]
+            pos, known = ranking.positions(known_ids, ids)
+            bias[known] = values[pos[known]]
+        return ids, features, bias
+
+    return ranking.Factors(
+        *side(True, "user"), *side(False, "item"), biases["global_mean"] if residual else 0.0
+    )
+
+
+def collect_held_out(pairs: DataFrame, relevant: DataFrame, seen: DataFrame) -> ranking.HeldOut:
+    """ranking.HeldOut of pairs (user_id, movie_id, rating) to predict, relevant pairs to rank
+    for, and the fit data's pairs (seen): only the relevant users' are collected."""
+    held = pairs.select("user_id", "movie_id", "rating").toPandas()
+    wanted = relevant.select("user_id", "movie_id").toPandas()
+    seen = (
+        seen.join(relevant.select("user_id").distinct(), "user_id", "left_semi")
+        .select("user_id", "movie_id")
+        .toPandas()
+    )
+
+    def ids(frame, column):
+        return frame[column].to_numpy(dtype=np.int64)
+
+    return ranking.HeldOut(
+        ids(held, "user_id"),
+        ids(held, "movie_id"),
+        held["rating"].to_numpy(dtype=np.float64),
+        ids(wanted, "user_id"),
+        ids(wanted, "movie_id"),
+        ids(seen, "user_id"),
+        ids(seen, "movie_id"),
+    )
+
+
 def top_k_unseen(
     factors: DataFrame, seen: DataFrame, k: int, users: DataFrame | None = None, batch: int = 1024
 ) -> DataFrame:
@@ -205,8 +288,6 @@ def top_k_unseen(
     and mapInPandas scores a batch of users at a time with one matrix product. Nothing of size
     O(ratings) or O(users x movies) reaches the driver; only the item factors pass through it
     (movies x rank: 86,000 x 64 doubles = 44 MB at ml-latest's size)."""
-    import numpy as np
-
     user_rows = factors.where("side = 'user'")
     if users is not None:
         wanted = users.select(F.col("user_id").alias("id")).distinct()
@@ -246,12 +327,11 @@ def top_k_unseen(
 
 def _score_batches(frames, item_ids, item_f, item_bias, k: int, batch: int):
     """mapInPandas body of top_k_unseen: score users against every item, mask what each has
-    seen, keep the K best (score desc, then movie id)."""
-    import numpy as np
+    seen, keep the K best (movielake.algorithms.ranking.top_k: score desc, then movie id)."""
     import pandas as pd
 
     take = min(k, len(item_ids))
-    batch = max(1, min(batch, (1 << 24) // len(item_ids)))  # at most 16M scores (128 MB)
+    batch = ranking.batch_rows(batch, len(item_ids))
     for frame in frames:
         for start in range(0, len(frame), batch):
             part = frame.iloc[start : start + batch]
@@ -260,26 +340,19 @@ def _score_batches(frames, item_ids, item_f, item_bias, k: int, batch: int):
             offset = part["global_mean"].to_numpy(dtype=np.float64) + part["bias"].to_numpy(
                 dtype=np.float64
             )
-            scores = offset[:, None] + item_bias[None, :] + user_f @ item_f.T
+            scores = ranking.scores(user_f, offset, item_f, item_bias)
             seen = [
                 np.asarray(m if m is not None else [], dtype=np.int64)
                 for m in part["seen"].to_numpy()
             ]
             rows = np.repeat(np.arange(n), [len(m) for m in seen])
             movies = np.concatenate(seen) if seen else np.empty(0, dtype=np.int64)
-            pos = np.minimum(np.searchsorted(item_ids, movies), len(item_ids) - 1)
-            known = item_ids[pos] == movies  # seen movies without factors are skipped
-            scores[rows[known], pos[known]] = -np.inf
-            best = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-            top = np.take_along_axis(scores, best, axis=1)
-            order = np.lexsort((item_ids[best], -top), axis=1)
-            best, top = np.take_along_axis(best, order, 1), np.take_along_axis(top, order, 1)
-            keep = np.isfinite(top)  # a user who has seen nearly everything gets fewer than K
+            best, top, keep = ranking.top_k(scores, item_ids, rows, movies, k)
             yield pd.DataFrame(
                 {
                     "user_id": np.repeat(part["id"].to_numpy(), take).reshape(n, take)[keep],
                     "rank": np.tile(np.arange(1, take + 1), (n, 1))[keep],
-                    "movie_id": item_ids[best][keep],
+                    "movie_id": best[keep],
                     "score": top[keep],
                 }
             ).astype({"user_id": "int32", "rank": "int32", "movie_id": "int32"})
