@@ -11,7 +11,8 @@
             'eda_log_count_bin_width', 'eda_mean_rating_bin_width', 'eda_count_buckets',
             'split_strategy', 'split_seed', 'split_validation_fraction', 'split_test_fraction',
             'baseline_item_damping', 'baseline_user_damping', 'als_ranks', 'als_reg_params',
-            'als_implicit_alpha', 'als_max_iter', 'als_seed', 'top_k', 'relevance_threshold'
+            'als_implicit_alpha', 'als_max_iter', 'als_seed', 'top_k', 'relevance_threshold',
+            'item_item_time_taus', 'item_item_time_floor'
         ] %}
         {% set values = {} %}
         {% for name in names %}
