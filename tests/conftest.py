@@ -100,6 +100,7 @@ SYNTHETIC_VARS = {
     "als_tuning_rungs": 2,
     "als_tuning_min_users": 30,
     "item_item_lambdas": [20, 200],
+    "item_item_time_taus": [0, 300],
     "item_item_tuning_max_users": 50,
 }
 

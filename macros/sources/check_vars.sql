@@ -12,7 +12,7 @@
             'split_strategy', 'split_seed', 'split_validation_fraction', 'split_test_fraction',
             'baseline_item_damping', 'baseline_user_damping', 'als_ranks', 'als_reg_params',
             'als_implicit_alpha', 'als_max_iter', 'als_seed', 'top_k', 'relevance_threshold',
-            'new_user_shrinkages'
+            'new_user_shrinkages', 'item_item_time_taus', 'item_item_time_floor'
         ] %}
         {% set values = {} %}
         {% for name in names %}

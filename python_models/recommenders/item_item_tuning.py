@@ -1,11 +1,13 @@
-"""The item-item model's (EASE, movielake.spark.item_item) lambda grid: each lambda fit on train and
-scored on validation by P@K and NDCG@K, as als_tuning scores als_implicit. The Gram matrix is
-computed once and solved per lambda. `selected` marks the highest P@K (then NDCG@K).
+"""The item-item model's (EASE, movielake.spark.item_item) grid: each time kernel width tau
+(0 = plain EASE) by each lambda, fit on train and scored on validation by P@K and NDCG@K, as
+als_tuning scores als_implicit. The Gram matrix is computed once per tau and solved per
+lambda. `selected` marks the highest P@K (then NDCG@K; the first in grid order on a tie, so
+plain EASE, tau 0 listed first, keeps a tie).
 
 Every lambda is fit on all of train (the model is the solve, whatever the users), but scored
 on a seeded sample of at most `item_item_tuning_max_users` validation users (0: all), as ALS
 tuning's last rung is: scoring is the grid's cost at scale (a sparse history times the
-catalogue^2 B per user), and 20,000 users rank four lambdas as well as 138,000. Each lambda
+catalogue^2 B per user), and 20,000 users rank four lambdas as well as 138,000. Each setting
 prints one progress line."""
 
 import time
@@ -21,6 +23,8 @@ from movielake.spark.recommenders import fit_ratings, held_out, setting
 SCHEMA = T.StructType(
     [
         T.StructField("model", T.StringType()),
+        T.StructField("time_tau", T.DoubleType()),
+        T.StructField("time_floor", T.DoubleType()),
         T.StructField("reg_lambda", T.DoubleType()),
         T.StructField("weighting", T.StringType()),
         T.StructField("min_ratings", T.IntegerType()),
@@ -36,9 +40,11 @@ SCHEMA = T.StructType(
 
 
 class Trial(NamedTuple):
-    """One lambda of the grid: a row of SCHEMA, in its order."""
+    """One setting of the grid: a row of SCHEMA, in its order."""
 
     model: str
+    time_tau: float
+    time_floor: float | None
     reg_lambda: float
     weighting: str
     min_ratings: int
@@ -53,6 +59,8 @@ class Trial(NamedTuple):
 
 def model(dbt, spark):
     lambdas = [float(v) for v in setting("lambdas", dbt.config.meta_get("lambdas"), list)]
+    taus = [float(v) for v in setting("time_taus", dbt.config.meta_get("time_taus"), list)]
+    floor = setting("time_floor", dbt.config.meta_get("time_floor"), float)
     weighting = setting("weighting", dbt.config.meta_get("weighting"))
     min_ratings = setting("min_ratings", dbt.config.meta_get("min_ratings"), int)
     max_items = setting("max_items", dbt.config.meta_get("max_items"), int)
@@ -64,7 +72,7 @@ def model(dbt, spark):
 
     splits = dbt.ref("rating_splits")
     fits = dbt.ref("recommender_fit_ratings")
-    train = fit_ratings(fits, "validation").cache()
+    train = fit_ratings(fits, "validation", timed=any(t > 0 for t in taus)).cache()
     relevant = held_out(splits, "validation", train).where(F.col("rating") >= threshold)
     # the users scored: those with a relevant validation rating, a seeded sample of them at
     # scale (the first in the order of a seeded hash)
@@ -79,43 +87,48 @@ def model(dbt, spark):
     catalog = dbt.ref("stg_movielens__movies").count()
     history = train.join(F.broadcast(scored), "user_id")
 
-    started = time.perf_counter()
     items = item_item.catalogue(train, min_ratings, max_items, " (tuning)")
-    gram = item_item.gram(train, items, weighting)
-    gram_seconds = time.perf_counter() - started
-
     print(
-        f"item_item_tuning: {len(lambdas)} lambdas on {len(items):,} movies, scored on "
-        f"{users:,} validation users; Gram matrix {gram_seconds:.1f}s",
+        f"item_item_tuning: {len(taus)} taus x {len(lambdas)} lambdas on {len(items):,} movies, "
+        f"scored on {users:,} validation users",
         flush=True,
     )
     rows = []
-    for index, reg_lambda in enumerate(lambdas, 1):
+    grid = len(taus) * len(lambdas)
+    for tau in taus:
         started = time.perf_counter()
-        b = item_item.pruned(item_item.solve(gram, reg_lambda), neighbours)
-        seconds = time.perf_counter() - started
-        top = item_item.top_k_scored(items, b, weighting, history, history, k)
-        scores = ranking_metrics(top, relevant, k, catalog)
-        rows.append(
-            Trial(
-                item_item.MODEL,
-                reg_lambda,
-                weighting,
-                min_ratings,
-                len(items),
-                neighbours,
-                scores["precision_at_k"],
-                scores["ndcg_at_k"],
-                users,
-                gram_seconds + seconds,
+        gram = item_item.gram(train, items, weighting, tau, floor)
+        gram_seconds = time.perf_counter() - started
+        print(f"item_item_tuning: tau {tau:g}s Gram matrix {gram_seconds:.1f}s", flush=True)
+        for reg_lambda in lambdas:
+            started = time.perf_counter()
+            b = item_item.pruned(item_item.solve(gram, reg_lambda), neighbours)
+            seconds = time.perf_counter() - started
+            top = item_item.top_k_scored(items, b, weighting, history, history, k)
+            scores = ranking_metrics(top, relevant, k, catalog)
+            rows.append(
+                Trial(
+                    item_item.MODEL,
+                    tau,
+                    floor if tau > 0 else None,
+                    reg_lambda,
+                    weighting,
+                    min_ratings,
+                    len(items),
+                    neighbours,
+                    scores["precision_at_k"],
+                    scores["ndcg_at_k"],
+                    users,
+                    gram_seconds + seconds,
+                )
             )
-        )
-        print(
-            f"item_item_tuning [{index}/{len(lambdas)}] lambda {reg_lambda:g}: val P@{k} "
-            f"{scores['precision_at_k'] or 0:.4f} NDCG@{k} {scores['ndcg_at_k'] or 0:.4f}; "
-            f"solve {seconds:.1f}s, total {time.perf_counter() - started:.1f}s",
-            flush=True,
-        )
+            print(
+                f"item_item_tuning [{len(rows)}/{grid}] tau {tau:g}s lambda {reg_lambda:g}: "
+                f"val P@{k} {scores['precision_at_k'] or 0:.4f} NDCG@{k} "
+                f"{scores['ndcg_at_k'] or 0:.4f}; solve {seconds:.1f}s, total "
+                f"{time.perf_counter() - started:.1f}s",
+                flush=True,
+            )
     best = max(rows, key=lambda r: comparable(r.val_precision_at_k, r.val_ndcg_at_k))
     rows = [r._replace(selected=r is best) for r in rows]
     for frame in (train, relevant, scored):

@@ -217,6 +217,49 @@ def test_item_item_weights_are_ease_on_the_spark_gram_matrix(spark, weighting):
     assert np.all(np.diag(b) == 0)
 
 
+@pytest.mark.parametrize("weighting", ["binary", "rating"])
+def test_item_item_time_kernel_weights_are_ease_on_the_spark_kernel_gram(spark, weighting):
+    """With tau > 0 the Gram matrix Spark sums is floor X^T X + K, K written out here per user
+    (every pair, seconds from rated_at), and the stored B is EASE's on it."""
+    import pandas as pd
+
+    from movielake.spark import item_item
+
+    frame, _ = _ratings(spark)
+    rng = np.random.default_rng(8)
+    # sessions: each user's ratings in bursts seconds to minutes apart, bursts days apart
+    steps = rng.choice([0.0, 5.0, 120.0, 900.0, 86400.0 * 3], size=len(frame))
+    frame["seconds"] = 1.2e9 + frame.groupby("user_id")["movie_id"].transform(
+        lambda s: steps[s.index].cumsum()
+    )
+    frame["rated_at"] = pd.to_datetime(frame["seconds"], unit="s", utc=True)
+    ratings = spark.createDataFrame(
+        frame[["user_id", "movie_id", "rating", "rated_at"]],
+        "user_id int, movie_id int, rating double, rated_at timestamp",
+    )
+    counts = frame.movie_id.value_counts()
+    items = np.sort(counts[counts >= 3].index.to_numpy())
+    kept = frame[frame.movie_id.isin(items)]
+    tau, floor = 300.0, 0.2
+    g = np.zeros((len(items), len(items)))
+    for _, mine in kept.groupby("user_id"):
+        at = np.searchsorted(items, mine.movie_id)
+        x = np.ones(len(mine)) if weighting == "binary" else mine.rating.to_numpy()
+        dt = np.abs(mine.seconds.to_numpy()[:, None] - mine.seconds.to_numpy()[None, :])
+        g[np.ix_(at, at)] += np.outer(x, x) * (floor + np.exp(-dt / tau))
+    got = item_item.gram(ratings, items, weighting, tau, floor)
+    assert np.allclose(got, g, rtol=1e-9, atol=1e-3)
+    plain = item_item.gram(ratings, items, weighting)
+    assert not np.allclose(got, floor * plain)  # the kernel added something
+    rows, _ = item_item.fit(ratings, 5.0, weighting, 3, 1000, neighbours=0, tau=tau, floor=floor)
+    got_items, b = item_item.dense(rows)
+    p = np.linalg.inv(g + 5.0 * np.eye(len(items)))
+    expected = np.eye(len(items)) - p @ np.diag(1 / np.diag(p))
+    assert list(got_items) == list(items)
+    # pairs past the 10 tau window (under exp(-10) each) move B by far less than this
+    assert np.allclose(b, expected, atol=1e-4)
+
+
 def test_item_item_catalogue_cap_keeps_the_most_rated(spark, capsys):
     from movielake.spark import item_item
 

@@ -90,9 +90,15 @@ def test_tuning_selects_one_setting_per_variant(spark, synthetic_build):
 
 def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_build):
     """The stored weights are EASE's B, solved here directly in float64 from the fit ratings
-    (this checks the Gram matrix Spark aggregated, the solve and the stored layout)."""
+    (this checks the Gram matrix Spark aggregated, with the selected time kernel if any, the
+    solve and the stored layout)."""
     tuning = rows(spark, f"select * from {R}.item_item_tuning")
-    assert sorted(r["reg_lambda"] for r in tuning) == sorted(SYNTHETIC_VARS["item_item_lambdas"])
+    assert sorted((r["time_tau"], r["reg_lambda"]) for r in tuning) == sorted(
+        (float(t), float(v))
+        for t in SYNTHETIC_VARS["item_item_time_taus"]
+        for v in SYNTHETIC_VARS["item_item_lambdas"]
+    )
+    assert all((r["time_floor"] is None) == (r["time_tau"] == 0) for r in tuning)
     chosen = [r for r in tuning if r["selected"]]
     # rounded as the model's key rounds: summation order moves the last bits of tied settings
     assert len(chosen) == 1 and comparable(chosen[0]["val_precision_at_k"]) == comparable(
@@ -107,15 +113,18 @@ def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_
     assert scorable > SYNTHETIC_VARS["item_item_tuning_max_users"]
     assert {r["val_users"] for r in tuning} == {SYNTHETIC_VARS["item_item_tuning_max_users"]}
 
-    fit = spark.sql(f"""select user_id, movie_id from {R}.rating_splits
-        where split in ('train', 'validation')""").toPandas()
+    fit = spark.sql(f"""select user_id, movie_id, cast(rated_at as double) seconds
+        from {R}.rating_splits where split in ('train', 'validation')""").toPandas()
     counts = fit.movie_id.value_counts()
     items = np.sort(counts[counts >= chosen[0]["min_ratings"]].index.to_numpy())
     fit = fit[fit.movie_id.isin(items)]
-    users = np.sort(fit.user_id.unique())
-    x = np.zeros((len(users), len(items)))
-    x[np.searchsorted(users, fit.user_id), np.searchsorted(items, fit.movie_id)] = 1.0
-    p = np.linalg.inv(x.T @ x + chosen[0]["reg_lambda"] * np.eye(len(items)))
+    tau, floor = chosen[0]["time_tau"], chosen[0]["time_floor"]
+    g = np.zeros((len(items), len(items)))
+    for _, mine in fit.groupby("user_id"):  # x = 1 (binary); every pair of the user's ratings
+        at = np.searchsorted(items, mine.movie_id)
+        dt = np.abs(mine.seconds.to_numpy()[:, None] - mine.seconds.to_numpy()[None, :])
+        g[np.ix_(at, at)] += 1.0 if tau == 0 else floor + np.exp(-dt / tau)
+    p = np.linalg.inv(g + chosen[0]["reg_lambda"] * np.eye(len(items)))
     expected = -p / np.diag(p)[None, :]
     np.fill_diagonal(expected, 0.0)
 
@@ -123,6 +132,7 @@ def test_item_item_tuning_and_weights_are_ease_on_the_fit_data(spark, synthetic_
         where scored_split = 'test'""").toPandas()
     assert len(stored) == len(items) == chosen[0]["items"]
     assert set(stored.reg_lambda) == {chosen[0]["reg_lambda"]}
+    assert set(stored.time_tau) == {tau}
     for row in stored.itertuples():
         i = np.searchsorted(items, row.movie_id)
         got = np.zeros(len(items))

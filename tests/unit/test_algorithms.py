@@ -352,3 +352,76 @@ def test_driver_ranking_metrics_on_a_hand_computed_case():
     assert got["catalog_coverage"] == pytest.approx(6 / 12)
     nobody = ranking_metrics(top, relevant.iloc[:0], k=3, catalog_size=12)
     assert nobody["users_evaluated"] == 0 and nobody["ndcg_at_k"] is None
+
+
+def _timed_ratings(seed: int, weighting: str):
+    """Ratings of several users (parallel arrays), with sessions (seconds apart), ties in time
+    and far-apart ratings, over 12 items."""
+    rng = np.random.default_rng(seed)
+    user, pos, value, seconds = [], [], [], []
+    for u in (7, 3, 11, 5):
+        movies = rng.choice(12, size=int(rng.integers(2, 10)), replace=False)
+        start = rng.uniform(1e9, 1.1e9)
+        # a session (steps of 0-400 s, repeats: ties in time), then ratings days apart
+        session = start + rng.choice([0.0, 0.0, 60.0, 400.0], size=len(movies) // 2).cumsum()
+        later = start + rng.uniform(1e5, 1e7, len(movies) - len(session))
+        times = np.concatenate([session, later])
+        user += [u] * len(movies)
+        pos += list(movies)
+        stars = rng.choice([0.5, 1.0, 3.5, 4.0, 5.0], size=len(movies))
+        value += list(np.ones(len(movies)) if weighting == "binary" else stars)
+        seconds += list(times)
+    order = rng.permutation(len(user))  # the kernel must not rely on the rows' order
+    return tuple(np.asarray(a)[order] for a in (user, pos, value, seconds))
+
+
+def _brute_force_gram(user, pos, value, seconds, n, tau, floor):
+    """sum over users and every pair (i, j) of their ratings, self pairs included, of
+    x_ui x_uj (floor + exp(-|t_ui - t_uj| / tau)): the definition, one pair at a time."""
+    g = np.zeros((n, n))
+    for u in np.unique(user):
+        mine = np.flatnonzero(user == u)
+        for a in mine:
+            for b in mine:
+                dt = abs(seconds[a] - seconds[b])
+                g[pos[a], pos[b]] += value[a] * value[b] * (floor + math.exp(-dt / tau))
+    return g
+
+
+@pytest.mark.parametrize("weighting", ["binary", "rating"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_time_kernel_gram_is_the_brute_force_double_loop(weighting, seed):
+    from movielake.algorithms.ease import gram_part
+
+    user, pos, value, seconds = _timed_ratings(seed, weighting)
+    for tau, floor in ((300.0, 0.2), (60.0, 0.0), (5e5, 1.0)):
+        expected = _brute_force_gram(user, pos, value, seconds, 12, tau, floor)
+        # every pair (an unbounded window): the definition to rounding
+        exact = gram_part(user, pos, value, 12, seconds, tau, floor, window=np.inf)
+        assert np.allclose(exact.toarray(), expected, rtol=1e-12, atol=1e-12)
+        # the default window skips pairs past 10 tau: each off by under exp(-10) x value^2
+        windowed = gram_part(user, pos, value, 12, seconds, tau, floor).toarray()
+        assert np.allclose(windowed, expected, rtol=0, atol=25 * math.exp(-10) * len(user))
+        assert np.allclose(windowed, windowed.T)
+    # ties and sessions matter: the kernel is not a multiple of the co-counts
+    plain = gram_part(user, pos, value, 12).toarray()
+    kernel = gram_part(user, pos, value, 12, seconds, 300.0, 0.0).toarray()
+    assert not np.allclose(kernel, plain * (kernel.sum() / plain.sum()))
+
+
+def test_time_kernel_chunks_add_up_and_tau_zero_is_x_transpose_x():
+    from movielake.algorithms.ease import gram_part, time_kernel
+
+    user, pos, value, seconds = _timed_ratings(4, "rating")
+    whole = time_kernel(user, pos, value, seconds, 12, 300.0).toarray()
+    # a chunk of one pair: every pair added into K on its own
+    assert np.allclose(time_kernel(user, pos, value, seconds, 12, 300.0, chunk=1).toarray(), whole)
+    for weighting in ("binary", "rating"):
+        user, pos, value, seconds = _timed_ratings(5, weighting)
+        users = np.unique(user)
+        x = np.zeros((len(users), 12))
+        x[np.searchsorted(users, user), pos] = value
+        # tau 0 ignores the times and the floor: exactly X^T X (stars are exact binary fractions)
+        got = gram_part(user, pos, value, 12, seconds, 0.0, 0.2).toarray()
+        assert np.array_equal(got, x.T @ x)
+        assert np.array_equal(gram_part(user, pos, value, 12).toarray(), x.T @ x)

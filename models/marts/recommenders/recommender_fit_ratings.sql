@@ -9,6 +9,7 @@ with splits as (
         user_id,
         movie_id,
         rating,
+        rated_at,
         split
     from {{ ref('rating_splits') }}
 )
@@ -17,7 +18,8 @@ select
     'validation' as scored_split,
     user_id,
     movie_id,
-    rating
+    rating,
+    rated_at
 from splits
 where split = 'train'
 union all
@@ -25,6 +27,7 @@ select
     'test' as scored_split,
     user_id,
     movie_id,
-    rating
+    rating,
+    rated_at
 from splits
 where split in ('train', 'validation')

@@ -54,6 +54,8 @@ RULES: dict[str, tuple[str, float | None, float | None]] = {
     "als_tuning_min_users": ("int", 1, None),
     "als_parallelism": ("int", 1, None),
     "item_item_tuning_max_users": ("int", 0, None),
+    "item_item_time_taus": ("number list", 0, None),
+    "item_item_time_floor": ("number", 0, None),
     "top_k": ("int", 1, None),
     "new_movie_slots": ("int", 0, None),
     "explain_top_tags": ("int", 1, None),

@@ -4,7 +4,9 @@ With X the users x items matrix of the fit ratings (1 per rating, or the stars: 
     G = X^T X (computed on the executors),   P = (G + lambda I)^-1 (solved on the driver),
     B = I - P diag(1/diag(P)), i.e. B_ij = -P_ij / P_jj and B_jj = 0,
 and a user's score for movie j is sum_i x_ui B_ij: their own rating vector times B. A new user is
-scored the same way (fold-in is that product: no retraining).
+scored the same way (fold-in is that product: no retraining). With the time kernel (tau > 0
+seconds) G = floor X^T X + K, K weighting pairs of a user's ratings by how close in time they
+were (algorithms.ease); nothing else changes.
 
 The solve holds G and P in driver memory (n^2 floats each) and costs O(n^3), so the catalogue is
 the movies with at least `min_ratings` fit ratings, capped at `max_items` (the most rated kept,
@@ -22,13 +24,13 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from scipy import sparse
 
 from movielake.algorithms.ease import (  # noqa: F401 - the models call them through this module
     MODEL,
     WEIGHTINGS,
     dense,
     fold_in_scores,
+    gram_part,
     history_values,
     pruned,
     solve,
@@ -67,27 +69,32 @@ def catalogue(fit: DataFrame, min_ratings: int, max_items: int, label: str = "")
     return np.sort(counts["movie_id"].to_numpy(dtype=np.int64))
 
 
-def gram(fit: DataFrame, items: np.ndarray, weighting: str) -> np.ndarray:
-    """G = X^T X over the catalogue `items`, on the executors. The ratings are grouped by user
-    into one partition per core; each task multiplies its users' sparse rows (scipy: work in
-    proportion to the sum of each user's count squared) and writes its partial G as dense row
-    blocks; a second stage adds the partial blocks of each row range, and the driver reads
-    the sums one partition at a time. Neither the ratings nor a pair per co-rated movie pass
+def gram(
+    fit: DataFrame, items: np.ndarray, weighting: str, tau: float = 0.0, floor: float = 0.0
+) -> np.ndarray:
+    """G = X^T X over the catalogue `items`, on the executors; with a time kernel (tau > 0
+    seconds; `fit` then needs rated_at) floor * X^T X + K (algorithms.ease.gram_part). The
+    ratings are grouped by user into one partition per core; each task multiplies its users'
+    sparse rows (scipy: work in proportion to the sum of each user's count squared; the kernel
+    adds each user's in-window pairs) and writes its partial G as dense row blocks; a second
+    stage adds the partial blocks of each row range, and the driver reads the sums one
+    partition at a time. Neither the ratings nor a pair per co-rated movie pass
     through the JVM's memory, and the driver receives catalogue^2 floats, once."""
     spark = fit.sparkSession
     n = len(items)
     positions = spark.createDataFrame(
         pd.DataFrame({"movie_id": items.astype("int32"), "pos": np.arange(n, dtype="int32")})
     )
+    timed = [F.col("rated_at").cast("double").alias("t")] if tau > 0 else []
     x = fit.join(F.broadcast(positions), "movie_id").select(
-        "user_id", "pos", _values(fit, weighting).alias("w")
+        "user_id", "pos", _values(fit, weighting).alias("w"), *timed
     )
     # Each task writes a whole partial G, so few tasks: as many as this machine's cores run at
     # once (a Spark Connect client has no SparkContext to ask).
     parts = machine()[0]
     blocks = (
         x.repartition(parts, "user_id")
-        .mapInPandas(partial(_gram_blocks, n=n), GRAM_BLOCK_SCHEMA)
+        .mapInPandas(partial(_gram_blocks, n=n, tau=tau, floor=floor), GRAM_BLOCK_SCHEMA)
         .groupBy("first_row")
         .applyInPandas(_sum_blocks, GRAM_BLOCK_SCHEMA)
     )
@@ -102,21 +109,24 @@ GRAM_BLOCK_SCHEMA = "first_row int, values binary"
 GRAM_BLOCK_BYTES = 32 << 20  # rows of G per block: 32 MiB of float64
 
 
-def _gram_blocks(frames, n: int):
+def _gram_blocks(frames, n: int, tau: float = 0.0, floor: float = 0.0):
     """mapInPandas body of gram: a whole partition (a user's ratings are all in one partition,
-    and must be multiplied together, so the batches are joined first) -> its X^T X as row
+    and must be multiplied together, so the batches are joined first) -> its partial G as row
     blocks of float64 bytes."""
     frames = [f for f in frames if not f.empty]
     if not frames:
         return
     frame = pd.concat(frames, ignore_index=True)
-    users, row = np.unique(frame["user_id"].to_numpy(), return_inverse=True)
-    x = sparse.csr_matrix(
-        (frame["w"].to_numpy(dtype=np.float64), (row, frame["pos"].to_numpy())),
-        shape=(len(users), n),
+    g = gram_part(
+        frame["user_id"].to_numpy(),
+        frame["pos"].to_numpy(),
+        frame["w"].to_numpy(dtype=np.float64),
+        n,
+        frame["t"].to_numpy(dtype=np.float64) if tau > 0 else None,
+        tau,
+        floor,
     )
     del frame
-    g = (x.T.tocsr() @ x).tocsr()
     step = max(1, GRAM_BLOCK_BYTES // (8 * n))
     for first in range(0, n, step):
         block = g[first : first + step].toarray()
@@ -187,6 +197,8 @@ def fit(
     items: np.ndarray | None = None,
     g: np.ndarray | None = None,
     label: str = "",
+    tau: float = 0.0,
+    floor: float = 0.0,
 ) -> tuple[pd.DataFrame, float]:
     """The stored rows of one fitted model and the seconds the fit took (Gram + solve). Pass
     `items` and `g` from an earlier fit on the same data to reuse them (a lambda grid)."""
@@ -194,7 +206,7 @@ def fit(
     if items is None:
         items = catalogue(fit_ratings, min_ratings, max_items, label)
     if g is None:
-        g = gram(fit_ratings, items, weighting)
+        g = gram(fit_ratings, items, weighting, tau, floor)
     rows = weight_rows(items, solve(g, reg_lambda), neighbours)
     return rows, time.perf_counter() - started
 

@@ -8,13 +8,14 @@ from pyspark.sql import functions as F
 from movielake.data.settings import setting  # noqa: F401 - the recommender models import it here
 
 
-def fit_ratings(fit_table: DataFrame, scored_split: str) -> DataFrame:
+def fit_ratings(fit_table: DataFrame, scored_split: str, timed: bool = False) -> DataFrame:
     """What a model scored on `scored_split` is fit on: its rows of recommender_fit_ratings,
-    the one home of that rule (train for validation, train + validation for test)."""
+    the one home of that rule (train for validation, train + validation for test); with
+    `timed`, their rated_at too (item_item's time kernel)."""
     if scored_split not in ("validation", "test"):
         raise ValueError(f"scored_split must be 'validation' or 'test', not {scored_split!r}")
     return fit_table.where(F.col("scored_split") == scored_split).select(
-        "user_id", "movie_id", "rating"
+        "user_id", "movie_id", "rating", *(["rated_at"] if timed else [])
     )
 
 
