@@ -327,33 +327,6 @@ def test_recommend_excludes_rated_movies_and_ranks_by_score():
     assert [movie for movie, _ in top] == [3, 4]  # likes the first factor: 3 before 4
 
 
-def test_driver_ranking_metrics_on_a_hand_computed_case():
-    """The case tests/integration/test_recommender_math.py checks MLlib's evaluators on, plus a
-    rank beyond K (ignored) and a repeated relevant row (counted once)."""
-    import pandas as pd
-
-    from movielake.algorithms.ranking import ranking_metrics
-
-    top = pd.DataFrame(
-        [(1, 10, 1), (1, 11, 2), (1, 12, 3), (1, 13, 4), (2, 20, 1), (2, 21, 2), (2, 22, 3)],
-        columns=["user_id", "movie_id", "rank"],
-    )
-    relevant = pd.DataFrame(
-        [(1, 10), (1, 12), (1, 13), (1, 13), (2, 21), (3, 30)], columns=["user_id", "movie_id"]
-    )
-    got = ranking_metrics(top, relevant, k=3, catalog_size=12)
-    assert got["users_evaluated"] == 3
-    assert got["precision_at_k"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
-    assert got["recall_at_k"] == pytest.approx((2 / 3 + 1 + 0) / 3)
-    dcg1 = 1 + 1 / math.log2(4)
-    idcg1 = 1 + 1 / math.log2(3) + 1 / math.log2(4)
-    assert got["ndcg_at_k"] == pytest.approx((dcg1 / idcg1 + 1 / math.log2(3) + 0) / 3)
-    assert got["map_at_k"] == pytest.approx(((1 / 1 + 2 / 3) / 3 + (1 / 2) / 1 + 0) / 3)
-    assert got["catalog_coverage"] == pytest.approx(6 / 12)
-    nobody = ranking_metrics(top, relevant.iloc[:0], k=3, catalog_size=12)
-    assert nobody["users_evaluated"] == 0 and nobody["ndcg_at_k"] is None
-
-
 def _timed_ratings(seed: int, weighting: str):
     """Ratings of several users (parallel arrays), with sessions (seconds apart), ties in time
     and far-apart ratings, over 12 items."""

@@ -148,15 +148,27 @@ def test_ranking_metrics_follow_mllib_by_hand():
     assert _metrics({1: [7]}, {1: [7, 7]}, 2)["ndcg_at_k"] == pytest.approx(1.0)
 
 
-def test_ranking_metrics_average_over_every_user_with_labels():
-    got = _metrics(
-        {1: [10, 11, 12], 2: [20, 21, 22], 3: []}, {1: [10, 12, 13], 2: [21], 3: [30]}, 3
+def test_driver_ranking_metrics_on_a_hand_computed_case():
+    """The case tests/integration/test_recommender_math.py checks MLlib's evaluators on, plus a
+    rank beyond K (ignored) and a repeated relevant row (counted once)."""
+    top = pd.DataFrame(
+        [(1, 10, 1), (1, 11, 2), (1, 12, 3), (1, 13, 4), (2, 20, 1), (2, 21, 2), (2, 22, 3)],
+        columns=["user_id", "movie_id", "rank"],
     )
+    relevant = pd.DataFrame(
+        [(1, 10), (1, 12), (1, 13), (1, 13), (2, 21), (3, 30)], columns=["user_id", "movie_id"]
+    )
+    got = ranking_metrics(top, relevant, k=3, catalog_size=12)
     assert got["users_evaluated"] == 3
     assert got["precision_at_k"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
+    assert got["recall_at_k"] == pytest.approx((2 / 3 + 1 + 0) / 3)
     dcg1 = 1 + 1 / math.log2(4)
     idcg1 = 1 + 1 / math.log2(3) + 1 / math.log2(4)
     assert got["ndcg_at_k"] == pytest.approx((dcg1 / idcg1 + 1 / math.log2(3) + 0) / 3)
+    assert got["map_at_k"] == pytest.approx(((1 / 1 + 2 / 3) / 3 + (1 / 2) / 1 + 0) / 3)
+    assert got["catalog_coverage"] == pytest.approx(6 / 12)
+    nobody = ranking_metrics(top, relevant.iloc[:0], k=3, catalog_size=12)
+    assert nobody["users_evaluated"] == 0 and nobody["ndcg_at_k"] is None
 
 
 def test_ranking_figures_rank_unseen_movies_for_the_relevant_users():
