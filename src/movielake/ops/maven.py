@@ -4,6 +4,7 @@ Central through the Apache Ivy jar shipped inside pyspark, so nothing but Java i
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from pathlib import Path
@@ -42,7 +43,12 @@ def retrieve(folder: Path, module: str, lines: list[str], error: type[MovieLakeE
     command = ["java", "-jar", str(ivy[-1]), "-ivy", str(folder / "ivy.xml"), "-confs",
                "default", "-cache", str(tools_dir() / "ivy-cache"), "-retrieve",
                str(folder / "[artifact]-[revision](-[classifier]).[ext]")]  # fmt: skip
-    with (folder / "ivy.log").open("w") as out:
+    # Ivy's cache takes no concurrent writers: two resolutions at once (make test fetches Kafka's,
+    # HDFS's and the metastore's jars side by side) half-write a shared parent pom and fail with
+    # "Impossible to load parent". One resolution at a time, across processes.
+    tools_dir().mkdir(parents=True, exist_ok=True)
+    with (tools_dir() / "ivy-cache.lock").open("w") as lock, (folder / "ivy.log").open("w") as out:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
     if result.returncode != 0:
         raise error(f"resolving {module} from Maven Central failed (Ivy exit "
