@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         for store in stores:
             entries.append(build(store, base / store, envs[store], {"dataset": args.dataset}))
         if args.cluster_ratings:
-            raw = envs["s3"]["MOVIELAKE_WAREHOUSE"].replace("/warehouse", "/raw/ml-20m")
+            prefix = envs["s3"]["MOVIELAKE_WAREHOUSE"].removesuffix("/warehouse")
+            raw = f"{prefix}/raw/ml-20m"
             started = time.perf_counter()
             subprocess.run(
                 [
@@ -208,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                 build(
                     f"cluster-2w-s3 {args.cluster_ratings // 1000}K",
                     base / "cluster",
-                    envs["s3"],
+                    # its own warehouse: the s3 build's data home (its Derby metastore) owns
+                    # bench/warehouse, and a second metastore there finds the first's tables
+                    {**envs["s3"], "MOVIELAKE_WAREHOUSE": f"{prefix}/cluster-warehouse"},
                     {"dataset": "ml-20m", "raw_dir": raw},
                     cluster=2,
                 )
