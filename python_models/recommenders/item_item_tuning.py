@@ -7,8 +7,10 @@ plain EASE, tau 0 listed first, keeps a tie).
 Every lambda is fit on all of train (the model is the solve, whatever the users), but scored
 on a seeded sample of at most `item_item_tuning_max_users` validation users (0: all), as ALS
 tuning's last rung is: scoring is the grid's cost at scale (a sparse history times the
-catalogue^2 B per user), and 20,000 users rank four lambdas as well as 138,000. Each setting
-prints one progress line."""
+catalogue^2 B per user), and 20,000 users rank four lambdas as well as 138,000. Where the scored
+users' histories and their whole score matrix fit in the driver's budget (als.DRIVER_BYTES, as
+ALS tuning's fits), each setting is scored on the driver (the same top_k_frame and MLlib's
+metric definitions in numpy), else on the executors. Each setting prints one progress line."""
 
 import time
 from typing import NamedTuple
@@ -16,7 +18,9 @@ from typing import NamedTuple
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from movielake.algorithms import ease, ranking
 from movielake.spark import item_item
+from movielake.spark.als import DRIVER_BYTES
 from movielake.spark.metrics import comparable, ranking_metrics
 from movielake.spark.recommenders import fit_ratings, held_out, setting
 
@@ -88,11 +92,27 @@ def model(dbt, spark):
     history = train.join(F.broadcast(scored), "user_id")
 
     items = item_item.catalogue(train, min_ratings, max_items, " (tuning)")
+    # on the driver: each setting is a numpy product and sort, not a shuffle of the histories
+    # and a task closure of B per setting; 8 bytes a number, 3 per rating
+    rated = history.count()
+    on_driver = 8 * max(3 * rated, users * len(items)) <= DRIVER_BYTES
+    if on_driver:
+        history_rows = history.select("user_id", "movie_id", "rating").toPandas()
+        relevant_rows = relevant.select("user_id", "movie_id").toPandas()
     print(
         f"item_item_tuning: {len(taus)} taus x {len(lambdas)} lambdas on {len(items):,} movies, "
-        f"scored on {users:,} validation users",
+        f"scored on {users:,} validation users ({rated:,} ratings) on the "
+        + ("driver" if on_driver else "executors"),
         flush=True,
     )
+
+    def score(b):
+        if on_driver:
+            top = ease.top_k_frame(items, b, weighting, history_rows, history_rows, k)
+            return ranking.ranking_metrics(top, relevant_rows, k, catalog)
+        top = item_item.top_k_scored(items, b, weighting, history, history, k)
+        return ranking_metrics(top, relevant, k, catalog)
+
     rows = []
     grid = len(taus) * len(lambdas)
     for tau in taus:
@@ -104,8 +124,7 @@ def model(dbt, spark):
             started = time.perf_counter()
             b = item_item.pruned(item_item.solve(gram, reg_lambda), neighbours)
             seconds = time.perf_counter() - started
-            top = item_item.top_k_scored(items, b, weighting, history, history, k)
-            scores = ranking_metrics(top, relevant, k, catalog)
+            scores = score(b)
             rows.append(
                 Trial(
                     item_item.MODEL,
