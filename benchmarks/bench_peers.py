@@ -196,29 +196,31 @@ class Split:
 
         from movielake.spark.recommenders import fit_ratings, held_out
 
-        fit = fit_ratings(fits, scored_split).cache()
-        self.fit = fit.toPandas()
-        pairs = held_out(splits, scored_split, fit)
+        self.fit_frame = fit_ratings(fits, scored_split).cache()
+        self.fit = self.fit_frame.toPandas()
+        pairs = held_out(splits, scored_split, self.fit_frame)
         self.pairs = pairs.toPandas()
         self.relevant = pairs.where(F.col("rating") >= threshold).select("user_id", "movie_id")
-        self.relevant = spark.createDataFrame(self.relevant.toPandas())  # detach from the lake
+        self.relevant_rows = self.relevant.toPandas()
+        self.relevant = spark.createDataFrame(self.relevant_rows)  # detach from the lake
         self.users = np.sort(self.pairs[self.pairs.rating >= threshold].user_id.unique())
         self.low, self.high = self.fit.rating.min(), self.fit.rating.max()
 
 
-def evaluate(spark, peer: Peer, fitted, data: Split, k: int, catalog: int) -> dict:
+def evaluate(spark, peer: Peer, fitted, data: Split, k: int, catalog: int):
+    """(figures, the top-K lists (None for a rating peer))."""
     from movielake.spark.metrics import ranking_metrics, rating_metrics
 
     if peer.kind == "rating":
         scored = data.pairs.assign(
             prediction=np.clip(fitted.predict(data.pairs), data.low, data.high)
         )
-        return rating_metrics(spark.createDataFrame(scored[["rating", "prediction"]]))
+        return rating_metrics(spark.createDataFrame(scored[["rating", "prediction"]])), None
     top = fitted.recommend(data.users, k)
     frame = spark.createDataFrame(
         top.astype({"user_id": "int32", "rank": "int32", "movie_id": "int32"})
     )
-    return ranking_metrics(frame, data.relevant, k, catalog)
+    return ranking_metrics(frame, data.relevant, k, catalog), top
 
 
 def make(peer: Peer, params: dict, fit: pd.DataFrame, gram_cache: dict):
@@ -229,13 +231,14 @@ def make(peer: Peer, params: dict, fit: pd.DataFrame, gram_cache: dict):
     return Ease(peer.name, params, fit, gram_cache)
 
 
-def run_peer(spark, peer: Peer, validation: Split, test: Split, k: int, catalog: int) -> dict:
+def run_peer(spark, peer: Peer, validation: Split, test: Split, k: int, catalog: int):
+    """(the peer's row of test figures, its test top-K lists or None)."""
     gram_cache: dict = {}
     tried = []
     started = time.perf_counter()
     for params in peer.settings:
         fitted = make(peer, params, validation.fit, gram_cache)
-        scores = evaluate(spark, peer, fitted, validation, k, catalog)
+        scores, _ = evaluate(spark, peer, fitted, validation, k, catalog)
         tried.append((params, scores))
         del fitted
         print(
@@ -255,7 +258,7 @@ def run_peer(spark, peer: Peer, validation: Split, test: Split, k: int, catalog:
     started = time.perf_counter()
     fitted = make(peer, params, test.fit, gram_cache)
     fit_seconds = time.perf_counter() - started
-    scores = evaluate(spark, peer, fitted, test, k, catalog)
+    scores, top = evaluate(spark, peer, fitted, test, k, catalog)
     return {
         "model": peer.name,
         "is_peer": True,
@@ -263,7 +266,30 @@ def run_peer(spark, peer: Peer, validation: Split, test: Split, k: int, catalog:
         "tune_s": tune,
         "fit_s": fit_seconds,
         **{m: scores.get(m) for m in METRICS},
-    }
+    }, top
+
+
+def paired_comparison(spark, lake, test: Split, lists: dict, k: int) -> pd.DataFrame | None:
+    """MovieLake's served top-K model against the best top-K peer of this run (test P@K, then
+    NDCG@K), user by user on the test split: a bootstrap of the difference
+    (movielake.algorithms.paired). None when no top-K peer ran or nothing is served."""
+    from movielake.algorithms.paired import paired_bootstrap
+    from movielake.algorithms.ranking import per_user_metrics
+    from movielake.spark.evaluation import stored_rows, top_lists
+
+    ours = lake.served_model("top_k")
+    if not lists or ours is None:
+        return None
+    scored = {name: (row["precision_at_k"], row["ndcg_at_k"]) for name, (row, _) in lists.items()}
+    peer = max(scored, key=scored.get)
+    rows = stored_rows(ours, "test", lambda name: spark.table(lake.name(name)))
+    mine = top_lists(ours, rows, test.fit_frame, k, test.relevant).toPandas()
+    figures = paired_bootstrap(
+        per_user_metrics(mine, test.relevant_rows, k),
+        per_user_metrics(lists[peer][1], test.relevant_rows, k),
+        ["precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k"],
+    )
+    return figures.assign(ours_model=ours, peer_model=peer, k=k)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
+    from pyspark.sql import functions as F
+
     from movielake.data.paths import project_dir
     from movielake.spark.session import spark_session
 
@@ -332,7 +360,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{threshold}; test: {len(test.pairs)} pairs, {len(test.users)} users ranked"
     )
 
-    from movielake.serving.comparison import PEERS_LAYER, PEERS_TABLE, markdown, ours, side_by_side
+    from movielake.serving.comparison import (
+        COMPARISON_TABLE,
+        PEERS_LAYER,
+        PEERS_TABLE,
+        markdown,
+        ours,
+        paired_table,
+        side_by_side,
+    )
 
     # kept in the lake for `movielake report` (its side-by-side section), saved after each
     # peer; --add keeps the rows of peers an earlier run scored (e.g. the slow ones apart)
@@ -340,15 +376,22 @@ def main(argv: list[str] | None = None) -> int:
     table = f"{layer}.{PEERS_TABLE}"
     spark.sql(f"create schema if not exists {layer}")
     earlier = (
-        spark.table(table).where(~spark.table(table)["model"].isin(chosen)).toPandas()
+        spark.table(table).where(~F.col("model").isin(chosen)).toPandas()
         if args.add and spark.catalog.tableExists(table)
         else pd.DataFrame()
     )
     done = []
+    lists = {}  # the top-K peers' test lists: the paired comparison resamples them
     by_name = {peer.name: peer for peer in PEERS}
     for peer in (by_name[name] for name in chosen):  # in the order given
-        done.append(run_peer(spark, peer, validation, test, k, catalog))
-        peer_rows = pd.concat([earlier, pd.DataFrame(done).assign(k=k)], ignore_index=True)
+        row, top = run_peer(spark, peer, validation, test, k, catalog)
+        done.append(row)
+        if top is not None:
+            lists[peer.name] = (row, top)
+        peer_rows = pd.concat(
+            [f for f in (earlier, pd.DataFrame(done).assign(k=k)) if not f.empty],
+            ignore_index=True,
+        )
         (
             spark.createDataFrame(
                 peer_rows.astype({c: float for c in ["tune_s", "fit_s", *METRICS]}).astype(
@@ -365,6 +408,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"\n== Test figures (K = {k}); in brackets: ratio to the best peer ==")
     print(markdown(side_by_side(both)))
+    compared = paired_comparison(spark, lake, test, lists, k)
+    if compared is None:
+        print("\nno paired comparison: no top-K peer ran this time, or nothing is served")
+        return 0
+    (
+        spark.createDataFrame(compared)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("overwriteSchema", "true")
+        .saveAsTable(f"{layer}.{COMPARISON_TABLE}")
+    )
+    first = compared.iloc[0]
+    print(
+        f"\n== Paired comparison over the {first['users']} test users: "
+        f"{first['ours_model']} against {first['peer_model']}; {first['resamples']} bootstrap "
+        f"resamples of users, seed {first['seed']}: mean difference [95% interval] =="
+    )
+    print(markdown(paired_table(compared)))
     return 0
 
 

@@ -18,6 +18,7 @@ from pyspark.sql import types as T
 
 from movielake.algorithms import hybrid
 from movielake.spark import als, item_item
+from movielake.spark.evaluation import stored_rows, top_lists
 from movielake.spark.metrics import ranking_metrics, rating_metrics
 from movielake.spark.recommenders import fit_ratings, held_out, setting
 from movielake.spark.session import activate
@@ -53,8 +54,8 @@ def model(dbt, spark):
     splits = dbt.ref("rating_splits")
     fits = dbt.ref("recommender_fit_ratings")
     factors = dbt.ref("als_factors")
-    weights = dbt.ref("item_item_weights")
-    hybrid_rows = dbt.ref("hybrid_factors")
+    dbt.ref("item_item_weights")  # read through stored_rows: dbt learns the dependency here
+    dbt.ref("hybrid_factors")
     models = [r["model"] for r in factors.select("model").distinct().orderBy("model").collect()]
     catalog = dbt.ref("stg_movielens__movies").count()
     popular_predictions = dbt.ref("popularity_predictions")
@@ -71,20 +72,16 @@ def model(dbt, spark):
             )
             rating = rating_metrics(scored)
             top = popular_top.where(F.col("scored_split") == split)
-        elif name == item_item.MODEL:
-            rating = {}
-            top = item_item.top_k_unseen(
-                weights.where(F.col("scored_split") == split), fit, fit, k, users=relevant
-            )
         else:
-            rows = hybrid_rows if name == hybrid.MODEL else factors.where(F.col("model") == name)
-            mine = rows.where(F.col("scored_split") == split).cache()
+            mine = stored_rows(name, split, dbt.ref)
+            # factor rows are read twice (predictions, lists); EASE's weights once, and large
+            mine = mine if name == item_item.MODEL else mine.cache()
             rating = (
                 {}
-                if name in ("als_implicit", hybrid.MODEL)
+                if name in ("als_implicit", hybrid.MODEL, item_item.MODEL)
                 else rating_metrics(als.predict(pairs, mine, low, high))
             )
-            top = als.top_k_unseen(mine, fit, k, users=relevant)
+            top = top_lists(name, mine, fit, k, relevant)
         row = {
             "model": name,
             "split": split,

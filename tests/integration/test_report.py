@@ -319,6 +319,24 @@ def write_model_tables(spark, prefix: str) -> None:
         "precision_at_k double, recall_at_k double, ndcg_at_k double, map_at_k double, "
         "catalog_coverage double, tune_s double, fit_s double, k bigint",
     ).write.format("delta").mode("overwrite").saveAsTable(f"{prefix}_benchmarks.peer_metrics")
+    # and its paired comparison of the served top-K model with the best peer
+    spark.createDataFrame(
+        [
+            ("precision_at_k", 0.12, 0.1, 0.02, 0.004, 0.036, 1.2, 1.04, 1.37),
+            ("ndcg_at_k", 0.15, 0.14, 0.01, -0.003, 0.023, 1.07, 0.98, 1.17),
+        ],
+        "metric string, ours double, theirs double, difference double, "
+        "difference_low double, difference_high double, ratio double, ratio_low double, "
+        "ratio_high double",
+    ).selectExpr(
+        "*",
+        "554L as users",
+        "2000L as resamples",
+        "0L as seed",
+        "'item_item' as ours_model",
+        "'ease' as peer_model",
+        "10L as k",
+    ).write.format("delta").mode("overwrite").saveAsTable(f"{prefix}_benchmarks.peer_comparison")
     pairs = [
         (group, int(a), int(a) + 1, 12, float(np.clip(r, -1, 1)))
         for group, centre in (("twins", 0.8), ("random", 0.0))
@@ -355,6 +373,8 @@ def test_sections_render_when_tables_exist(synthetic_build, spark, tmp_path):
     # side by side: our als_implicit P@K 0.12 is 1.20x the best peer's (ease, 0.1)
     assert "MovieLake als_implicit" in text and "0.1200 (1.20x)" in text
     assert "0.8800 (0.98x)" in text  # our als RMSE against surprise_svd's 0.9
+    assert "over the 554 test users" in text  # the paired comparison, under the peers' table
+    assert "+0.0200 [+0.0040, +0.0360]" in text and "1.070 [0.980, 1.170]" in text
 
 
 def test_report_without_eda_marts_fails_with_a_message(synthetic_build, tmp_path, capsys):

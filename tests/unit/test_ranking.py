@@ -12,6 +12,7 @@ import pytest
 from movielake.algorithms.ranking import (
     Factors,
     HeldOut,
+    per_user_metrics,
     predict,
     ranking_figures,
     ranking_metrics,
@@ -167,6 +168,10 @@ def test_driver_ranking_metrics_on_a_hand_computed_case():
     assert got["ndcg_at_k"] == pytest.approx((dcg1 / idcg1 + 1 / math.log2(3) + 0) / 3)
     assert got["map_at_k"] == pytest.approx(((1 / 1 + 2 / 3) / 3 + (1 / 2) / 1 + 0) / 3)
     assert got["catalog_coverage"] == pytest.approx(6 / 12)
+    each = per_user_metrics(top, relevant, k=3)  # what a paired comparison resamples
+    assert each.index.tolist() == [1, 2, 3]
+    assert each["precision_at_k"].tolist() == pytest.approx([2 / 3, 1 / 3, 0])
+    assert each["recall_at_k"].tolist() == pytest.approx([2 / 3, 1, 0])
     nobody = ranking_metrics(top, relevant.iloc[:0], k=3, catalog_size=12)
     assert nobody["users_evaluated"] == 0 and nobody["ndcg_at_k"] is None
 

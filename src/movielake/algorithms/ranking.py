@@ -186,11 +186,24 @@ def ranking_figures(factors: Factors, held: HeldOut, k: int) -> tuple[float | No
 def ranking_metrics(top: pd.DataFrame, relevant: pd.DataFrame, k: int, catalog_size: int) -> dict:
     """The metrics of `top` (user_id, movie_id, rank: 1 = best) against `relevant` (user_id,
     movie_id), averaged over the users with a relevant movie; a user with no list scores 0."""
+    each = per_user_metrics(top, relevant, k)
+    result: dict = {"users_evaluated": len(each)}
+    if not len(each):
+        return {**result, **dict.fromkeys(_COLUMNS), "catalog_coverage": _share(0, catalog_size)}
+    shown = top.loc[(top["rank"] <= k) & top["user_id"].isin(each.index), "movie_id"]
+    return {
+        **result,
+        **{column: float(each[column].mean()) for column in _COLUMNS},
+        "catalog_coverage": _share(shown.nunique(), catalog_size),
+    }
+
+
+def per_user_metrics(top: pd.DataFrame, relevant: pd.DataFrame, k: int) -> pd.DataFrame:
+    """One row per user with a relevant movie (index user_id, ascending): that user's
+    precision_at_k, recall_at_k, ndcg_at_k and map_at_k; ranking_metrics is their mean, and a
+    paired comparison of two models (algorithms.paired) resamples them."""
     relevant = relevant[["user_id", "movie_id"]].drop_duplicates()
     users = np.sort(relevant["user_id"].unique())
-    result: dict = {"users_evaluated": len(users)}
-    if not len(users):
-        return {**result, **dict.fromkeys(_COLUMNS), "catalog_coverage": _share(0, catalog_size)}
     lists = top.loc[
         (top["rank"] <= k) & top["user_id"].isin(users), ["user_id", "movie_id", "rank"]
     ]
@@ -212,14 +225,15 @@ def ranking_metrics(top: pd.DataFrame, relevant: pd.DataFrame, k: int, catalog_s
     ideal = np.cumsum(gain)[np.minimum(n_relevant, k).astype(int) - 1]
     cumulative = np.cumsum(hits, axis=1)
     precision_sum = np.where(hits, cumulative / np.arange(1, k + 1), 0.0).sum(axis=1)
-    return {
-        **result,
-        "precision_at_k": float(np.mean(found / k)),
-        "recall_at_k": float(np.mean(found / n_relevant)),
-        "ndcg_at_k": float(np.mean((hits * gain).sum(axis=1) / ideal)),
-        "map_at_k": float(np.mean(precision_sum / np.minimum(n_relevant, k))),
-        "catalog_coverage": _share(lists["movie_id"].nunique(), catalog_size),
-    }
+    return pd.DataFrame(
+        {
+            "precision_at_k": found / k,
+            "recall_at_k": found / n_relevant,
+            "ndcg_at_k": (hits * gain).sum(axis=1) / ideal,
+            "map_at_k": precision_sum / np.minimum(n_relevant, k),
+        },
+        index=pd.Index(users, name="user_id"),
+    )
 
 
 _COLUMNS = ("precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k")

@@ -19,6 +19,8 @@ COLUMNS = [
     ("fit_s", "fit s", True, 0),
 ]
 PEERS_LAYER, PEERS_TABLE = "benchmarks", "peer_metrics"  # the benchmark writes <prefix>_benchmarks
+COMPARISON_TABLE = "peer_comparison"  # the served top-K model against the best peer, per user
+HEADINGS = {c: heading for c, heading, *_ in COLUMNS}
 
 
 def side_by_side(frame: pd.DataFrame) -> pd.DataFrame:
@@ -92,3 +94,27 @@ def ours(lake) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def paired_table(compared: pd.DataFrame) -> pd.DataFrame:
+    """The paired comparison (bench_peers' peer_comparison rows) as strings: each metric, both
+    means, the difference with its bootstrap interval and the ratio with its interval."""
+    return pd.DataFrame(
+        {
+            "metric": [HEADINGS.get(m, m) for m in compared["metric"]],
+            compared["ours_model"].iloc[0]: [f"{v:.4f}" for v in compared["ours"]],
+            compared["peer_model"].iloc[0]: [f"{v:.4f}" for v in compared["theirs"]],
+            "difference [95%]": [
+                f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+                for d, lo, hi in compared[
+                    ["difference", "difference_low", "difference_high"]
+                ].itertuples(index=False)
+            ],
+            "ratio [95%]": [
+                f"{r:.3f} [{lo:.3f}, {hi:.3f}]"
+                for r, lo, hi in compared[["ratio", "ratio_low", "ratio_high"]].itertuples(
+                    index=False
+                )
+            ],
+        }
+    )

@@ -457,23 +457,42 @@ def twin_correlations_figure(pairs: pd.DataFrame):
 def peers_section(lake: Lake) -> Section | None:
     """Our models' test figures beside the peers' (`make bench-peers` writes them), each as a
     ratio to the best peer's; None (no section) until the benchmark has run."""
-    from movielake.serving.comparison import PEERS_LAYER, PEERS_TABLE, ours, side_by_side
+    from movielake.serving.comparison import (
+        COMPARISON_TABLE,
+        PEERS_LAYER,
+        PEERS_TABLE,
+        ours,
+        paired_table,
+        side_by_side,
+    )
 
     peers = lake.read_table(PEERS_LAYER, PEERS_TABLE)
     if peers is None or peers.empty or not lake.exists("model_metrics"):
         return None
     both = pd.concat([ours(lake), peers.sort_values("model")], ignore_index=True)
-    return Section(
-        "MovieLake and its peers (test split)",
-        [
+    parts = [
+        Text(
+            f"Each figure, and in brackets its ratio to the best peer's (K = "
+            f"{int(peers['k'].iloc[0])}). Peers tuned on validation and refit on train + "
+            "validation, scored with the same metric code (make bench-peers)."
+        ),
+        Table(side_by_side(both)),
+    ]
+    compared = lake.read_table(PEERS_LAYER, COMPARISON_TABLE)
+    if compared is not None and not compared.empty:
+        first = compared.iloc[0]
+        parts += [
             Text(
-                f"Each figure, and in brackets its ratio to the best peer's (K = "
-                f"{int(peers['k'].iloc[0])}). Peers tuned on validation and refit on train + "
-                "validation, scored with the same metric code (make bench-peers)."
+                f"Is the lead more than the choice of users? The served top-K model against the "
+                f"best top-K peer, user by user over the {int(first['users'])} test users: "
+                f"{int(first['resamples'])} bootstrap resamples of the users (seed "
+                f"{int(first['seed'])}), the difference of the means and the ratio with their "
+                "95% intervals. An interval above 0 (ratio above 1) is a lead the users' draw "
+                "does not explain."
             ),
-            Table(side_by_side(both)),
-        ],
-    )
+            Table(paired_table(compared)),
+        ]
+    return Section("MovieLake and its peers (test split)", parts)
 
 
 TWINS_SHOWN = 10  # pairs of user_twins tabled
