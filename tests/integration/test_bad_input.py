@@ -188,6 +188,12 @@ def test_ratings_without_a_valid_line_fail_at_staging(dbt, tmp_path, lines, mess
         # the release is read while dbt parses the models: it fails even earlier, as clearly
         ({"dataset": "ml-99m"}, "unknown MovieLens release 'ml-99m'; known releases: ml-100k, "),
         ({"raw_dir": "/tmp/it's here"}, "raw_dir must not contain quotes"),
+        # every var with a rule is checked, not only those a list in the macro named
+        ({"als_tuning_rungs": 0}, "als_tuning_rungs must be an integer from 1, got 0"),
+        (
+            {"als_tuning_search": "random"},
+            "als_tuning_search must be one of 'coordinate', 'grid', got 'random'",
+        ),
     ],
 )
 def test_bad_vars_fail_before_anything_is_written(dbt, spark, bad_vars, message):

@@ -96,6 +96,15 @@ def _check(name: str, value, kind: str, low, high) -> str | None:
     return None
 
 
+# vars with a fixed set of values
+CHOICES: dict[str, tuple[str, ...]] = {
+    "split_strategy": ("random", "temporal"),
+    "als_tuning_search": ("coordinate", "grid"),
+}
+# every var problems() checks: what the on-run-start macro passes it
+CHECKED = ("dataset", "raw_dir", *CHOICES, *RULES)
+
+
 def problems(values: dict) -> list[str]:
     """Every problem with `values` (var name -> value as dbt resolved it), one line each."""
     found = []
@@ -109,10 +118,11 @@ def problems(values: dict) -> list[str]:
             f"raw_dir must not contain quotes, backticks, backslashes or line breaks "
             f"(it is written into SQL), got {raw_dir!r}"
         )
-    if values.get("split_strategy") not in ("random", "temporal"):
-        found.append(
-            f"split_strategy must be 'random' or 'temporal', got {values.get('split_strategy')!r}"
-        )
+    for name, allowed in CHOICES.items():
+        if name in values and values[name] not in allowed:
+            found.append(
+                f"{name} must be one of {', '.join(map(repr, allowed))}, got {values[name]!r}"
+            )
     for name, (kind, low, high) in RULES.items():
         if name in values:
             problem = _check(name, values[name], kind, low, high)

@@ -369,8 +369,9 @@ def model_metrics_figure(metrics: pd.DataFrame):
 
 
 def als_tuning_figure(tuning: pd.DataFrame):
-    """Each variant's grid by regParam, a line per rank, from successive halving's first rung
-    (the only one with the whole grid); the later rungs' refits on more users are stars."""
+    """Each variant's settings by regParam, a line per rank, from successive halving's first
+    rung (where the grid is searched: a coordinate search draws a rank's line only through the
+    settings it fit); the later rungs' refits on more users are stars."""
     if "rung" not in tuning:  # a table from before successive halving: one rung
         tuning = tuning.assign(rung=1)
     models = list(dict.fromkeys(tuning["model"]))

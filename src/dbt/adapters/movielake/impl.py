@@ -11,6 +11,7 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.movielake.connections import MovieLakeConnectionManager
 from dbt.adapters.movielake.python_job import SessionPythonJobHelper
+from movielake.data.dbt_vars import CHECKED as CHECKED_VARS
 from movielake.data.dbt_vars import problems as var_problems
 from movielake.data.paths import MissingDataError, release_files
 from movielake.data.releases import get_release
@@ -79,6 +80,11 @@ class MovieLakeAdapter(SparkAdapter):
 
         path = self.stream_bronze_path()
         return str(DeltaTable(path).metadata().id) if path else ""
+
+    @available
+    def checked_vars(self) -> list[str]:
+        """The names of the dbt vars check_vars checks (movielake.data.dbt_vars)."""
+        return list(CHECKED_VARS)
 
     @available
     def check_vars(self, values: dict) -> str:
