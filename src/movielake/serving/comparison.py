@@ -50,7 +50,7 @@ def markdown(table: pd.DataFrame) -> str:
 
 def ours(lake) -> pd.DataFrame:
     """MovieLake's test rows of model_metrics (label says which job each serves), with the
-    seconds its tuning tables recorded: tune = the whole grid, fit = the selected setting.
+    seconds its tuning tables recorded: tune = every setting fit, fit = the selected one.
     `lake`: a movielake.serving.lake.Lake (read without Spark)."""
     tuning: dict[str, dict] = {}
     for table, setting in (
