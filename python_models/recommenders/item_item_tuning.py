@@ -8,9 +8,10 @@ Every lambda is fit on all of train (the model is the solve, whatever the users)
 on a seeded sample of at most `item_item_tuning_max_users` validation users (0: all), as ALS
 tuning's last rung is: scoring is the grid's cost at scale (a sparse history times the
 catalogue^2 B per user), and 20,000 users rank four lambdas as well as 138,000. Where the scored
-users' histories and their whole score matrix fit in the driver's budget (als.DRIVER_BYTES, as
-ALS tuning's fits), each setting is scored on the driver (the same top_k_frame and MLlib's
-metric definitions in numpy), else on the executors. Each setting prints one progress line."""
+users' histories and their whole score matrix fit in the driver's budget
+(spark.session.DRIVER_BYTES, as ALS tuning's fits), each setting is scored on the driver (the
+same top_k_frame and MLlib's metric definitions in numpy), else on the executors. Each
+setting prints one progress line."""
 
 import time
 from typing import NamedTuple
@@ -20,9 +21,9 @@ from pyspark.sql import types as T
 
 from movielake.algorithms import ease, ranking
 from movielake.spark import item_item
-from movielake.spark.als import DRIVER_BYTES
 from movielake.spark.metrics import comparable, ranking_metrics
 from movielake.spark.recommenders import fit_ratings, held_out, setting
+from movielake.spark.session import within_driver_budget
 
 SCHEMA = T.StructType(
     [
@@ -93,9 +94,9 @@ def model(dbt, spark):
 
     items = item_item.catalogue(train, min_ratings, max_items, " (tuning)")
     # on the driver: each setting is a numpy product and sort, not a shuffle of the histories
-    # and a task closure of B per setting; 8 bytes a number, 3 per rating
+    # and a task closure of B per setting; 3 numbers per rating
     rated = history.count()
-    on_driver = 8 * max(3 * rated, users * len(items)) <= DRIVER_BYTES
+    on_driver = within_driver_budget(max(3 * rated, users * len(items)))
     if on_driver:
         history_rows = history.select("user_id", "movie_id", "rating").toPandas()
         relevant_rows = relevant.select("user_id", "movie_id").toPandas()

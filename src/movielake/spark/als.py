@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from movielake.algorithms import ranking
-from movielake.spark.session import is_connect, task_slots
+from movielake.spark.session import is_connect, task_slots, within_driver_budget
 
 VARIANTS = ("als_explicit", "als_residual", "als_implicit")
 DOT = "aggregate(zip_with(u.features, i.features, (a, b) -> a * b), 0D, (acc, x) -> acc + x)"
@@ -196,18 +196,14 @@ def predict(pairs: DataFrame, factors: DataFrame, low: float, high: float) -> Da
     )
 
 
-# Scoring a tuning fit on the driver (movielake.algorithms.ranking) takes two small collects
-# where the Spark path runs about ten jobs and, for als_implicit, a Python worker; it holds the
-# factors of every fit running at once and the rung's validation and fit pairs. Within this
-# budget (8 bytes a number) it is used; above it, the fits are scored on the executors. The
-# ranking's scores (at most ranking.MAX_SCORES per running fit) come on top of it.
-DRIVER_BYTES = 256 * 2**20
-
-
 def fits_on_driver(users: int, items: int, rank: int, pairs: int, fits: int = 1) -> bool:
     """Whether `fits` models of `users` and `items` at `rank` (features and a bias each) and
-    `pairs` pairs of ratings (user, movie, rating) fit in DRIVER_BYTES."""
-    return 8 * (fits * (users + items) * (rank + 1) + 3 * pairs) <= DRIVER_BYTES
+    `pairs` pairs of ratings (user, movie, rating) fit the driver's scoring budget. Scoring a
+    tuning fit on the driver (movielake.algorithms.ranking) takes two small collects where the
+    Spark path runs about ten jobs and, for als_implicit, a Python worker; the budget holds the
+    factors of every fit running at once and the rung's validation and fit pairs. The ranking's
+    scores (at most ranking.MAX_SCORES per running fit) come on top of it."""
+    return within_driver_budget(fits * (users + items) * (rank + 1) + 3 * pairs)
 
 
 def _ids_and(frame: DataFrame, key: str, value: str) -> tuple[np.ndarray, np.ndarray]:

@@ -115,6 +115,16 @@ def metastore_settings(uri: str | None = None, jars: str | None = None) -> dict[
     }
 
 
+# What a tuning model may collect to score its settings on the driver (numpy) instead of in
+# Spark jobs on the executors: small fits cost more in job overhead than in arithmetic.
+DRIVER_BYTES = 256 * 2**20
+
+
+def within_driver_budget(numbers: int) -> bool:
+    """Whether `numbers` doubles (8 bytes each) fit in DRIVER_BYTES."""
+    return 8 * numbers <= DRIVER_BYTES
+
+
 def machine() -> tuple[int, int]:
     """(cores, physical memory in bytes) of this machine."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
