@@ -45,7 +45,8 @@ def test_sources_and_exposures_are_described(synthetic_build, lake_home):
 
 def test_every_model_has_a_grain_test(synthetic_build, lake_home):
     """A key test on every model: `unique` on a column or `unique_combination` on columns,
-    each key column also `not_null` (null keys slip past a uniqueness test)."""
+    each key column also in the model's `not_null_columns` (null keys slip past a uniqueness
+    test)."""
     found = manifest(lake_home)
     keys: dict[str, list[list[str]]] = {}
     not_null: dict[str, set[str]] = {}
@@ -58,8 +59,8 @@ def test_every_model_has_a_grain_test(synthetic_build, lake_home):
             keys.setdefault(model, []).append([kwargs["column_name"]])
         elif meta.get("name") == "unique_combination":
             keys.setdefault(model, []).append(list(kwargs["columns"]))
-        elif meta.get("name") == "not_null":
-            not_null.setdefault(model, set()).add(kwargs["column_name"])
+        elif meta.get("name") == "not_null_columns":
+            not_null.setdefault(model, set()).update(kwargs["columns"])
     missing = []
     for unique_id, node in found["nodes"].items():
         if node["resource_type"] != "model":
