@@ -12,8 +12,34 @@ from movielake.serving.personal import (
 )
 
 
-def test_ranking_metrics_on_a_hand_computed_case(spark):
+def test_ranking_metrics_agree_on_the_driver_and_with_the_evaluators(spark, monkeypatch):
+    """Random lists of 200 users (some with no list, some lists shorter than K)."""
+    from movielake.spark import metrics
+
+    rng = np.random.default_rng(3)
+    recs, relevant = [], []
+    for user in range(200):
+        shown = rng.permutation(300)[: rng.integers(0, 12)]
+        recs += [(user, int(m), rank) for rank, m in enumerate(shown, 1)]
+        relevant += [(user, int(m)) for m in rng.permutation(300)[: rng.integers(1, 20)]]
+    recs = spark.createDataFrame(recs, "user_id int, movie_id int, rank int")
+    relevant = spark.createDataFrame(relevant, "user_id int, movie_id int")
+    driver = metrics.ranking_metrics(recs, relevant, k=10, catalog_size=300)
+    monkeypatch.setattr(metrics, "LOCAL_ROWS", 0)
+    evaluators = metrics.ranking_metrics(recs, relevant, k=10, catalog_size=300)
+    assert driver.keys() == evaluators.keys()
+    assert driver["users_evaluated"] == evaluators["users_evaluated"] == 200
+    for key in driver:
+        assert driver[key] == pytest.approx(evaluators[key], rel=1e-12, abs=1e-15), key
+
+
+@pytest.mark.parametrize("local_rows", [500_000, 0], ids=["driver", "evaluators"])
+def test_ranking_metrics_on_a_hand_computed_case(spark, monkeypatch, local_rows):
+    """Both ways to the figures: lists collected to the driver (small), MLlib's evaluators."""
+    from movielake.spark import metrics
     from movielake.spark.metrics import ranking_metrics
+
+    monkeypatch.setattr(metrics, "LOCAL_ROWS", local_rows)
 
     recs = spark.createDataFrame(
         [(1, 10, 1), (1, 11, 2), (1, 12, 3), (2, 20, 1), (2, 21, 2), (2, 22, 3)],

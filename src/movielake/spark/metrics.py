@@ -3,9 +3,18 @@ MLlib's evaluators: rating error (RMSE, MAE, accuracy = 1 - MAE/5) and top-K ran
 
 from __future__ import annotations
 
+import pandas as pd
 from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from movielake.algorithms import ranking
+
+# Ranking metrics are computed on the driver (algorithms.ranking: the same definitions) when
+# the relevant pairs and the lists have at most this many rows each: on a small release the
+# evaluators' six jobs a model cost more than the arithmetic. The rows come back without
+# Arrow, one by one, so a large release's stay on the executors.
+LOCAL_ROWS = 500_000
 
 RANKING_METRICS = {  # our column name -> MLlib RankingEvaluator metric
     "precision_at_k": "precisionAtK",
@@ -45,6 +54,12 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, k: int, catalog
 
     recommended: (user_id, movie_id, rank) with rank 1..K; relevant: (user_id, movie_id).
     A user with relevant items but no recommendations scores 0 on every ranking metric."""
+    wanted = _collected(relevant.select("user_id", "movie_id"))
+    if wanted is not None:
+        lists = recommended.where(F.col("rank") <= k).select("user_id", "movie_id", "rank")
+        top = _collected(lists)
+        if top is not None:
+            return ranking.ranking_metrics(top, wanted, k, catalog_size)
     predicted = (
         recommended.where(F.col("rank") <= k)
         .groupBy("user_id")
@@ -76,3 +91,9 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, k: int, catalog
     result["catalog_coverage"] = covered / catalog_size if catalog_size else None
     per_user.unpersist()
     return result
+
+
+def _collected(frame: DataFrame) -> pd.DataFrame | None:
+    """The frame's rows on the driver, or None when it has more than LOCAL_ROWS."""
+    rows = frame.limit(LOCAL_ROWS + 1).toPandas()
+    return rows if len(rows) <= LOCAL_ROWS else None
