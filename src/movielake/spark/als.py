@@ -129,7 +129,9 @@ def fit(
         implicitPrefs=variant == "als_implicit",
         alpha=alpha,
         coldStartStrategy="drop",
-        checkpointInterval=5,
+        # Spark's default: one checkpoint per 10 iterations cuts the lineage as often as long
+        # fits need, and a 10-iteration fit writes one checkpoint instead of two
+        checkpointInterval=10,
         numUserBlocks=blocks,
         numItemBlocks=blocks,
     )
