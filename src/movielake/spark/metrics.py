@@ -11,9 +11,9 @@ from pyspark.sql import functions as F
 from movielake.algorithms import ranking
 
 # Ranking metrics are computed on the driver (algorithms.ranking: the same definitions) when
-# the relevant pairs and the lists have at most this many rows each: on a small release the
-# evaluators' six jobs a model cost more than the arithmetic. The rows come back without
-# Arrow, one by one, so a large release's stay on the executors.
+# the relevant pairs and their users' lists have at most this many rows each: on a small
+# release the evaluators' six jobs a model cost more than the arithmetic. The rows come back
+# without Arrow, one by one, so a large release's stay on the executors.
 LOCAL_ROWS = 500_000
 
 RANKING_METRICS = {  # our column name -> MLlib RankingEvaluator metric
@@ -55,11 +55,20 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, k: int, catalog
     recommended: (user_id, movie_id, rank) with rank 1..K; relevant: (user_id, movie_id).
     A user with relevant items but no recommendations scores 0 on every ranking metric."""
     wanted = _collected(relevant.select("user_id", "movie_id"))
-    if wanted is not None:
-        lists = recommended.where(F.col("rank") <= k).select("user_id", "movie_id", "rank")
-        top = _collected(lists)
-        if top is not None:
-            return ranking.ranking_metrics(top, wanted, k, catalog_size)
+    if wanted is not None and wanted["user_id"].nunique() * k <= LOCAL_ROWS:
+        # only the relevant users' lists count (as below), K rows at most each: decided before
+        # the lists are computed, so that they are never computed twice (the users go back from
+        # the driver, so that `relevant` is not computed twice either)
+        users = relevant.sparkSession.createDataFrame(
+            wanted[["user_id"]].drop_duplicates().astype("int64")
+        )
+        top = (
+            recommended.where(F.col("rank") <= k)
+            .join(F.broadcast(users), "user_id", "left_semi")
+            .select("user_id", "movie_id", "rank")
+            .toPandas()
+        )
+        return ranking.ranking_metrics(top, wanted, k, catalog_size)
     predicted = (
         recommended.where(F.col("rank") <= k)
         .groupBy("user_id")
