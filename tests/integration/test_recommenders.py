@@ -505,8 +505,9 @@ def test_cli_recommend_prints_titles_and_names_bad_rows(
 def test_rebuilding_gives_the_same_splits_tuning_and_metrics(
     spark, dbt, synthetic_release, synthetic_build
 ):
-    """Fixed seeds: a second build of the splits and everything downstream reproduces them.
-    Runs last in this module because it rewrites the shared tables (with equal content)."""
+    """Fixed seeds: a second build of the splits and of every model between them and the
+    metrics reproduces them. Runs last in this module because it rewrites the shared tables
+    (with equal content)."""
 
     def snapshot():
         splits = rows(
@@ -528,7 +529,7 @@ def test_rebuilding_gives_the_same_splits_tuning_and_metrics(
         "run",
         "--full-refresh",
         "--select",
-        "rating_splits+",
+        "rating_splits+,+model_metrics",
         schema=SYNTHETIC_SCHEMA,
         vars={"dataset": "synthetic", "raw_dir": str(synthetic_release), **SYNTHETIC_VARS},
     )
