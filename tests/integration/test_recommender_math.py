@@ -14,7 +14,7 @@ from movielake.serving.personal import (
 
 def test_ranking_metrics_agree_on_the_driver_and_with_the_evaluators(spark, monkeypatch):
     """Random lists of 200 users (some with no list, some lists shorter than K)."""
-    from movielake.spark import metrics
+    from movielake.spark import metrics, session
 
     rng = np.random.default_rng(3)
     recs, relevant = [], []
@@ -25,7 +25,7 @@ def test_ranking_metrics_agree_on_the_driver_and_with_the_evaluators(spark, monk
     recs = spark.createDataFrame(recs, "user_id int, movie_id int, rank int")
     relevant = spark.createDataFrame(relevant, "user_id int, movie_id int")
     driver = metrics.ranking_metrics(recs, relevant, k=10, catalog_size=300)
-    monkeypatch.setattr(metrics, "LOCAL_ROWS", 0)
+    monkeypatch.setattr(session, "LOCAL_ROWS", 0)
     evaluators = metrics.ranking_metrics(recs, relevant, k=10, catalog_size=300)
     assert driver.keys() == evaluators.keys()
     assert driver["users_evaluated"] == evaluators["users_evaluated"] == 200
@@ -36,10 +36,10 @@ def test_ranking_metrics_agree_on_the_driver_and_with_the_evaluators(spark, monk
 @pytest.mark.parametrize("local_rows", [500_000, 0], ids=["driver", "evaluators"])
 def test_ranking_metrics_on_a_hand_computed_case(spark, monkeypatch, local_rows):
     """Both ways to the figures: lists collected to the driver (small), MLlib's evaluators."""
-    from movielake.spark import metrics
+    from movielake.spark import session
     from movielake.spark.metrics import ranking_metrics
 
-    monkeypatch.setattr(metrics, "LOCAL_ROWS", local_rows)
+    monkeypatch.setattr(session, "LOCAL_ROWS", local_rows)
 
     recs = spark.createDataFrame(
         [(1, 10, 1), (1, 11, 2), (1, 12, 3), (2, 20, 1), (2, 21, 2), (2, 22, 3)],
@@ -221,10 +221,18 @@ def _ratings(spark, seed: int = 5):
     return frame, spark.createDataFrame(frame, "user_id int, movie_id int, rating double")
 
 
-@pytest.mark.parametrize("weighting", ["binary", "rating"])
-def test_item_item_weights_are_ease_on_the_spark_gram_matrix(spark, weighting):
-    from movielake.spark import item_item
+# G multiplied on the driver (a small fit) and summed from the executors' partial blocks
+GRAM_PATHS = pytest.mark.parametrize("local_rows", [500_000, 0], ids=["driver", "executors"])
 
+
+@GRAM_PATHS
+@pytest.mark.parametrize("weighting", ["binary", "rating"])
+def test_item_item_weights_are_ease_on_the_spark_gram_matrix(
+    spark, monkeypatch, weighting, local_rows
+):
+    from movielake.spark import item_item, session
+
+    monkeypatch.setattr(session, "LOCAL_ROWS", local_rows)
     frame, ratings = _ratings(spark)
     counts = frame.movie_id.value_counts()
     items = np.sort(counts[counts >= 3].index.to_numpy())
@@ -243,14 +251,18 @@ def test_item_item_weights_are_ease_on_the_spark_gram_matrix(spark, weighting):
     assert np.all(np.diag(b) == 0)
 
 
+@GRAM_PATHS
 @pytest.mark.parametrize("weighting", ["binary", "rating"])
-def test_item_item_time_kernel_weights_are_ease_on_the_spark_kernel_gram(spark, weighting):
+def test_item_item_time_kernel_weights_are_ease_on_the_spark_kernel_gram(
+    spark, monkeypatch, weighting, local_rows
+):
     """With tau > 0 the Gram matrix Spark sums is floor X^T X + K, K written out here per user
     (every pair, seconds from rated_at), and the stored B is EASE's on it."""
     import pandas as pd
 
-    from movielake.spark import item_item
+    from movielake.spark import item_item, session
 
+    monkeypatch.setattr(session, "LOCAL_ROWS", local_rows)
     frame, _ = _ratings(spark)
     rng = np.random.default_rng(8)
     # sessions: each user's ratings in bursts seconds to minutes apart, bursts days apart

@@ -37,6 +37,7 @@ from movielake.algorithms.ease import (  # noqa: F401 - the models call them thr
     top_k_frame,
     weight_rows,
 )
+from movielake.spark import session
 from movielake.spark.recommenders import ratings_by_user
 from movielake.spark.session import is_connect, machine, task_slots
 
@@ -79,7 +80,9 @@ def gram(
     adds each user's in-window pairs) and writes its partial G as dense row blocks; a second
     stage adds the partial blocks of each row range, and the driver reads the sums one
     partition at a time. Neither the ratings nor a pair per co-rated movie pass
-    through the JVM's memory, and the driver receives catalogue^2 floats, once."""
+    through the JVM's memory, and the driver receives catalogue^2 floats, once. A fit of at
+    most session.LOCAL_ROWS ratings is collected and multiplied on the driver instead: the
+    tasks' partial G (catalogue^2 floats each) cost more to move and add than to compute."""
     spark = fit.sparkSession
     n = len(items)
     positions = spark.createDataFrame(
@@ -89,6 +92,19 @@ def gram(
     x = fit.join(F.broadcast(positions), "movie_id").select(
         "user_id", "pos", _values(fit, weighting).alias("w"), *timed
     )
+    local = session.collected(x)
+    if local is not None:
+        seconds = local["t"].to_numpy(dtype=np.float64) if tau > 0 else None
+        g = gram_part(
+            local["user_id"].to_numpy(),
+            local["pos"].to_numpy(),
+            local["w"].to_numpy(dtype=np.float64),
+            n,
+            seconds,
+            tau,
+            floor,
+        )
+        return g.toarray()
     # Each task writes a whole partial G, so few tasks: as many as this machine's cores run at
     # once (a Spark Connect client has no SparkContext to ask).
     parts = machine()[0]

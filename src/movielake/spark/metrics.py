@@ -3,18 +3,12 @@ MLlib's evaluators: rating error (RMSE, MAE, accuracy = 1 - MAE/5) and top-K ran
 
 from __future__ import annotations
 
-import pandas as pd
 from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from movielake.algorithms import ranking
-
-# Ranking metrics are computed on the driver (algorithms.ranking: the same definitions) when
-# the relevant pairs and their users' lists have at most this many rows each: on a small
-# release the evaluators' six jobs a model cost more than the arithmetic. The rows come back
-# without Arrow, one by one, so a large release's stay on the executors.
-LOCAL_ROWS = 500_000
+from movielake.spark import session
 
 RANKING_METRICS = {  # our column name -> MLlib RankingEvaluator metric
     "precision_at_k": "precisionAtK",
@@ -54,8 +48,10 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, k: int, catalog
 
     recommended: (user_id, movie_id, rank) with rank 1..K; relevant: (user_id, movie_id).
     A user with relevant items but no recommendations scores 0 on every ranking metric."""
-    wanted = _collected(relevant.select("user_id", "movie_id"))
-    if wanted is not None and wanted["user_id"].nunique() * k <= LOCAL_ROWS:
+    # on the driver (algorithms.ranking: the same definitions) when the relevant pairs and
+    # their users' lists are small (session.LOCAL_ROWS each); else MLlib's evaluators, six jobs
+    wanted = session.collected(relevant.select("user_id", "movie_id"))
+    if wanted is not None and wanted["user_id"].nunique() * k <= session.LOCAL_ROWS:
         # only the relevant users' lists count (as below), K rows at most each: decided before
         # the lists are computed, so that they are never computed twice (the users go back from
         # the driver, so that `relevant` is not computed twice either)
@@ -100,9 +96,3 @@ def ranking_metrics(recommended: DataFrame, relevant: DataFrame, k: int, catalog
     result["catalog_coverage"] = covered / catalog_size if catalog_size else None
     per_user.unpersist()
     return result
-
-
-def _collected(frame: DataFrame) -> pd.DataFrame | None:
-    """The frame's rows on the driver, or None when it has more than LOCAL_ROWS."""
-    rows = frame.limit(LOCAL_ROWS + 1).toPandas()
-    return rows if len(rows) <= LOCAL_ROWS else None

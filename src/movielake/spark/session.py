@@ -125,6 +125,18 @@ def within_driver_budget(numbers: int) -> bool:
     return 8 * numbers <= DRIVER_BYTES
 
 
+# Inputs of at most this many rows are collected and computed on the driver (numpy) rather
+# than in Spark jobs: on a small release the jobs' fixed costs exceed the arithmetic. toPandas
+# brings rows back without Arrow, one by one, so a large release's stay on the executors.
+LOCAL_ROWS = 500_000
+
+
+def collected(frame):
+    """The frame's rows on the driver (pandas), or None when it has more than LOCAL_ROWS."""
+    rows = frame.limit(LOCAL_ROWS + 1).toPandas()
+    return rows if len(rows) <= LOCAL_ROWS else None
+
+
 def machine() -> tuple[int, int]:
     """(cores, physical memory in bytes) of this machine."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
