@@ -183,14 +183,18 @@ def check_executor_memory(spark, b: np.ndarray) -> None:
         )
 
 
-def weight_frame(spark, items: np.ndarray, b: np.ndarray, neighbours: int) -> DataFrame:
+def weight_frame(
+    spark, items: np.ndarray, b: np.ndarray, neighbours: int, tasks: int | None = None
+) -> DataFrame:
     """weight_rows as a DataFrame made on the executors: B travels with the tasks (a Spark
     broadcast, which may spill to disk) and each task writes a block of its rows. Built on
     the driver instead, the rows (catalogue^2 ids and weights: 1.2 GB at 10,000 movies) would
-    sit in the JVM heap as a local relation until the table is written."""
+    sit in the JVM heap as a local relation until the table is written. Partition i holds the
+    i-th of `tasks` runs of consecutive rows (ascending movie ids), so a table written from it
+    needs no shuffle to have files of contiguous movie ids."""
     check_executor_memory(spark, b)
     n = len(items)
-    tasks = max(1, -(-n * n * 12 // WEIGHT_TASK_BYTES))
+    tasks = tasks or max(1, -(-n * n * 12 // WEIGHT_TASK_BYTES))
     return spark.range(0, n, 1, tasks).mapInPandas(
         partial(_weight_batches, items=items, b=b, neighbours=neighbours), WEIGHT_SCHEMA
     )
