@@ -126,8 +126,9 @@ def within_driver_budget(numbers: int) -> bool:
 
 
 # Inputs of at most this many rows are collected and computed on the driver (numpy) rather
-# than in Spark jobs: on a small release the jobs' fixed costs exceed the arithmetic. toPandas
-# brings rows back without Arrow, one by one, so a large release's stay on the executors.
+# than in Spark jobs: on a small release the jobs' fixed costs exceed the arithmetic. The
+# collect itself is cheap (500,000 rows of four numbers in 0.6 to 1.7 s here); larger inputs
+# stay on the executors, which share the work and keep it out of the driver's memory.
 LOCAL_ROWS = 500_000
 
 
