@@ -3,8 +3,6 @@ twice like als_factors: on train (scored on validation) and on train + validatio
 on test, and served). Stored as B's rows, so scoring, serving and fold-in need no refit (nor
 timestamps: the time kernel only shapes G)."""
 
-import math
-
 from pyspark.sql import functions as F
 
 from movielake.spark import item_item
@@ -19,10 +17,8 @@ def model(dbt, spark):
     fits = dbt.ref("recommender_fit_ratings")
     tau, floor = float(chosen["time_tau"]), chosen["time_floor"]
 
-    # B is catalogue^2 numbers per split (4,455^2 on ml-latest-small: 238 MB with their ids):
-    # files of about 16 MB of contiguous movie ids let a reader of a few movies' rows (one
-    # user's fold-in, `movielake recommend`) open only their files, by Delta's per-file
-    # min/max of movie_id. Each file is one task of weight_frame, so the write needs no shuffle.
+    # B is catalogue^2 numbers per split (4,455^2 on ml-latest-small: 238 MB with their ids),
+    # written as weight_frame's tasks make it: files of contiguous movie ids, no shuffle
     parts = []
     for scored_split in ("validation", "test"):
         fit = fit_ratings(fits, scored_split, timed=tau > 0).cache()
@@ -32,7 +28,7 @@ def model(dbt, spark):
         del g
         fit.unpersist()
         parts.append(
-            item_item.weight_frame(spark, items, b, neighbours, _files(len(items))).select(
+            item_item.weight_frame(spark, items, b, neighbours).select(
                 F.lit(item_item.MODEL).alias("model"),
                 F.lit(scored_split).alias("scored_split"),
                 F.lit(float(chosen["reg_lambda"])).alias("reg_lambda"),
@@ -45,8 +41,3 @@ def model(dbt, spark):
             )
         )
     return parts[0].unionByName(parts[1])
-
-
-def _files(movies: int) -> int:
-    """Files of one split's rows: about 16 MB each (12 bytes a weight with its id)."""
-    return min(128, max(1, math.ceil(12 * movies**2 / 16e6)))

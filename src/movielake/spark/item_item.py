@@ -37,9 +37,8 @@ from movielake.algorithms.ease import (  # noqa: F401 - the models call them thr
     top_k_frame,
     weight_rows,
 )
-from movielake.spark import session
 from movielake.spark.recommenders import ratings_by_user
-from movielake.spark.session import is_connect, machine, task_slots
+from movielake.spark.session import collected, is_connect, machine, task_slots
 
 SCHEMA = "user_id int, rank int, movie_id int, score double"
 
@@ -92,7 +91,7 @@ def gram(
     x = fit.join(F.broadcast(positions), "movie_id").select(
         "user_id", "pos", _values(fit, weighting).alias("w"), *timed
     )
-    local = session.collected(x)
+    local = collected(x)
     if local is not None:
         seconds = local["t"].to_numpy(dtype=np.float64) if tau > 0 else None
         g = gram_part(
@@ -156,7 +155,11 @@ def _sum_blocks(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 WEIGHT_SCHEMA = "movie_id int, neighbour_ids array<int>, weights array<double>"
-WEIGHT_TASK_BYTES = 64 << 20  # about this much of B's rows written per task
+# B's rows written per task, and so per file of the table: about 16 MB (12 bytes a weight with
+# its id), so that a reader of a few movies' rows opens only their files (Delta's per-file
+# min/max of movie_id); at most 128 files per fit
+WEIGHT_TASK_BYTES = 16_000_000
+WEIGHT_MAX_TASKS = 128
 
 
 def _gib(size: str) -> float:
@@ -183,18 +186,16 @@ def check_executor_memory(spark, b: np.ndarray) -> None:
         )
 
 
-def weight_frame(
-    spark, items: np.ndarray, b: np.ndarray, neighbours: int, tasks: int | None = None
-) -> DataFrame:
+def weight_frame(spark, items: np.ndarray, b: np.ndarray, neighbours: int) -> DataFrame:
     """weight_rows as a DataFrame made on the executors: B travels with the tasks (a Spark
     broadcast, which may spill to disk) and each task writes a block of its rows. Built on
     the driver instead, the rows (catalogue^2 ids and weights: 1.2 GB at 10,000 movies) would
-    sit in the JVM heap as a local relation until the table is written. Partition i holds the
-    i-th of `tasks` runs of consecutive rows (ascending movie ids), so a table written from it
-    needs no shuffle to have files of contiguous movie ids."""
+    sit in the JVM heap as a local relation until the table is written. Each partition holds
+    a run of consecutive rows (ascending movie ids) of about WEIGHT_TASK_BYTES, so a table
+    written from it has files of contiguous movie ids without a shuffle."""
     check_executor_memory(spark, b)
     n = len(items)
-    tasks = tasks or max(1, -(-n * n * 12 // WEIGHT_TASK_BYTES))
+    tasks = min(WEIGHT_MAX_TASKS, max(1, -(-n * n * 12 // WEIGHT_TASK_BYTES)))
     return spark.range(0, n, 1, tasks).mapInPandas(
         partial(_weight_batches, items=items, b=b, neighbours=neighbours), WEIGHT_SCHEMA
     )
