@@ -33,6 +33,12 @@ def data_home() -> Path:
     return Path(home).resolve() if home else project_dir() / ".lakehouse"
 
 
+def tools_dir() -> Path:
+    """What every data home shares (the servers' downloads and builds, the JVM's class
+    archive): $MOVIELAKE_TOOLS_DIR, else ~/.cache/movielake."""
+    return Path(os.environ.get("MOVIELAKE_TOOLS_DIR") or Path.home() / ".cache" / "movielake")
+
+
 def warehouse_dir(home: Path | None = None) -> Location:
     """Where the build's tables live, <warehouse>/<schema>.db/<table>: MOVIELAKE_WAREHOUSE (a
     folder or a store URI, movielake.data.storage) or <data home>/spark-warehouse."""

@@ -18,10 +18,10 @@ import urllib.request
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from movielake.data.paths import data_home
+from movielake.data.paths import data_home, tools_dir
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import HOST, Daemon, last_error_line
-from movielake.ops.maven import dependency, retrieve, tools_dir
+from movielake.ops.maven import dependency, retrieve
 from movielake.ops.procs import port_open
 
 HADOOP_VERSION = "3.5.0"  # = pyspark/jars/hadoop-client-api-*.jar: one Hadoop for client and server

@@ -13,10 +13,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from movielake.data.paths import data_home
+from movielake.data.paths import data_home, tools_dir
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import Daemon
-from movielake.ops.maven import dependency, retrieve, tools_dir
+from movielake.ops.maven import dependency, retrieve
 from movielake.ops.procs import port_open
 
 KAFKA_VERSION = "4.1.1"

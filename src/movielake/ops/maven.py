@@ -5,18 +5,13 @@ Central through the Apache Ivy jar shipped inside pyspark, so nothing but Java i
 from __future__ import annotations
 
 import fcntl
-import os
 import subprocess
 from pathlib import Path
 
+from movielake.data.paths import tools_dir
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import last_error_line
 from movielake.ops.procs import spark_home
-
-
-def tools_dir() -> Path:
-    """Downloads and builds shared by the data homes."""
-    return Path(os.environ.get("MOVIELAKE_TOOLS_DIR") or Path.home() / ".cache" / "movielake")
 
 
 def dependency(org: str, name: str, rev: str, extra: str = 'conf="default->default"') -> str:

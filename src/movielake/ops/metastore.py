@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from movielake.data.paths import data_home, warehouse_dir
+from movielake.data.paths import data_home, tools_dir, warehouse_dir
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import HOST, Daemon, last_error_line
-from movielake.ops.maven import dependency, retrieve, tools_dir
+from movielake.ops.maven import dependency, retrieve
 from movielake.ops.procs import alive, port_open
 from movielake.spark.session import HIVE_METASTORE_VERSION, hadoop_version, metastore_settings
 

@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from movielake.data.paths import data_home
+from movielake.data.paths import data_home, tools_dir
 from movielake.errors import MovieLakeError
 from movielake.ops.daemon import HOST, Daemon, last_error_line
-from movielake.ops.maven import tools_dir
 
 VERSITYGW_VERSION = "v1.8.0"
 MODULE = "github.com/versity/versitygw/cmd/versitygw"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from movielake.data.paths import data_home, warehouse_dir
 from movielake.data.storage import S3_SCHEMES, Location, s3_endpoint, s3_region
+from movielake.spark import class_archive
 
 LOOPBACK = "127.0.0.1"
 
@@ -203,7 +204,7 @@ def session_conf(home: Path | None = None) -> dict[str, str]:
         "spark.app.name": "movielake",
         "spark.driver.host": LOOPBACK,
         "spark.driver.bindAddress": LOOPBACK,
-        "spark.driver.extraJavaOptions": java_opts,
+        "spark.driver.extraJavaOptions": f"{java_opts} {class_archive.use_options()}".strip(),
         "spark.executor.extraJavaOptions": java_opts,
         "spark.jars.packages": delta_package(),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
