@@ -11,6 +11,7 @@ not faster. Only the driver uses it: a cluster's executors have their own classp
 
 from __future__ import annotations
 
+import hashlib
 from importlib.metadata import version
 from pathlib import Path
 
@@ -22,8 +23,12 @@ QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 
 
 def archive_path() -> Path:
-    """One archive per pyspark and Delta release: their jars are the classpath it was made on."""
-    name = f"driver-spark{version('pyspark')}-delta{version('delta-spark')}.jsa"
+    """One archive per installed pyspark (its folder: the JVM checks the classpath by its paths,
+    so two virtualenvs of one release need two) and Delta release."""
+    import pyspark
+
+    where = hashlib.sha1(str(Path(pyspark.__file__).resolve().parent).encode()).hexdigest()[:10]
+    name = f"driver-spark{version('pyspark')}-delta{version('delta-spark')}-{where}.jsa"
     return tools_dir() / "jvm" / name
 
 
