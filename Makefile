@@ -25,8 +25,9 @@ $(VENV)/.installed: pyproject.toml
 		echo 'export DBT_PROFILES_DIR="$(CURDIR)/profiles"' >> $(BIN)/activate
 	@touch $@
 
-# Java, Spark and the Delta jars (fetched from Maven Central once), checked end to end.
-$(MOVIELAKE_HOME)/.spark-ready: $(VENV)/.installed | native-blas
+# Java, Spark and the Delta jars (fetched from Maven Central once), checked end to end; the
+# first time, the check also writes the driver JVM's class archive (again when doctor changes).
+$(MOVIELAKE_HOME)/.spark-ready: $(VENV)/.installed src/movielake/ops/doctor.py | native-blas
 	$(BIN)/movielake doctor
 	@touch $@
 
