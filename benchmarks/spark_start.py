@@ -50,21 +50,17 @@ def main() -> None:
         sys.exit(f"no class archive at {archive}: run `movielake doctor` first")
     aside = archive.with_name(archive.name + ".aside")
     times: dict[str, list[float]] = {"with archive": [], "without": []}
-    try:
-        for round_ in range(args.rounds):
-            for mode in times:
-                if mode == "without":
-                    archive.rename(aside)
-                try:
-                    seconds = one_run(args.home.resolve(), args.select, args.vars)
-                finally:
-                    if aside.exists():
-                        aside.rename(archive)
-                times[mode].append(seconds)
-                print(f"round {round_ + 1} {mode:>12}: {seconds:6.1f} s", flush=True)
-    finally:
-        if aside.exists():
-            aside.rename(archive)
+    for round_ in range(args.rounds):
+        for mode in times:
+            if mode == "without":
+                archive.rename(aside)
+            try:
+                seconds = one_run(args.home.resolve(), args.select, args.vars)
+            finally:
+                if aside.exists():
+                    aside.rename(archive)
+            times[mode].append(seconds)
+            print(f"round {round_ + 1} {mode:>12}: {seconds:6.1f} s", flush=True)
     with_, without = (statistics.mean(v) for v in times.values())
     print(f"mean with the archive {with_:.1f} s, without {without:.1f} s: {without - with_:+.1f} s")
 
